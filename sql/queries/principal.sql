@@ -1,0 +1,54 @@
+-- Principals, their capabilities and the grant functions.
+
+-- name: CapabilityList :many
+SELECT *
+FROM bulwark.capabilities
+ORDER BY name;
+
+-- CapabilityNameProblem applies the database's rule for capability names
+-- (no state, no qualifier); NULL means the name is acceptable.
+-- name: CapabilityNameProblem :one
+SELECT coalesce(bulwark.capability_name_problem(@name::text), '')::text AS problem;
+
+-- name: PrincipalCapabilities :many
+SELECT capability
+FROM bulwark.principal_capabilities
+WHERE principal_id = @principal_id::uuid
+ORDER BY capability;
+
+-- name: PrincipalCreate :one
+SELECT bulwark.principal_create(
+    p_actor => @actor::uuid,
+    p_kind  => @kind::text,
+    p_name  => @name::text
+)::uuid AS id;
+
+-- name: PrincipalGetByID :one
+SELECT *
+FROM bulwark.principals
+WHERE id = @id::uuid;
+
+-- name: PrincipalGetByName :one
+SELECT *
+FROM bulwark.principals
+WHERE name = @name::text;
+
+-- name: PrincipalRoles :many
+SELECT role
+FROM bulwark.principal_roles
+WHERE principal_id = @principal_id::uuid
+ORDER BY role;
+
+-- name: RoleGrant :exec
+SELECT bulwark.role_grant(
+    p_actor     => @actor::uuid,
+    p_principal => @principal_id::uuid,
+    p_role      => @role::text
+);
+
+-- name: RoleRevoke :exec
+SELECT bulwark.role_revoke(
+    p_actor     => @actor::uuid,
+    p_principal => @principal_id::uuid,
+    p_role      => @role::text
+);

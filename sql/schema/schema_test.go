@@ -1,0 +1,249 @@
+package schema_test
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bulwarkdb/bulwark/internal/pgtest"
+	"github.com/bulwarkdb/bulwark/sql/schema"
+)
+
+// catalogSnapshot describes everything the migrations create that matters
+// for enforcement: functions with their settings and ACLs, triggers with
+// their enabled state, constraints, table ACLs and the seeded data.
+const catalogSnapshot = `
+SELECT 'function ' || p.oid::regprocedure::text
+       || ' definer=' || p.prosecdef
+       || ' owner=' || pg_catalog.pg_get_userbyid(p.proowner)
+       || ' config=' || coalesce(p.proconfig::text, '')
+       || ' acl=' || coalesce(p.proacl::text, '')
+FROM pg_catalog.pg_proc AS p
+WHERE p.pronamespace::regnamespace::text IN ('bulwark', 'app')
+UNION ALL
+SELECT 'trigger ' || t.tgrelid::regclass::text || '.' || t.tgname || ' enabled=' || t.tgenabled::text
+FROM pg_catalog.pg_trigger AS t
+WHERE NOT t.tgisinternal AND t.tgrelid::regclass::text ~ '^(bulwark|app)\.'
+UNION ALL
+SELECT 'constraint ' || c.conrelid::regclass::text || '.' || c.conname || ' ' || pg_catalog.pg_get_constraintdef(c.oid)
+FROM pg_catalog.pg_constraint AS c
+WHERE c.connamespace::regnamespace::text IN ('bulwark', 'app')
+UNION ALL
+SELECT 'relation ' || c.oid::regclass::text || ' owner=' || pg_catalog.pg_get_userbyid(c.relowner) || ' acl=' || coalesce(c.relacl::text, '')
+FROM pg_catalog.pg_class AS c
+WHERE c.relnamespace::regnamespace::text IN ('bulwark', 'app') AND c.relkind IN ('r', 'v')
+UNION ALL
+SELECT 'capability ' || name || ': ' || description FROM bulwark.capabilities
+UNION ALL
+SELECT 'grant ' || role || ' ' || capability FROM bulwark.role_capabilities
+UNION ALL
+SELECT 'transition ' || machine || ' ' || name || ' ' || from_state || '>' || to_state FROM bulwark.transitions
+UNION ALL
+SELECT 'principal ' || name || ' ' || kind FROM bulwark.principals
+ORDER BY 1`
+
+func snapshot(t *testing.T, ctx context.Context, url string) []string {
+	t.Helper()
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, catalogSnapshot)
+	require.NoError(t, err)
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	return lines
+}
+
+func openDB(t *testing.T, url string) *sql.DB {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(url)
+	require.NoError(t, err)
+	db := stdlib.OpenDB(*cfg)
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// TestMigrationsRoundTrip runs every migration down to zero and up again and
+// requires the database to end exactly as it began.
+func TestMigrationsRoundTrip(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	before := snapshot(t, ctx, url)
+	require.NotEmpty(t, before)
+
+	provider, err := schema.NewProvider(openDB(t, url))
+	require.NoError(t, err)
+	_, err = provider.DownTo(ctx, 0)
+	require.NoError(t, err)
+	version, err := provider.GetDBVersion(ctx)
+	require.NoError(t, err)
+	require.Zero(t, version)
+
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	var left int
+	require.NoError(t, conn.QueryRow(ctx,
+		`SELECT count(*) FROM pg_catalog.pg_namespace WHERE nspname IN ('bulwark', 'app')`).Scan(&left))
+	require.Zero(t, left, "down to zero leaves no bulwark schema")
+	require.NoError(t, conn.Close(ctx))
+
+	_, err = provider.Up(ctx)
+	require.NoError(t, err)
+	after := snapshot(t, ctx, url)
+	// Creation timestamps and OIDs differ; the snapshot has neither.
+	require.Equal(t, before, after)
+
+	// And once more, so Down works after an Up that followed a Down.
+	_, err = provider.DownTo(ctx, 0)
+	require.NoError(t, err)
+	_, err = provider.Up(ctx)
+	require.NoError(t, err)
+}
+
+// TestMigrationsSecurity checks the migrated catalog for the rules every
+// SECURITY DEFINER function and guarded table must follow.
+func TestMigrationsSecurity(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pgtest.NewDatabase(t))
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+
+	t.Run("FunctionsPinSearchPathWithPgTempLast", func(t *testing.T) {
+		rows, err := conn.Query(ctx, `
+			SELECT p.oid::regprocedure::text, coalesce(p.proconfig::text, '')
+			FROM pg_catalog.pg_proc AS p
+			WHERE p.pronamespace::regnamespace::text IN ('bulwark', 'app')`)
+		require.NoError(t, err)
+		type fn struct{ Name, Config string }
+		fns, err := pgx.CollectRows(rows, pgx.RowToStructByPos[fn])
+		require.NoError(t, err)
+		require.NotEmpty(t, fns)
+		for _, f := range fns {
+			require.Contains(t, f.Config, "search_path=pg_catalog, pg_temp", f.Name)
+		}
+	})
+
+	t.Run("NoExecuteForPublic", func(t *testing.T) {
+		var names []string
+		rows, err := conn.Query(ctx, `
+			SELECT p.oid::regprocedure::text
+			FROM pg_catalog.pg_proc AS p
+			WHERE p.pronamespace::regnamespace::text IN ('bulwark', 'app')
+			  AND pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE')`)
+		require.NoError(t, err)
+		names, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		require.Empty(t, names)
+	})
+
+	t.Run("DefinerFunctionsOwnedByOwner", func(t *testing.T) {
+		rows, err := conn.Query(ctx, `
+			SELECT p.oid::regprocedure::text
+			FROM pg_catalog.pg_proc AS p
+			WHERE p.pronamespace::regnamespace::text IN ('bulwark', 'app')
+			  AND (p.prosecdef AND pg_catalog.pg_get_userbyid(p.proowner) <> 'bulwark_owner')`)
+		require.NoError(t, err)
+		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		require.Empty(t, names)
+	})
+
+	t.Run("AppRolesHoldNoDMLOnBoundaryTables", func(t *testing.T) {
+		rows, err := conn.Query(ctx, `
+			SELECT r.rolname || ' ' || p.priv || ' ' || c.oid::regclass::text
+			FROM pg_catalog.pg_class AS c
+			CROSS JOIN (VALUES ('bulwark_app'), ('bulwark_jobs')) AS r (rolname)
+			CROSS JOIN (VALUES ('INSERT'), ('UPDATE'), ('DELETE'), ('TRUNCATE')) AS p (priv)
+			WHERE c.relnamespace::regnamespace::text IN ('bulwark', 'app') AND c.relkind = 'r'
+			  AND pg_catalog.has_table_privilege(r.rolname, c.oid, p.priv)`)
+		require.NoError(t, err)
+		grants, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		require.Empty(t, grants)
+	})
+
+	t.Run("GuardedTablesRegistered", func(t *testing.T) {
+		var relations []string
+		rows, err := conn.Query(ctx, `SELECT relation::text FROM bulwark.guarded_tables ORDER BY 1`)
+		require.NoError(t, err)
+		relations, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		require.Equal(t, []string{"app.articles"}, relations)
+	})
+
+	t.Run("BootstrapIsAdmin", func(t *testing.T) {
+		var caps []string
+		rows, err := conn.Query(ctx, `
+			SELECT capability FROM bulwark.principal_capabilities
+			WHERE principal_id = bulwark.principal_id('bootstrap') ORDER BY 1`)
+		require.NoError(t, err)
+		caps, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		require.Equal(t, []string{
+			"article.archive", "article.create", "article.edit", "article.publish", "article.review",
+			"article.submit", "principal.create", "role.grant", "role.revoke",
+		}, caps)
+	})
+}
+
+// TestPlpgsqlCheck runs the plpgsql_check static analyzer over every
+// PL/pgSQL function, trigger functions against each table they are attached
+// to, and fails on any error or warning.
+func TestPlpgsqlCheck(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pgtest.NewDatabase(t))
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+
+	var available bool
+	require.NoError(t, conn.QueryRow(ctx,
+		`SELECT EXISTS (SELECT FROM pg_catalog.pg_available_extensions WHERE name = 'plpgsql_check')`).Scan(&available))
+	if !available {
+		if os.Getenv("BULWARK_REQUIRE_PLPGSQL_CHECK") != "" {
+			t.Fatal("plpgsql_check is not installed; install postgresql-<major>-plpgsql-check (BULWARK_REQUIRE_PLPGSQL_CHECK is set)")
+		}
+		t.Skip("plpgsql_check is not installed (apt-get install postgresql-15-plpgsql-check); set BULWARK_REQUIRE_PLPGSQL_CHECK=1 to make this a failure")
+	}
+	_, err = conn.Exec(ctx, `CREATE EXTENSION plpgsql_check`)
+	require.NoError(t, err)
+
+	rows, err := conn.Query(ctx, `
+		WITH targets AS (
+			SELECT p.oid AS fn, coalesce(t.tgrelid, 0) AS rel
+			FROM pg_catalog.pg_proc AS p
+			JOIN pg_catalog.pg_language AS l ON l.oid = p.prolang AND l.lanname = 'plpgsql'
+			LEFT JOIN pg_catalog.pg_trigger AS t ON t.tgfoid = p.oid AND NOT t.tgisinternal
+			WHERE p.pronamespace::regnamespace::text IN ('bulwark', 'app')
+			  -- A trigger function attached nowhere cannot be checked alone.
+			  AND (p.prorettype <> 'pg_catalog.trigger'::pg_catalog.regtype OR t.tgrelid IS NOT NULL)
+		)
+		SELECT DISTINCT targets.fn::regprocedure::text || ' on ' || targets.rel::regclass::text
+		       || ': ' || c.level || ' ' || coalesce(c.sqlstate, '') || ' ' || c.message
+		FROM targets
+		CROSS JOIN LATERAL plpgsql_check_function_tb(targets.fn, targets.rel,
+			fatal_errors => false, extra_warnings => true, security_warnings => true) AS c
+		WHERE c.level IN ('error', 'warning', 'warning extra', 'security')`)
+	require.NoError(t, err)
+	findings, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Empty(t, findings, strings.Join(findings, "\n"))
+
+	var checked int
+	require.NoError(t, conn.QueryRow(ctx, `
+		SELECT count(*) FROM pg_catalog.pg_proc AS p
+		JOIN pg_catalog.pg_language AS l ON l.oid = p.prolang AND l.lanname = 'plpgsql'
+		WHERE p.pronamespace::regnamespace::text IN ('bulwark', 'app')`).Scan(&checked))
+	require.Greater(t, checked, 20, "every PL/pgSQL function is in scope")
+}

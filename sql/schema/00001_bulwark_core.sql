@@ -244,10 +244,30 @@ $$;
 -- +goose StatementBegin
 CREATE FUNCTION bulwark.in_transition()
 RETURNS boolean
-LANGUAGE sql
-STABLE
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT coalesce(pg_catalog.current_setting('bulwark.transition', true), '') = 'on' $$;
+AS $$
+DECLARE
+    v_stack text;
+BEGIN
+    IF coalesce(pg_catalog.current_setting('bulwark.transition', true), '') <> 'on' THEN
+        RETURN false;
+    END IF;
+    -- The flag is a setting, and a session can SET it by hand. So also
+    -- require that the write happens inside a PL/pgSQL function owned by
+    -- bulwark_owner (a transition function), found on the call stack: a
+    -- statement typed at a session, or a DO block, has no such frame.
+    GET DIAGNOSTICS v_stack = PG_CONTEXT;
+    RETURN EXISTS (
+        SELECT
+        FROM pg_catalog.regexp_matches(v_stack, 'PL/pgSQL function ([^\n]*?\)) line', 'g') AS frame (m)
+        JOIN pg_catalog.pg_proc AS p ON p.oid = pg_catalog.to_regprocedure(frame.m[1])
+        WHERE p.proowner = 'bulwark_owner'::regrole
+          AND p.prorettype <> 'pg_catalog.trigger'::pg_catalog.regtype
+          AND p.oid <> 'bulwark.in_transition()'::pg_catalog.regprocedure
+    );
+END;
+$$;
 -- +goose StatementEnd
 
 -- The boundary flag: on exactly while a transition function runs. The

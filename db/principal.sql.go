@@ -57,6 +57,27 @@ func (q *Queries) CapabilityNameProblem(ctx context.Context, db DBTX, name strin
 	return problem, err
 }
 
+const capabilityNameRules = `-- name: CapabilityNameRules :one
+SELECT
+    coalesce((SELECT array_agg(q.word ORDER BY q.word) FROM bulwark.capability_qualifiers AS q), '{}')::text[] AS qualifiers,
+    coalesce((SELECT array_agg(DISTINCT s.name ORDER BY s.name) FROM bulwark.states AS s), '{}')::text[] AS states
+`
+
+type CapabilityNameRulesRow struct {
+	Qualifiers []string `json:"qualifiers"`
+	States     []string `json:"states"`
+}
+
+// CapabilityNameRules returns the data behind the capability-name rule (the
+// qualifier words and every declared state), so the Go registry applies the
+// database's rule to the database's data.
+func (q *Queries) CapabilityNameRules(ctx context.Context, db DBTX) (CapabilityNameRulesRow, error) {
+	row := db.QueryRow(ctx, capabilityNameRules)
+	var i CapabilityNameRulesRow
+	err := row.Scan(&i.Qualifiers, &i.States)
+	return i, err
+}
+
 const principalCapabilities = `-- name: PrincipalCapabilities :many
 SELECT capability
 FROM bulwark.principal_capabilities
@@ -139,6 +160,51 @@ func (q *Queries) PrincipalGetByName(ctx context.Context, db DBTX, name string) 
 		&i.CreatedAt,
 		&i.Kind,
 		&i.Name,
+	)
+	return i, err
+}
+
+const principalGrants = `-- name: PrincipalGrants :one
+SELECT
+    p.id,
+    p.active,
+    p.kind,
+    p.name,
+    coalesce((
+        SELECT array_agg(pc.capability ORDER BY pc.capability)
+        FROM bulwark.principal_capabilities AS pc
+        WHERE pc.principal_id = p.id
+    ), '{}')::text[] AS capabilities,
+    coalesce((
+        SELECT array_agg(pr.role ORDER BY pr.role)
+        FROM bulwark.principal_roles AS pr
+        WHERE pr.principal_id = p.id
+    ), '{}')::text[] AS roles
+FROM bulwark.principals AS p
+WHERE p.id = $1::uuid
+`
+
+type PrincipalGrantsRow struct {
+	ID           uuid.UUID `json:"id"`
+	Active       bool      `json:"active"`
+	Kind         string    `json:"kind"`
+	Name         string    `json:"name"`
+	Capabilities []string  `json:"capabilities"`
+	Roles        []string  `json:"roles"`
+}
+
+// PrincipalGrants loads what the permission layer needs about one principal
+// in one round trip.
+func (q *Queries) PrincipalGrants(ctx context.Context, db DBTX, id uuid.UUID) (PrincipalGrantsRow, error) {
+	row := db.QueryRow(ctx, principalGrants, id)
+	var i PrincipalGrantsRow
+	err := row.Scan(
+		&i.ID,
+		&i.Active,
+		&i.Kind,
+		&i.Name,
+		&i.Capabilities,
+		&i.Roles,
 	)
 	return i, err
 }

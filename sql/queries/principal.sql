@@ -52,3 +52,32 @@ SELECT bulwark.role_revoke(
     p_principal => @principal_id::uuid,
     p_role      => @role::text
 );
+
+-- CapabilityNameRules returns the data behind the capability-name rule (the
+-- qualifier words and every declared state), so the Go registry applies the
+-- database's rule to the database's data.
+-- name: CapabilityNameRules :one
+SELECT
+    coalesce((SELECT array_agg(q.word ORDER BY q.word) FROM bulwark.capability_qualifiers AS q), '{}')::text[] AS qualifiers,
+    coalesce((SELECT array_agg(DISTINCT s.name ORDER BY s.name) FROM bulwark.states AS s), '{}')::text[] AS states;
+
+-- PrincipalGrants loads what the permission layer needs about one principal
+-- in one round trip.
+-- name: PrincipalGrants :one
+SELECT
+    p.id,
+    p.active,
+    p.kind,
+    p.name,
+    coalesce((
+        SELECT array_agg(pc.capability ORDER BY pc.capability)
+        FROM bulwark.principal_capabilities AS pc
+        WHERE pc.principal_id = p.id
+    ), '{}')::text[] AS capabilities,
+    coalesce((
+        SELECT array_agg(pr.role ORDER BY pr.role)
+        FROM bulwark.principal_roles AS pr
+        WHERE pr.principal_id = p.id
+    ), '{}')::text[] AS roles
+FROM bulwark.principals AS p
+WHERE p.id = @id::uuid;

@@ -446,7 +446,8 @@ BEGIN
     SELECT q.word INTO v_word
     FROM bulwark.capability_qualifiers AS q
     WHERE pg_catalog.strpos(v_tokens, '_' || q.word || '_') > 0
-    ORDER BY q.word
+    -- Byte order, as the Go registry sorts, whatever the database collation.
+    ORDER BY q.word COLLATE "C"
     LIMIT 1;
     IF FOUND THEN
         RETURN pg_catalog.format('"%s" encodes a condition ("%s"); a capability names only what may be attempted', p_name, v_word);
@@ -454,7 +455,7 @@ BEGIN
     SELECT s.name INTO v_word
     FROM bulwark.states AS s
     WHERE pg_catalog.strpos(v_tokens, '_' || s.name || '_') > 0
-    ORDER BY s.name
+    ORDER BY s.name COLLATE "C"
     LIMIT 1;
     IF FOUND THEN
         RETURN pg_catalog.format('"%s" encodes the state "%s"; state belongs to policies and invariants, not capabilities', p_name, v_word);

@@ -1,0 +1,271 @@
+package articles_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bulwarkdb/bulwark/articles"
+	"github.com/bulwarkdb/bulwark/authz"
+	"github.com/bulwarkdb/bulwark/db"
+)
+
+// The three ways authorization decays, each as a test that it cannot here.
+
+// TestStateInAPermissionIsRefused: a permission that encodes state cannot
+// be registered, in Go or in SQL.
+func TestStateInAPermissionIsRefused(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	b := setup(t)
+
+	registry, err := authz.NewRegistry(ctx, b.pool)
+	require.NoError(t, err)
+	for _, c := range []authz.Capability{"article.publish_draft", "article.edit_own", "article.publish_after_review", "article.approve_in_review"} {
+		err := registry.Register(c)
+		requireLayer(t, err, authz.LayerInvalid, "capability_refused")
+		require.False(t, registry.Registered(c))
+	}
+	require.NoError(t, registry.Register(articles.Capabilities()...))
+
+	_, err = b.pool.Exec(ctx, `SELECT bulwark.declare_capability('article.publish_draft', 'Publish a draft.')`)
+	requireLayer(t, db.InterpretError(err), authz.LayerInvariant, db.CodePreconditionFailed)
+	_, err = b.pool.Exec(ctx, `SELECT bulwark.declare_capability('article.edit_own', 'Edit one''s own article.')`)
+	requireLayer(t, db.InterpretError(err), authz.LayerInvariant, db.CodePreconditionFailed)
+	var count int
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM bulwark.capabilities WHERE name IN ('article.publish_draft', 'article.edit_own')`).Scan(&count))
+	require.Zero(t, count)
+}
+
+// injector is a pgx tracer that, once armed, runs a concurrent change right
+// after the gate loaded its snapshot: the policy then decides on a state
+// that is already stale.
+type injector struct {
+	mu     sync.Mutex
+	armed  int // how many snapshot loads to interfere with
+	change func(ctx context.Context)
+}
+
+type snapshotQueryKey struct{}
+
+// TraceQueryStart marks the gate's snapshot load (sqlc names every query in
+// a leading comment).
+func (in *injector) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	return context.WithValue(ctx, snapshotQueryKey{}, strings.Contains(data.SQL, "name: ArticleGetByID"))
+}
+
+func (in *injector) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryEndData) {
+	if isSnapshot, _ := ctx.Value(snapshotQueryKey{}).(bool); !isSnapshot || data.Err != nil {
+		return
+	}
+	in.mu.Lock()
+	fire := in.armed > 0 && in.change != nil
+	if fire {
+		in.armed--
+	}
+	in.mu.Unlock()
+	if fire {
+		in.change(ctx)
+	}
+}
+
+func (in *injector) arm(n int, change func(ctx context.Context)) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.armed, in.change = n, change
+}
+
+// TestStaleSnapshotIsAConflict: a policy that approved on a snapshot that
+// then went stale. The mutation fails as a conflict and changes nothing;
+// the retry helper decides again on the new state.
+func TestStaleSnapshotIsAConflict(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	in := &injector{}
+	b := setupWith(t, func(cfg *pgxpool.Config) { cfg.ConnConfig.Tracer = in })
+	// The interfering change goes through its own pool, untraced.
+	other := pgxpoolFor(t, b.pool)
+
+	withdraw := func(id uuid.UUID) func(context.Context) {
+		return func(ctx context.Context) {
+			cur, err := b.q.ArticleGetByID(ctx, other, id)
+			require.NoError(t, err)
+			_, err = b.q.ArticleWithdraw(ctx, other, db.ArticleWithdrawParams{Actor: b.erin, ID: id, ExpectedVersion: cur.Version})
+			require.NoError(t, err)
+		}
+	}
+
+	t.Run("WithoutRetryTheConflictSurfaces", func(t *testing.T) {
+		a := b.inState(t, articles.StateApproved)
+		in.arm(1, withdraw(a.ID))
+		_, err := b.svc.Publish(ctx, b.pat, articles.TransitionRequest{ID: a.ID}, nil)
+		requireLayer(t, err, authz.LayerConflict, db.CodeStaleVersion)
+		after := b.get(t, a.ID)
+		require.Equal(t, string(articles.StateDraft), after.State, "only the withdrawal happened")
+		require.Nil(t, after.PublishedAt)
+	})
+
+	t.Run("RetryReevaluatesThePolicy", func(t *testing.T) {
+		a := b.inState(t, articles.StateApproved)
+		in.arm(1, withdraw(a.ID))
+		_, err := b.svc.Retrying(nil).Publish(ctx, b.pat, articles.TransitionRequest{ID: a.ID}, nil)
+		// The new state (draft) makes the request invalid: the policy says
+		// so; the old mutation is never re-sent.
+		requireLayer(t, err, authz.LayerPolicy, articles.CodeWrongState)
+		require.Equal(t, string(articles.StateDraft), b.get(t, a.ID).State)
+	})
+
+	t.Run("RetrySucceedsWhenTheNewStateAllowsIt", func(t *testing.T) {
+		a := b.inState(t, articles.StateApproved)
+		in.arm(1, func(ctx context.Context) {
+			// A harmless concurrent write that only moves the version.
+			_, err := other.Exec(ctx, `BEGIN;
+				SELECT bulwark.maintenance_begin('test: touch the row');
+				UPDATE app.articles SET updated_at = pg_catalog.now() WHERE id = '`+a.ID.String()+`';
+				COMMIT`)
+			require.NoError(t, err)
+		})
+		got, err := b.svc.Retrying(nil).Publish(ctx, b.pat, articles.TransitionRequest{ID: a.ID}, nil)
+		require.NoError(t, err)
+		require.Equal(t, string(articles.StatePublished), got.State)
+		require.Equal(t, a.Version+2, got.Version)
+	})
+
+	t.Run("APinnedVersionStaysAConflict", func(t *testing.T) {
+		a := b.inState(t, articles.StateApproved)
+		in.arm(1, withdraw(a.ID))
+		_, err := b.svc.Retrying(nil).Publish(ctx, b.pat, articles.TransitionRequest{ID: a.ID, ExpectedVersion: a.Version}, nil)
+		requireLayer(t, err, authz.LayerConflict, db.CodeStaleVersion)
+	})
+}
+
+func pgxpoolFor(t *testing.T, like *pgxpool.Pool) *pgxpool.Pool {
+	t.Helper()
+	cfg := like.Config()
+	cfg.ConnConfig.Tracer = nil
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// TestSkippingTheGoLayers: a caller that calls the generated db function
+// directly still meets the capability check (as permission) and the
+// invariants (as invariant).
+func TestSkippingTheGoLayers(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	b := setup(t)
+
+	a := b.inState(t, articles.StateDraft)
+	_, err := b.q.ArticlePublish(ctx, b.pool, db.ArticlePublishParams{Actor: b.alice, ID: a.ID, ExpectedVersion: a.Version})
+	requireLayer(t, db.InterpretError(err), authz.LayerPermission, db.CodeMissingCapability)
+	_, err = b.q.ArticlePublish(ctx, b.pool, db.ArticlePublishParams{Actor: b.pat, ID: a.ID, ExpectedVersion: a.Version})
+	requireLayer(t, db.InterpretError(err), authz.LayerInvariant, db.CodeIllegalTransition)
+	require.Equal(t, 500, authz.HTTPStatus(db.InterpretError(err)))
+
+	// The policy would have said "own article"; without it the database
+	// refuses self-approval as separation of duties.
+	own := b.inStateBy(t, b.sneaky, articles.StateInReview)
+	_, err = b.svc.Approve(ctx, b.sneaky, articles.TransitionRequest{ID: own.ID}, nil)
+	requireLayer(t, err, authz.LayerPolicy, articles.CodeOwnArticle)
+	_, err = b.q.ArticleApprove(ctx, b.pool, db.ArticleApproveParams{Actor: b.sneaky, ID: own.ID, ExpectedVersion: own.Version})
+	requireLayer(t, db.InterpretError(err), authz.LayerInvariant, db.CodeSeparationOfDuties)
+	require.Equal(t, own, b.get(t, own.ID))
+}
+
+// TestConcurrentPublishesThroughTheGate: sixteen publishers of one article.
+// One wins; the others meet a conflict (they decided on the old snapshot)
+// or the policy (they loaded the published one). None is an invariant
+// failure: the layers above did their job.
+func TestConcurrentPublishesThroughTheGate(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	b := setup(t)
+	a := b.inState(t, articles.StateApproved)
+	logBefore := b.logLen(t, a.ID)
+
+	const n = 16
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, errs[i] = b.svc.Publish(ctx, b.pat, articles.TransitionRequest{ID: a.ID}, nil)
+		}()
+	}
+	close(start)
+	wg.Wait()
+
+	wins := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case authz.IsRetryable(err):
+			requireLayer(t, err, authz.LayerConflict, db.CodeStaleVersion)
+		default:
+			requireLayer(t, err, authz.LayerPolicy, articles.CodeWrongState)
+		}
+	}
+	require.Equal(t, 1, wins)
+	require.Equal(t, logBefore+1, b.logLen(t, a.ID))
+}
+
+// TestCorrelationIDEndToEnd: the id in the context reaches the observer and
+// the audit row.
+func TestCorrelationIDEndToEnd(t *testing.T) {
+	t.Parallel()
+
+	b := setup(t)
+	a := b.inState(t, articles.StateDraft)
+	ctx := authz.WithCorrelationID(context.Background(), "req-e2e-1")
+	_, err := b.svc.Submit(ctx, b.alice, articles.TransitionRequest{ID: a.ID}, nil)
+	require.NoError(t, err)
+	require.Equal(t, "req-e2e-1", b.records.lastFor(a.ID).CorrelationID)
+	entries, err := b.q.TransitionLogByEntity(ctx, b.pool, a.ID)
+	require.NoError(t, err)
+	require.Equal(t, "req-e2e-1", *entries[len(entries)-1].CorrelationID)
+}
+
+// TestActionInCallersTransaction: the gate runs inside the caller's
+// transaction, so the caller decides whether it commits.
+func TestActionInCallersTransaction(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	b := setup(t)
+	a := b.inState(t, articles.StateDraft)
+
+	tx, err := b.pool.Begin(ctx)
+	require.NoError(t, err)
+	_, err = b.svc.Submit(ctx, b.alice, articles.TransitionRequest{ID: a.ID}, &authz.DoOpts{Tx: tx})
+	require.NoError(t, err)
+	// A failure inside the same transaction rolls back to its savepoint and
+	// leaves the transaction usable.
+	_, err = b.svc.Submit(ctx, b.alice, articles.TransitionRequest{ID: a.ID}, &authz.DoOpts{Tx: tx})
+	requireLayer(t, err, authz.LayerPolicy, articles.CodeWrongState)
+	require.Equal(t, string(articles.StateDraft), b.get(t, a.ID).State, "not visible before commit")
+	require.NoError(t, tx.Rollback(ctx))
+	require.Equal(t, a, b.get(t, a.ID))
+
+	tx, err = b.pool.Begin(ctx)
+	require.NoError(t, err)
+	_, err = b.svc.Submit(ctx, b.alice, articles.TransitionRequest{ID: a.ID}, &authz.DoOpts{Tx: tx})
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit(ctx))
+	require.Equal(t, string(articles.StateInReview), b.get(t, a.ID).State)
+}

@@ -1,0 +1,64 @@
+package authz
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// RetryOpts bound [DoRetry]. A nil *RetryOpts means defaults.
+type RetryOpts struct {
+	// Attempts is the most times the gate runs, the first included.
+	// Default 4.
+	Attempts int
+	// BaseDelay is the backoff before the second attempt; it doubles per
+	// attempt, with full jitter. Default 10ms.
+	BaseDelay time.Duration
+	// MaxDelay caps one backoff. Default 500ms.
+	MaxDelay time.Duration
+}
+
+// DoRetry runs [Do] and, when it fails with a retryable conflict, runs it
+// again after a jittered backoff. Each attempt is the whole gate: the
+// snapshot is re-loaded and the policy re-run, so a request the new state
+// makes invalid ends as a policy failure instead of being re-sent. It only
+// helps requests that let the gate take the version from the snapshot; a
+// request pinned to a version the caller saw stays a conflict, as it should.
+// It stops when ctx is done, returning the last error and ctx's.
+func DoRetry[S, R, T any](ctx context.Context, g *Gate, principalID uuid.UUID, a *Action[S, R, T], req R, opts *DoOpts, retry *RetryOpts) (T, error) {
+	attempts, base, maxDelay := 4, 10*time.Millisecond, 500*time.Millisecond
+	if retry != nil {
+		if retry.Attempts > 0 {
+			attempts = retry.Attempts
+		}
+		if retry.BaseDelay > 0 {
+			base = retry.BaseDelay
+		}
+		if retry.MaxDelay > 0 {
+			maxDelay = retry.MaxDelay
+		}
+	}
+	// One correlation id for all attempts, so they read as one request.
+	ctx, _ = ensureCorrelationID(ctx)
+	for attempt := 1; ; attempt++ {
+		result, err := Do(ctx, g, principalID, a, req, opts)
+		if err == nil || !IsRetryable(err) || attempt >= attempts {
+			return result, err
+		}
+		delay := maxDelay
+		if shift := attempt - 1; shift < 20 && base<<shift < maxDelay {
+			delay = base << shift
+		}
+		timer := time.NewTimer(rand.N(delay) + 1)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			var zero T
+			return zero, fmt.Errorf("%w (retry stopped: %w)", err, ctx.Err())
+		case <-timer.C:
+		}
+	}
+}

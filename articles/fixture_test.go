@@ -88,7 +88,7 @@ func setupWith(t *testing.T, configure func(*pgxpool.Config)) *testBundle {
 	rec := &recorder{}
 	grants := authz.NewGrants(pool, nil)
 	gate := authz.NewGate(pool, grants, &authz.GateOpts{Observer: multiObserver{rec, &authz.SlogObserver{Logger: slog.New(slog.DiscardHandler)}}})
-	svc, err := articles.NewService(ctx, gate)
+	svc, err := articles.NewService(ctx, gate, nil)
 	require.NoError(t, err)
 	b := &testBundle{boot: boot.ID, gate: gate, pool: pool, q: q, records: rec, svc: svc}
 	b.admin = b.newPrincipal(t, "admin", "admin")

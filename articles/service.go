@@ -13,24 +13,39 @@ import (
 // Service is the article workflow's Go API. Every method goes through the
 // gate; none writes a table.
 type Service struct {
-	approve        *authz.Action[Article, TransitionRequest, Article]
-	archive        *authz.Action[Article, TransitionRequest, Article]
-	create         *authz.Action[struct{}, CreateRequest, Article]
-	edit           *authz.Action[Article, EditRequest, Article]
-	gate           *authz.Gate
-	get            *authz.Action[Article, uuid.UUID, Article]
-	list           *authz.Action[Page, ListRequest, Page]
-	publish        *authz.Action[Article, TransitionRequest, Article]
-	requestChanges *authz.Action[Article, TransitionRequest, Article]
-	retry          *authz.RetryOpts
-	submit         *authz.Action[Article, TransitionRequest, Article]
-	withdraw       *authz.Action[Article, TransitionRequest, Article]
+	approve         *authz.Action[Article, TransitionRequest, Article]
+	archive         *authz.Action[Article, TransitionRequest, Article]
+	archiveExpired  *authz.Action[Article, ArchiveExpiredRequest, Article]
+	create          *authz.Action[struct{}, CreateRequest, Article]
+	edit            *authz.Action[Article, EditRequest, Article]
+	endSchedule     *authz.Action[Schedule, EndScheduleRequest, Schedule]
+	gate            *authz.Gate
+	get             *authz.Action[Article, uuid.UUID, Article]
+	list            *authz.Action[Page, ListRequest, Page]
+	moveSchedule    *authz.Action[Schedule, MoveScheduleRequest, Schedule]
+	publish         *authz.Action[Article, TransitionRequest, Article]
+	requestChanges  *authz.Action[Article, TransitionRequest, Article]
+	retry           *authz.RetryOpts
+	schedulePublish *authz.Action[scheduleTarget, ScheduleRequest, Schedule]
+	submit          *authz.Action[Article, TransitionRequest, Article]
+	withdraw        *authz.Action[Article, TransitionRequest, Article]
+}
+
+// ServiceOpts are options for [NewService]. A nil *ServiceOpts means
+// defaults.
+type ServiceOpts struct {
+	// Enqueuer queues scheduled publications (package jobs has one). Nil:
+	// the scheduling methods return ErrNoEnqueuer.
+	Enqueuer Enqueuer
 }
 
 // NewService returns the article service. It registers the article
 // capabilities against the database's rule and declarations, so a Go
 // capability that drifted from the migrations fails here, at start-up.
-func NewService(ctx context.Context, gate *authz.Gate) (*Service, error) {
+func NewService(ctx context.Context, gate *authz.Gate, opts *ServiceOpts) (*Service, error) {
+	if opts == nil {
+		opts = &ServiceOpts{}
+	}
 	registry, err := authz.NewRegistry(ctx, gate.Pool())
 	if err != nil {
 		return nil, err
@@ -170,6 +185,7 @@ func NewService(ctx context.Context, gate *authz.Gate) (*Service, error) {
 		},
 		TargetFunc: func(req ListRequest) string { return "state=" + string(req.State) },
 	}
+	s.scheduleActions(opts.Enqueuer)
 	return s, nil
 }
 
@@ -209,7 +225,9 @@ func optional(s string) *string {
 	return &s
 }
 
-func run[S, R any](ctx context.Context, s *Service, actor uuid.UUID, a *authz.Action[S, R, Article], req R, opts *authz.DoOpts) (Article, error) {
+// doWith runs a through the gate, retrying conflicts when s was made with
+// Retrying.
+func doWith[S, R, T any](ctx context.Context, s *Service, actor uuid.UUID, a *authz.Action[S, R, T], req R, opts *authz.DoOpts) (T, error) {
 	if s.retry != nil {
 		return authz.DoRetry(ctx, s.gate, actor, a, req, opts, s.retry)
 	}
@@ -218,47 +236,47 @@ func run[S, R any](ctx context.Context, s *Service, actor uuid.UUID, a *authz.Ac
 
 // Create makes a draft authored by actor. Needs article.create.
 func (s *Service) Create(ctx context.Context, actor uuid.UUID, req CreateRequest, opts *authz.DoOpts) (Article, error) {
-	return run(ctx, s, actor, s.create, req, opts)
+	return doWith(ctx, s, actor, s.create, req, opts)
 }
 
 // Edit changes a draft's content. Needs article.edit; only the author edits.
 func (s *Service) Edit(ctx context.Context, actor uuid.UUID, req EditRequest, opts *authz.DoOpts) (Article, error) {
-	return run(ctx, s, actor, s.edit, req, opts)
+	return doWith(ctx, s, actor, s.edit, req, opts)
 }
 
 // Submit sends a draft for review. Needs article.submit; only the author.
 func (s *Service) Submit(ctx context.Context, actor uuid.UUID, req TransitionRequest, opts *authz.DoOpts) (Article, error) {
-	return run(ctx, s, actor, s.submit, req, opts)
+	return doWith(ctx, s, actor, s.submit, req, opts)
 }
 
 // RequestChanges returns an article in review to draft with a note. Needs
 // article.review; never on one's own article.
 func (s *Service) RequestChanges(ctx context.Context, actor uuid.UUID, req TransitionRequest, opts *authz.DoOpts) (Article, error) {
-	return run(ctx, s, actor, s.requestChanges, req, opts)
+	return doWith(ctx, s, actor, s.requestChanges, req, opts)
 }
 
 // Approve approves an article in review. Needs article.review; never one's
 // own article (the database refuses that too).
 func (s *Service) Approve(ctx context.Context, actor uuid.UUID, req TransitionRequest, opts *authz.DoOpts) (Article, error) {
-	return run(ctx, s, actor, s.approve, req, opts)
+	return doWith(ctx, s, actor, s.approve, req, opts)
 }
 
 // Withdraw returns an approved article to draft. Needs article.review;
 // never on one's own article.
 func (s *Service) Withdraw(ctx context.Context, actor uuid.UUID, req TransitionRequest, opts *authz.DoOpts) (Article, error) {
-	return run(ctx, s, actor, s.withdraw, req, opts)
+	return doWith(ctx, s, actor, s.withdraw, req, opts)
 }
 
 // Publish publishes an approved article with complete metadata. Needs
 // article.publish.
 func (s *Service) Publish(ctx context.Context, actor uuid.UUID, req TransitionRequest, opts *authz.DoOpts) (Article, error) {
-	return run(ctx, s, actor, s.publish, req, opts)
+	return doWith(ctx, s, actor, s.publish, req, opts)
 }
 
 // Archive archives a draft (its author or an admin) or a published article
 // (a publisher or an admin). Needs article.archive.
 func (s *Service) Archive(ctx context.Context, actor uuid.UUID, req TransitionRequest, opts *authz.DoOpts) (Article, error) {
-	return run(ctx, s, actor, s.archive, req, opts)
+	return doWith(ctx, s, actor, s.archive, req, opts)
 }
 
 // Get returns an article the actor may see: published ones to everyone,

@@ -274,6 +274,55 @@ func (q *Queries) ArticleListByState(ctx context.Context, db DBTX, arg ArticleLi
 	return items, nil
 }
 
+const articleListPublishedBefore = `-- name: ArticleListPublishedBefore :many
+SELECT id, approved_by, author_id, body, created_at, published_at, slug, state, summary, title, updated_at, version
+FROM app.articles
+WHERE state = 'published'
+  AND published_at < $1::timestamptz
+ORDER BY published_at, id
+LIMIT $2::integer
+`
+
+type ArticleListPublishedBeforeParams struct {
+	PublishedBefore time.Time `json:"published_before"`
+	MaxRows         int32     `json:"max_rows"`
+}
+
+// ArticleListPublishedBefore pages through published articles older than a
+// cut-off, oldest first: the retention job's work list.
+func (q *Queries) ArticleListPublishedBefore(ctx context.Context, db DBTX, arg ArticleListPublishedBeforeParams) ([]AppArticle, error) {
+	rows, err := db.Query(ctx, articleListPublishedBefore, arg.PublishedBefore, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []AppArticle
+	for rows.Next() {
+		var i AppArticle
+		if err := rows.Scan(
+			&i.ID,
+			&i.ApprovedBy,
+			&i.AuthorID,
+			&i.Body,
+			&i.CreatedAt,
+			&i.PublishedAt,
+			&i.Slug,
+			&i.State,
+			&i.Summary,
+			&i.Title,
+			&i.UpdatedAt,
+			&i.Version,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const articlePublish = `-- name: ArticlePublish :one
 SELECT id, approved_by, author_id, body, created_at, published_at, slug, state, summary, title, updated_at, version FROM app.article_publish(
     p_actor            => $1::uuid,

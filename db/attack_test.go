@@ -677,7 +677,7 @@ func ownerAttacks(w *world, tg targets) []attack {
 			sqlState: db.SQLStateDirectWrite},
 		{name: "DirectUpdate", sql: touch, sqlState: db.SQLStateDirectWrite},
 		{name: "DirectUpdateAlongAnEdge", sql: "UPDATE app.articles SET state = 'in_review' WHERE id = " + d, sqlState: db.SQLStateDirectWrite},
-		{name: "Truncate", sql: "TRUNCATE app.articles", sqlState: db.SQLStateDirectWrite},
+		{name: "Truncate", sql: "TRUNCATE app.articles CASCADE", sqlState: db.SQLStateDirectWrite},
 		{name: "TruncateCascadeFromPrincipals", exclusive: true, sql: "TRUNCATE bulwark.principals CASCADE", sqlState: db.SQLStateDirectWrite},
 
 		// The boundary flag is a setting anyone can SET; by itself it opens
@@ -946,7 +946,7 @@ func TestAttackConcurrentRoles(t *testing.T) {
 			}, pgerrcode.InsufficientPrivilege, ""},
 			{owner, []string{"UPDATE app.articles SET state = 'in_review' WHERE id = " + id}, db.SQLStateDirectWrite, ""},
 			{owner, []string{"DELETE FROM bulwark.transition_log WHERE entity_id = " + id}, db.SQLStateFrozen, ""},
-			{owner, []string{"TRUNCATE app.articles"}, db.SQLStateDirectWrite, ""},
+			{owner, []string{"TRUNCATE app.articles CASCADE"}, db.SQLStateDirectWrite, ""},
 			{super, []string{
 				"SET LOCAL bulwark.maintenance = '1:forged'",
 				"UPDATE app.articles SET title = 'forged' WHERE id = " + id,

@@ -59,6 +59,7 @@ const (
 	CodeDeadlock             = "deadlock"
 	CodeDirectWrite          = "direct_write"
 	CodeFrozen               = "frozen"
+	CodeAlreadyScheduled     = "already_scheduled"
 	CodeIdempotencyKeyReused = "idempotency_key_reused"
 	CodeIllegalTransition    = "illegal_transition"
 	CodeIntegrity            = "integrity_violation"
@@ -90,8 +91,9 @@ const (
 // Constraint names that get a mapping of their own. The rest of class 23 is
 // an invariant failure.
 const (
-	ConstraintPrincipalNameUnique        = "principal_name_unique"
+	ConstraintArticleSchedulePending     = "article_schedule_one_pending"
 	ConstraintArticleSlugPublishedUnique = "article_slug_published_unique"
+	ConstraintPrincipalNameUnique        = "principal_name_unique"
 )
 
 // Error is a failure that names its layer. It wraps its cause (for a
@@ -217,9 +219,15 @@ func InterpretError(err error) error {
 		e.Layer, e.Code = LayerInvariant, CodeBoundaryViolation
 		e.Reason = "the database refused a statement that goes around the transition functions"
 	case pgerrcode.UniqueViolation:
-		if pgErr.ConstraintName == ConstraintPrincipalNameUnique {
+		switch pgErr.ConstraintName {
+		case ConstraintPrincipalNameUnique:
 			e.Layer, e.Code, e.Reason = LayerConflict, CodeNameTaken, "a principal with that name exists"
-			break
+			return e
+		case ConstraintArticleSchedulePending:
+			// Two schedulers raced: the world moved. A retry re-reads and
+			// the policy then says the article is already scheduled.
+			e.Layer, e.Code, e.Reason = LayerConflict, CodeAlreadyScheduled, "the article already has a pending scheduled publication"
+			return e
 		}
 		e.Layer, e.Code = LayerInvariant, CodeIntegrity
 		e.Reason = "the database refused the change: constraint " + pgErr.ConstraintName

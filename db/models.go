@@ -29,6 +29,24 @@ type AppArticle struct {
 	Version int32 `json:"version"`
 }
 
+// Scheduled publications. At most one pending per article; change them only through the app.article_schedule_* functions.
+type AppArticleSchedule struct {
+	ID          uuid.UUID `json:"id"`
+	ArticleID   uuid.UUID `json:"article_id"`
+	CreatedAt   time.Time `json:"created_at"`
+	CreatedBy   uuid.UUID `json:"created_by"`
+	OutcomeCode *string   `json:"outcome_code"`
+	// For a failed schedule, the layer that refused the publication (permission, policy, invariant, invalid).
+	OutcomeLayer  *string   `json:"outcome_layer"`
+	OutcomeReason *string   `json:"outcome_reason"`
+	PublishAt     time.Time `json:"publish_at"`
+	State         string    `json:"state"`
+	// Changes on every reschedule: a queued job whose token no longer matches is stale and does nothing.
+	Token     uuid.UUID `json:"token"`
+	UpdatedAt time.Time `json:"updated_at"`
+	Version   int32     `json:"version"`
+}
+
 // What a principal may attempt, as resource.action. Never encodes state or condition; immutable once created, can only be deprecated.
 type BulwarkCapability struct {
 	Name         string     `json:"name"`

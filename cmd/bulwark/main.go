@@ -4,6 +4,7 @@
 // Usage:
 //
 //	bulwark migrate up|down|status|redo [--database-url URL]
+//	bulwark jobs [--database-url URL] [--retention-age D] [--max-workers N]
 package main
 
 import (
@@ -28,6 +29,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{name: "jobs", summary: "run the background job worker (River) until SIGINT/SIGTERM", run: runJobs},
 		{name: "migrate", summary: "apply or roll back the embedded migrations", run: runMigrate},
 	}
 }

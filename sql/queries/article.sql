@@ -85,3 +85,13 @@ SELECT * FROM app.article_withdraw(
     p_expected_version => @expected_version::integer,
     p_idem_key         => sqlc.narg('idem_key')::text
 );
+
+-- ArticleListPublishedBefore pages through published articles older than a
+-- cut-off, oldest first: the retention job's work list.
+-- name: ArticleListPublishedBefore :many
+SELECT *
+FROM app.articles
+WHERE state = 'published'
+  AND published_at < @published_before::timestamptz
+ORDER BY published_at, id
+LIMIT @max_rows::integer;

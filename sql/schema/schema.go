@@ -34,6 +34,7 @@ func NewProvider(db *sql.DB, opts ...goose.ProviderOption) (*goose.Provider, err
 	}
 	all := append([]goose.ProviderOption{
 		goose.WithDisableGlobalRegistry(true),
+		goose.WithGoMigrations(riverMigration()),
 		goose.WithSessionLocker(locker),
 	}, opts...)
 	p, err := goose.NewProvider(goose.DialectPostgres, db, embedded, all...)

@@ -178,7 +178,7 @@ func TestMigrationsSecurity(t *testing.T) {
 		require.NoError(t, err)
 		relations, err = pgx.CollectRows(rows, pgx.RowTo[string])
 		require.NoError(t, err)
-		require.Equal(t, []string{"app.articles"}, relations)
+		require.Equal(t, []string{"app.article_schedules", "app.articles"}, relations)
 	})
 
 	t.Run("BootstrapIsAdmin", func(t *testing.T) {
@@ -191,7 +191,7 @@ func TestMigrationsSecurity(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, []string{
 			"article.archive", "article.create", "article.edit", "article.publish", "article.review",
-			"article.submit", "principal.create", "role.grant", "role.revoke",
+			"article.schedule", "article.submit", "principal.create", "role.grant", "role.revoke",
 		}, caps)
 	})
 }

@@ -1,0 +1,351 @@
+package articles
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bulwarkdb/bulwark/authz"
+	"github.com/bulwarkdb/bulwark/db"
+)
+
+// Schedule is a scheduled publication as the database returned it.
+type Schedule = db.AppArticleSchedule
+
+// Schedule states.
+const (
+	ScheduleCancelled = "cancelled"
+	ScheduleDone      = "done"
+	ScheduleFailed    = "failed"
+	SchedulePending   = "pending"
+)
+
+// Enqueuer queues the job that carries out a schedule at its time, in the
+// transaction that records the schedule: both commit, or neither. Package
+// jobs provides one over River.
+type Enqueuer interface {
+	EnqueueScheduledPublishTx(ctx context.Context, tx pgx.Tx, s Schedule) error
+}
+
+// ErrNoEnqueuer is returned by the scheduling methods of a Service built
+// without an Enqueuer: a wiring mistake, not a caller's.
+var ErrNoEnqueuer = errors.New("articles: no job enqueuer configured (ServiceOpts.Enqueuer)")
+
+// ScheduleRequest schedules the publication of an approved article.
+type ScheduleRequest struct {
+	ArticleID uuid.UUID
+	At        time.Time
+	IdemKey   string
+}
+
+// MoveScheduleRequest moves a pending schedule to another time.
+type MoveScheduleRequest struct {
+	ID              uuid.UUID
+	At              time.Time
+	ExpectedVersion int32 // 0: the gate's snapshot
+	IdemKey         string
+}
+
+// EndScheduleRequest ends a pending schedule. Jobs pass the token they
+// were queued with, so a job for a moved schedule cannot end it.
+type EndScheduleRequest struct {
+	ID              uuid.UUID
+	ExpectedVersion int32 // 0: the gate's snapshot
+	IdemKey         string
+	// Outcome is set when the schedule failed: the layer that refused the
+	// publication, and its code and reason.
+	Outcome    *authz.Error
+	Token      uuid.UUID // uuid.Nil: any (a person cancelling)
+	Transition string    // complete, cancel or fail
+}
+
+// ArchiveExpiredRequest archives a published article older than a cut-off:
+// the retention job's action.
+type ArchiveExpiredRequest struct {
+	ID              uuid.UUID
+	PublishedBefore time.Time
+}
+
+// Schedule policy codes.
+const (
+	CodeAlreadyScheduled = db.CodeAlreadyScheduled
+	CodeNotExpired       = "not_expired"
+	CodeStaleSchedule    = "stale_schedule"
+)
+
+type scheduleTarget struct {
+	Article Article
+	Pending *Schedule
+}
+
+// PolicySchedulePublish: only an approved article is scheduled, and only
+// once at a time.
+func PolicySchedulePublish(_ *authz.Principal, t scheduleTarget, _ ScheduleRequest) authz.Decision {
+	if d := wrongState("schedule the publication of", t.Article, StateApproved); !d.Allowed {
+		return d
+	}
+	if t.Pending != nil {
+		return authz.Deny(CodeAlreadyScheduled, fmt.Sprintf("the article is already scheduled for %s", t.Pending.PublishAt.UTC().Format(time.RFC3339)))
+	}
+	return authz.Allow()
+}
+
+// PolicyMoveSchedule: only a pending schedule moves.
+func PolicyMoveSchedule(_ *authz.Principal, s Schedule, _ MoveScheduleRequest) authz.Decision {
+	if s.State != SchedulePending {
+		return authz.Deny(CodeWrongState, fmt.Sprintf("the schedule is %s", s.State))
+	}
+	return authz.Allow()
+}
+
+// PolicyEndSchedule: only a pending schedule ends, and a job only ends the
+// schedule it was queued for.
+func PolicyEndSchedule(_ *authz.Principal, s Schedule, req EndScheduleRequest) authz.Decision {
+	if s.State != SchedulePending {
+		return authz.Deny(CodeWrongState, fmt.Sprintf("the schedule is %s", s.State))
+	}
+	if req.Token != uuid.Nil && req.Token != s.Token {
+		return authz.Deny(CodeStaleSchedule, "the schedule was moved since this job was queued")
+	}
+	return authz.Allow()
+}
+
+// PolicyArchiveExpired: a published article whose publication is older
+// than the cut-off.
+func PolicyArchiveExpired(_ *authz.Principal, a Article, req ArchiveExpiredRequest) authz.Decision {
+	if d := wrongState("archive as expired", a, StatePublished); !d.Allowed {
+		return d
+	}
+	if a.PublishedAt == nil || !a.PublishedAt.Before(req.PublishedBefore) {
+		return authz.Deny(CodeNotExpired, "the article was published after the retention cut-off")
+	}
+	return authz.Allow()
+}
+
+func validateSchedule(req ScheduleRequest) error {
+	if err := checkID(req.ArticleID); err != nil {
+		return err
+	}
+	if req.At.IsZero() {
+		return authz.Invalid(db.CodeInvalidInput, "a publication time is required")
+	}
+	return checkIdemKey(req.IdemKey)
+}
+
+func validateMoveSchedule(req MoveScheduleRequest) error {
+	if req.ID == uuid.Nil {
+		return authz.Invalid(CodeMissingID, "a schedule id is required")
+	}
+	if req.At.IsZero() {
+		return authz.Invalid(db.CodeInvalidInput, "a publication time is required")
+	}
+	if err := checkVersion(req.ExpectedVersion); err != nil {
+		return err
+	}
+	return checkIdemKey(req.IdemKey)
+}
+
+func validateEndSchedule(req EndScheduleRequest) error {
+	if req.ID == uuid.Nil {
+		return authz.Invalid(CodeMissingID, "a schedule id is required")
+	}
+	switch req.Transition {
+	case "complete", "cancel":
+		if req.Outcome != nil {
+			return authz.Invalid(db.CodeInvalidInput, "only a failed schedule records an outcome")
+		}
+	case "fail":
+		if req.Outcome == nil {
+			return authz.Invalid(db.CodeInvalidInput, "a failed schedule records the refusing layer")
+		}
+	default:
+		return authz.Invalid(db.CodeInvalidInput, fmt.Sprintf("a schedule ends by complete, cancel or fail, not %q", req.Transition))
+	}
+	if err := checkVersion(req.ExpectedVersion); err != nil {
+		return err
+	}
+	return checkIdemKey(req.IdemKey)
+}
+
+func validateArchiveExpired(req ArchiveExpiredRequest) error {
+	if err := checkID(req.ID); err != nil {
+		return err
+	}
+	if req.PublishedBefore.IsZero() {
+		return authz.Invalid(db.CodeInvalidInput, "a retention cut-off is required")
+	}
+	return nil
+}
+
+func loadSchedule(ctx context.Context, conn db.DBTX, id uuid.UUID, pinned int32) (Schedule, error) {
+	s, err := db.New().ArticleScheduleGetByID(ctx, conn, id)
+	if err != nil {
+		return s, err
+	}
+	if pinned != 0 && pinned != s.Version {
+		return s, &authz.Error{
+			Layer:  authz.LayerConflict,
+			Code:   db.CodeStaleVersion,
+			Reason: fmt.Sprintf("schedule %s is at version %d, not %d", id, s.Version, pinned),
+		}
+	}
+	return s, nil
+}
+
+// scheduleActions builds the schedule actions; called by NewService.
+func (s *Service) scheduleActions(enqueuer Enqueuer) {
+	q := db.New()
+	enqueue := func(ctx context.Context, conn db.DBTX, sched Schedule) error {
+		if enqueuer == nil {
+			return ErrNoEnqueuer
+		}
+		tx, ok := conn.(pgx.Tx)
+		if !ok {
+			return errors.New("articles: enqueueing needs the gate's transaction")
+		}
+		if err := enqueuer.EnqueueScheduledPublishTx(ctx, tx, sched); err != nil {
+			return fmt.Errorf("enqueue scheduled publish: %w", err)
+		}
+		return nil
+	}
+
+	s.schedulePublish = &authz.Action[scheduleTarget, ScheduleRequest, Schedule]{
+		Name:         "article.schedule_publish",
+		Capability:   CanSchedule,
+		ValidateFunc: validateSchedule,
+		LoadFunc: func(ctx context.Context, conn db.DBTX, req ScheduleRequest) (scheduleTarget, error) {
+			a, err := q.ArticleGetByID(ctx, conn, req.ArticleID)
+			if err != nil {
+				return scheduleTarget{}, err
+			}
+			pending, err := q.ArticleScheduleGetPending(ctx, conn, req.ArticleID)
+			if err != nil {
+				return scheduleTarget{}, err
+			}
+			t := scheduleTarget{Article: a}
+			if len(pending) > 0 {
+				t.Pending = &pending[0]
+			}
+			return t, nil
+		},
+		PolicyFunc: PolicySchedulePublish,
+		ActFunc: func(ctx context.Context, conn db.DBTX, c authz.Call[scheduleTarget, ScheduleRequest]) (Schedule, error) {
+			sched, err := q.ArticleSchedulePublish(ctx, conn, db.ArticleSchedulePublishParams{
+				Actor:     c.Principal.ID,
+				ArticleID: c.Request.ArticleID,
+				PublishAt: c.Request.At,
+				IdemKey:   optional(c.Request.IdemKey),
+			})
+			if err != nil {
+				return sched, err
+			}
+			return sched, enqueue(ctx, conn, sched)
+		},
+		TargetFunc: func(req ScheduleRequest) string { return req.ArticleID.String() },
+	}
+
+	s.moveSchedule = &authz.Action[Schedule, MoveScheduleRequest, Schedule]{
+		Name:         "article.move_schedule",
+		Capability:   CanSchedule,
+		ValidateFunc: validateMoveSchedule,
+		LoadFunc: func(ctx context.Context, conn db.DBTX, req MoveScheduleRequest) (Schedule, error) {
+			return loadSchedule(ctx, conn, req.ID, req.ExpectedVersion)
+		},
+		PolicyFunc: PolicyMoveSchedule,
+		ActFunc: func(ctx context.Context, conn db.DBTX, c authz.Call[Schedule, MoveScheduleRequest]) (Schedule, error) {
+			sched, err := q.ArticleScheduleMove(ctx, conn, db.ArticleScheduleMoveParams{
+				Actor:           c.Principal.ID,
+				ID:              c.Snapshot.ID,
+				ExpectedVersion: c.Snapshot.Version,
+				PublishAt:       c.Request.At,
+				IdemKey:         optional(c.Request.IdemKey),
+			})
+			if err != nil {
+				return sched, err
+			}
+			// The new token makes the job queued for the old time stale.
+			return sched, enqueue(ctx, conn, sched)
+		},
+		TargetFunc: func(req MoveScheduleRequest) string { return req.ID.String() },
+	}
+
+	s.endSchedule = &authz.Action[Schedule, EndScheduleRequest, Schedule]{
+		Name:         "article.end_schedule",
+		Capability:   CanSchedule,
+		ValidateFunc: validateEndSchedule,
+		LoadFunc: func(ctx context.Context, conn db.DBTX, req EndScheduleRequest) (Schedule, error) {
+			return loadSchedule(ctx, conn, req.ID, req.ExpectedVersion)
+		},
+		PolicyFunc: PolicyEndSchedule,
+		ActFunc: func(ctx context.Context, conn db.DBTX, c authz.Call[Schedule, EndScheduleRequest]) (Schedule, error) {
+			params := db.ArticleScheduleEndParams{
+				Actor:           c.Principal.ID,
+				ID:              c.Snapshot.ID,
+				ExpectedVersion: &c.Snapshot.Version,
+				Transition:      c.Request.Transition,
+				IdemKey:         optional(c.Request.IdemKey),
+			}
+			if c.Request.Token != uuid.Nil {
+				params.Token = &c.Request.Token
+			}
+			if o := c.Request.Outcome; o != nil {
+				layer := string(o.Layer)
+				params.OutcomeLayer, params.OutcomeCode, params.OutcomeReason = &layer, &o.Code, &o.Reason
+			}
+			return q.ArticleScheduleEnd(ctx, conn, params)
+		},
+		TargetFunc: func(req EndScheduleRequest) string { return req.ID.String() },
+	}
+
+	s.archiveExpired = &authz.Action[Article, ArchiveExpiredRequest, Article]{
+		Name:         "article.archive_expired",
+		Capability:   CanArchive,
+		ValidateFunc: validateArchiveExpired,
+		LoadFunc: func(ctx context.Context, conn db.DBTX, req ArchiveExpiredRequest) (Article, error) {
+			return q.ArticleGetByID(ctx, conn, req.ID)
+		},
+		PolicyFunc: PolicyArchiveExpired,
+		ActFunc: func(ctx context.Context, conn db.DBTX, c authz.Call[Article, ArchiveExpiredRequest]) (Article, error) {
+			return q.ArticleArchive(ctx, conn, db.ArticleArchiveParams{
+				Actor:           c.Principal.ID,
+				ID:              c.Snapshot.ID,
+				ExpectedVersion: c.Snapshot.Version,
+				IdemKey:         optional("retention:" + c.Snapshot.ID.String()),
+			})
+		},
+		TargetFunc: func(req ArchiveExpiredRequest) string { return req.ID.String() },
+	}
+}
+
+// SchedulePublish records that an approved article is to be published at
+// req.At and queues the job that will do it, in one transaction. Needs
+// article.schedule. An article has at most one pending schedule: a second
+// is refused by the policy, or, when two race, by the database (a
+// conflict whose retry meets the policy).
+func (s *Service) SchedulePublish(ctx context.Context, actor uuid.UUID, req ScheduleRequest, opts *authz.DoOpts) (Schedule, error) {
+	return doWith(ctx, s, actor, s.schedulePublish, req, opts)
+}
+
+// MoveSchedule moves a pending schedule to req.At and queues a job for the
+// new time; the job queued for the old time finds itself stale.
+func (s *Service) MoveSchedule(ctx context.Context, actor uuid.UUID, req MoveScheduleRequest, opts *authz.DoOpts) (Schedule, error) {
+	return doWith(ctx, s, actor, s.moveSchedule, req, opts)
+}
+
+// EndSchedule completes, cancels or fails a pending schedule. People cancel;
+// the scheduled-publish job completes or fails it.
+func (s *Service) EndSchedule(ctx context.Context, actor uuid.UUID, req EndScheduleRequest, opts *authz.DoOpts) (Schedule, error) {
+	return doWith(ctx, s, actor, s.endSchedule, req, opts)
+}
+
+// ArchiveExpired archives a published article whose publication is older
+// than req.PublishedBefore. Needs article.archive: the retention job's
+// action, with a policy of its own (expiry) instead of the archive policy's
+// roles.
+func (s *Service) ArchiveExpired(ctx context.Context, actor uuid.UUID, req ArchiveExpiredRequest, opts *authz.DoOpts) (Article, error) {
+	return doWith(ctx, s, actor, s.archiveExpired, req, opts)
+}

@@ -1,0 +1,213 @@
+package jobs_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bulwarkdb/bulwark/articles"
+	"github.com/bulwarkdb/bulwark/authz"
+	"github.com/bulwarkdb/bulwark/db"
+	"github.com/bulwarkdb/bulwark/internal/pgtest"
+	"github.com/bulwarkdb/bulwark/jobs"
+)
+
+// testBundle: a migrated database, an application pool (a login member of
+// bulwark_app) with the article service for people, and a jobs pool (a
+// login member of bulwark_jobs) for runners.
+type testBundle struct {
+	admin     *pgxpool.Pool // superuser: reads only, for assertions
+	alice     uuid.UUID     // author
+	app       *pgxpool.Pool
+	boot      uuid.UUID
+	erin      uuid.UUID // editor
+	jobsPool  *pgxpool.Pool
+	jobsURL   string
+	pat       uuid.UUID // publisher
+	q         *db.Queries
+	retention uuid.UUID
+	scheduler uuid.UUID
+	seq       atomic.Int64
+	svc       *articles.Service
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func connect(t testing.TB, url string, configure func(*pgxpool.Config)) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(url)
+	require.NoError(t, err)
+	cfg.MaxConns = 20
+	if configure != nil {
+		configure(cfg)
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+func setup(t testing.TB) *testBundle {
+	t.Helper()
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	b := &testBundle{
+		admin:   connect(t, url, nil),
+		app:     connect(t, pgtest.LoginAs(t, url, "bulwark_app"), nil),
+		jobsURL: pgtest.LoginAs(t, url, "bulwark_jobs"),
+		q:       db.New(),
+	}
+	b.jobsPool = connect(t, b.jobsURL, nil)
+	b.boot = b.principalID(t, "bootstrap")
+	b.scheduler = b.principalID(t, jobs.PrincipalScheduler)
+	b.retention = b.principalID(t, jobs.PrincipalRetention)
+	b.alice = b.newPrincipal(t, "alice", "author")
+	b.erin = b.newPrincipal(t, "erin", "editor")
+	b.pat = b.newPrincipal(t, "pat", "publisher")
+
+	enqueuer, err := jobs.NewEnqueuer(b.app)
+	require.NoError(t, err)
+	gate := authz.NewGate(b.app, nil, &authz.GateOpts{Observer: &authz.SlogObserver{Logger: quiet}})
+	b.svc, err = articles.NewService(ctx, gate, &articles.ServiceOpts{Enqueuer: enqueuer})
+	require.NoError(t, err)
+	return b
+}
+
+func (b *testBundle) principalID(t testing.TB, name string) uuid.UUID {
+	t.Helper()
+	p, err := b.q.PrincipalGetByName(context.Background(), b.app, name)
+	require.NoError(t, err)
+	return p.ID
+}
+
+func (b *testBundle) newPrincipal(t testing.TB, name string, roles ...string) uuid.UUID {
+	t.Helper()
+	ctx := context.Background()
+	id, err := b.q.PrincipalCreate(ctx, b.app, db.PrincipalCreateParams{Actor: b.boot, Kind: "human", Name: name})
+	require.NoError(t, err)
+	for _, role := range roles {
+		require.NoError(t, b.q.RoleGrant(ctx, b.app, db.RoleGrantParams{Actor: b.boot, PrincipalID: id, Role: role}))
+	}
+	return id
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// approved returns an approved, complete article by alice.
+func (b *testBundle) approved(t testing.TB) articles.Article {
+	t.Helper()
+	ctx := context.Background()
+	a, err := b.svc.Create(ctx, b.alice, articles.CreateRequest{Title: "Title", Body: "Body"}, nil)
+	require.NoError(t, err)
+	a, err = b.svc.Edit(ctx, b.alice, articles.EditRequest{ID: a.ID, Slug: ptr(fmt.Sprintf("s-%d", b.seq.Add(1))), Summary: ptr("Summary")}, nil)
+	require.NoError(t, err)
+	a, err = b.svc.Submit(ctx, b.alice, articles.TransitionRequest{ID: a.ID}, nil)
+	require.NoError(t, err)
+	a, err = b.svc.Approve(ctx, b.erin, articles.TransitionRequest{ID: a.ID}, nil)
+	require.NoError(t, err)
+	return a
+}
+
+// runner starts a job runner on the jobs pool, stopped at cleanup.
+func (b *testBundle) runner(t testing.TB, opts *jobs.RunnerOpts) *jobs.Runner {
+	t.Helper()
+	return b.runnerOn(t, b.jobsPool, opts)
+}
+
+func (b *testBundle) runnerOn(t testing.TB, pool *pgxpool.Pool, opts *jobs.RunnerOpts) *jobs.Runner {
+	t.Helper()
+	if opts == nil {
+		opts = &jobs.RunnerOpts{}
+	}
+	if opts.FetchPollInterval == 0 {
+		opts.FetchPollInterval = 50 * time.Millisecond
+	}
+	if opts.Logger == nil {
+		opts.Logger = quiet
+	}
+	ctx := context.Background()
+	r, err := jobs.NewRunner(ctx, pool, opts)
+	require.NoError(t, err)
+	require.NoError(t, r.Start(ctx))
+	t.Cleanup(func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, r.Stop(stopCtx))
+	})
+	return r
+}
+
+func (b *testBundle) schedule(t testing.TB, id uuid.UUID) articles.Schedule {
+	t.Helper()
+	s, err := b.q.ArticleScheduleGetByID(context.Background(), b.admin, id)
+	require.NoError(t, err)
+	return s
+}
+
+func (b *testBundle) article(t testing.TB, id uuid.UUID) articles.Article {
+	t.Helper()
+	a, err := b.q.ArticleGetByID(context.Background(), b.admin, id)
+	require.NoError(t, err)
+	return a
+}
+
+// waitSchedule waits until the schedule leaves pending.
+func (b *testBundle) waitSchedule(t testing.TB, id uuid.UUID) articles.Schedule {
+	t.Helper()
+	var s articles.Schedule
+	require.Eventually(t, func() bool {
+		s = b.schedule(t, id)
+		return s.State != articles.SchedulePending
+	}, 20*time.Second, 20*time.Millisecond, "schedule %s still pending", id)
+	return s
+}
+
+// jobRow is River's record of the jobs of one schedule.
+type jobRow struct {
+	Attempt int
+	Errors  int
+	State   string
+}
+
+func (b *testBundle) jobsFor(t testing.TB, scheduleID uuid.UUID) []jobRow {
+	t.Helper()
+	rows, err := b.admin.Query(context.Background(), `
+		SELECT attempt, coalesce(pg_catalog.array_length(errors, 1), 0), state::text
+		FROM river.river_job
+		WHERE kind = 'bulwark.scheduled_publish' AND args ->> 'schedule_id' = $1
+		ORDER BY id`, scheduleID.String())
+	require.NoError(t, err)
+	defer rows.Close()
+	var out []jobRow
+	for rows.Next() {
+		var r jobRow
+		require.NoError(t, rows.Scan(&r.Attempt, &r.Errors, &r.State))
+		out = append(out, r)
+	}
+	require.NoError(t, rows.Err())
+	return out
+}
+
+// waitJobs waits until every job of the schedule is finalized.
+func (b *testBundle) waitJobs(t testing.TB, scheduleID uuid.UUID) []jobRow {
+	t.Helper()
+	var rows []jobRow
+	require.Eventually(t, func() bool {
+		rows = b.jobsFor(t, scheduleID)
+		for _, r := range rows {
+			if r.State != "completed" && r.State != "cancelled" && r.State != "discarded" {
+				return false
+			}
+		}
+		return len(rows) > 0
+	}, 20*time.Second, 20*time.Millisecond)
+	return rows
+}

@@ -1,0 +1,45 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/bulwarkdb/bulwark/authz"
+)
+
+// final reports whether err ends the job for good: a layered failure that
+// no retry can change. Conflicts and errors that name no layer (a lost
+// connection) are retried.
+func final(err error) (*authz.Error, bool) {
+	var e *authz.Error
+	if !errors.As(err, &e) || e.Retryable() {
+		return nil, false
+	}
+	return e, true
+}
+
+// cancel ends the job without retries, keeping the layered error in
+// River's record of the job.
+func cancel(ctx context.Context, logger *slog.Logger, kind string, jobID int64, e *authz.Error) error {
+	level := slog.LevelWarn
+	msg := "bulwark job: refused, not retried"
+	if e.Layer == authz.LayerInvariant {
+		level, msg = slog.LevelError, "bulwark job: invariant violated (defect: the database refused what the layers above let through)"
+	}
+	logger.Log(ctx, level, msg,
+		slog.String("kind", kind), slog.Int64("job_id", jobID),
+		slog.String("layer", string(e.Layer)), slog.String("code", e.Code), slog.String("reason", e.Reason))
+	return river.JobCancel(e)
+}
+
+// backoff is the retry delay for conflicts: short and jittered, since a
+// conflict means someone else just moved the same row.
+func backoff(attempt int) time.Time {
+	d := 100 * time.Millisecond << min(attempt, 8)
+	return time.Now().Add(d/2 + rand.N(d/2+1))
+}

@@ -1,0 +1,42 @@
+-- Scheduled publications: reads and calls of the schedule functions.
+
+-- name: ArticleScheduleEnd :one
+SELECT * FROM app.article_schedule_end(
+    p_actor            => @actor::uuid,
+    p_id               => @id::uuid,
+    p_expected_version => sqlc.narg('expected_version')::integer,
+    p_token            => sqlc.narg('token')::uuid,
+    p_transition       => @transition::text,
+    p_outcome_layer    => sqlc.narg('outcome_layer')::text,
+    p_outcome_code     => sqlc.narg('outcome_code')::text,
+    p_outcome_reason   => sqlc.narg('outcome_reason')::text,
+    p_idem_key         => sqlc.narg('idem_key')::text
+);
+
+-- name: ArticleScheduleGetByID :one
+SELECT *
+FROM app.article_schedules
+WHERE id = @id::uuid;
+
+-- name: ArticleScheduleGetPending :many
+SELECT *
+FROM app.article_schedules
+WHERE article_id = @article_id::uuid
+  AND state = 'pending';
+
+-- name: ArticleScheduleMove :one
+SELECT * FROM app.article_schedule_move(
+    p_actor            => @actor::uuid,
+    p_id               => @id::uuid,
+    p_expected_version => @expected_version::integer,
+    p_publish_at       => @publish_at::timestamptz,
+    p_idem_key         => sqlc.narg('idem_key')::text
+);
+
+-- name: ArticleSchedulePublish :one
+SELECT * FROM app.article_schedule_publish(
+    p_actor      => @actor::uuid,
+    p_article_id => @article_id::uuid,
+    p_publish_at => @publish_at::timestamptz,
+    p_idem_key   => sqlc.narg('idem_key')::text
+);

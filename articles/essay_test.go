@@ -269,3 +269,51 @@ func TestActionInCallersTransaction(t *testing.T) {
 	require.NoError(t, tx.Commit(ctx))
 	require.Equal(t, string(articles.StateInReview), b.get(t, a.ID).State)
 }
+
+// TestIdempotentRetryThroughTheGate: a request retried with the same key is
+// answered with the first result, not judged again by a policy on the
+// state the first attempt produced; concurrent retries apply once.
+func TestIdempotentRetryThroughTheGate(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	b := setup(t)
+
+	a := b.inState(t, articles.StateApproved)
+	req := articles.TransitionRequest{ID: a.ID, IdemKey: "publish-1"}
+	first, err := b.svc.Publish(ctx, b.pat, req, nil)
+	require.NoError(t, err)
+	again, err := b.svc.Publish(ctx, b.pat, req, nil)
+	require.NoError(t, err, "a retry is answered, not refused as wrong_state")
+	require.Equal(t, first.Version, again.Version)
+	require.True(t, first.UpdatedAt.Equal(again.UpdatedAt))
+	require.Equal(t, 5, b.logLen(t, a.ID))
+
+	// The same key for another request is a conflict, never a re-apply.
+	other := b.inState(t, articles.StateApproved)
+	_, err = b.svc.Publish(ctx, b.pat, articles.TransitionRequest{ID: other.ID, IdemKey: "publish-1"}, nil)
+	requireLayer(t, err, authz.LayerConflict, db.CodeIdempotencyKeyReused)
+	require.Equal(t, other, b.get(t, other.ID))
+
+	// Sixteen concurrent retries of one request apply once.
+	c := b.inState(t, articles.StateApproved)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make([]error, 16)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, errs[i] = b.svc.Publish(ctx, b.pat, articles.TransitionRequest{ID: c.ID, IdemKey: "publish-c"}, nil)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for _, err := range errs {
+		// Who decided on the approved snapshot and raced the winner meets
+		// the row lock, then the stored result; nobody is refused.
+		require.NoError(t, err)
+	}
+	require.Equal(t, 5, b.logLen(t, c.ID))
+}

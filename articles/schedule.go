@@ -245,7 +245,8 @@ func (s *Service) scheduleActions(enqueuer Enqueuer) {
 			}
 			return sched, enqueue(ctx, conn, sched)
 		},
-		TargetFunc: func(req ScheduleRequest) string { return req.ArticleID.String() },
+		TargetFunc:  func(req ScheduleRequest) string { return req.ArticleID.String() },
+		IdemKeyFunc: func(req ScheduleRequest) string { return req.IdemKey },
 	}
 
 	s.moveSchedule = &authz.Action[Schedule, MoveScheduleRequest, Schedule]{
@@ -270,7 +271,8 @@ func (s *Service) scheduleActions(enqueuer Enqueuer) {
 			// The new token makes the job queued for the old time stale.
 			return sched, enqueue(ctx, conn, sched)
 		},
-		TargetFunc: func(req MoveScheduleRequest) string { return req.ID.String() },
+		TargetFunc:  func(req MoveScheduleRequest) string { return req.ID.String() },
+		IdemKeyFunc: func(req MoveScheduleRequest) string { return req.IdemKey },
 	}
 
 	s.endSchedule = &authz.Action[Schedule, EndScheduleRequest, Schedule]{
@@ -298,7 +300,8 @@ func (s *Service) scheduleActions(enqueuer Enqueuer) {
 			}
 			return q.ArticleScheduleEnd(ctx, conn, params)
 		},
-		TargetFunc: func(req EndScheduleRequest) string { return req.ID.String() },
+		TargetFunc:  func(req EndScheduleRequest) string { return req.ID.String() },
+		IdemKeyFunc: func(req EndScheduleRequest) string { return req.IdemKey },
 	}
 
 	s.archiveExpired = &authz.Action[Article, ArchiveExpiredRequest, Article]{

@@ -63,7 +63,8 @@ func NewService(ctx context.Context, gate *authz.Gate, opts *ServiceOpts) (*Serv
 		LoadFunc: func(context.Context, db.DBTX, CreateRequest) (struct{}, error) {
 			return struct{}{}, nil
 		},
-		PolicyFunc: func(*authz.Principal, struct{}, CreateRequest) authz.Decision { return authz.Allow() },
+		PolicyFunc:  func(*authz.Principal, struct{}, CreateRequest) authz.Decision { return authz.Allow() },
+		IdemKeyFunc: func(req CreateRequest) string { return req.IdemKey },
 		ActFunc: func(ctx context.Context, conn db.DBTX, c authz.Call[struct{}, CreateRequest]) (Article, error) {
 			return q.ArticleCreate(ctx, conn, db.ArticleCreateParams{
 				Actor:   c.Principal.ID,
@@ -94,7 +95,8 @@ func NewService(ctx context.Context, gate *authz.Gate, opts *ServiceOpts) (*Serv
 				IdemKey:         optional(c.Request.IdemKey),
 			})
 		},
-		TargetFunc: func(req EditRequest) string { return req.ID.String() },
+		TargetFunc:  func(req EditRequest) string { return req.ID.String() },
+		IdemKeyFunc: func(req EditRequest) string { return req.IdemKey },
 	}
 
 	transition := func(name string, capability authz.Capability, policy authz.Policy[Article, TransitionRequest],
@@ -111,7 +113,8 @@ func NewService(ctx context.Context, gate *authz.Gate, opts *ServiceOpts) (*Serv
 			ActFunc: func(ctx context.Context, conn db.DBTX, c authz.Call[Article, TransitionRequest]) (Article, error) {
 				return call(ctx, conn, c.Principal.ID, c.Snapshot, c.Request)
 			},
-			TargetFunc: func(req TransitionRequest) string { return req.ID.String() },
+			TargetFunc:  func(req TransitionRequest) string { return req.ID.String() },
+			IdemKeyFunc: func(req TransitionRequest) string { return req.IdemKey },
 		}
 	}
 	// Each call passes the snapshot's version: the function refuses (as a

@@ -81,6 +81,12 @@ type Action[S, R, T any] struct {
 	ActFunc func(ctx context.Context, conn db.DBTX, call Call[S, R]) (T, error)
 	// TargetFunc names the target for the observer. Nil: "".
 	TargetFunc func(req R) string
+	// IdemKeyFunc returns the request's idempotency key, or "". When the
+	// principal already used the key, the gate skips the policy: the
+	// transition function answers (the first call's result, or a conflict
+	// if the key served another request). Deciding again would judge a
+	// retry by the state its first attempt produced.
+	IdemKeyFunc func(req R) string
 }
 
 // Call is what ActFunc acts on: the decision's inputs.
@@ -163,8 +169,19 @@ func Do[S, R, T any](ctx context.Context, g *Gate, principalID uuid.UUID, a *Act
 		if err != nil {
 			return db.InterpretError(err)
 		}
-		if d := a.PolicyFunc(principal, snapshot, req); !d.Allowed {
-			return Denied(d)
+		replay := false
+		if a.IdemKeyFunc != nil {
+			if key := a.IdemKeyFunc(req); key != "" {
+				replay, err = g.queries.IdempotencyKeyUsed(ctx, conn, db.IdempotencyKeyUsedParams{Actor: principal.ID, IdemKey: key})
+				if err != nil {
+					return db.InterpretError(err)
+				}
+			}
+		}
+		if !replay {
+			if d := a.PolicyFunc(principal, snapshot, req); !d.Allowed {
+				return Denied(d)
+			}
 		}
 		result, err = a.ActFunc(ctx, conn, Call[S, R]{Principal: principal, Request: req, Snapshot: snapshot})
 		return db.InterpretError(err)

@@ -7,7 +7,27 @@ package db
 
 import (
 	"context"
+
+	"github.com/google/uuid"
 )
+
+const idempotencyKeyUsed = `-- name: IdempotencyKeyUsed :one
+SELECT bulwark.idempotency_key_used($1::uuid, $2::text)::boolean AS used
+`
+
+type IdempotencyKeyUsedParams struct {
+	Actor   uuid.UUID `json:"actor"`
+	IdemKey string    `json:"idem_key"`
+}
+
+// IdempotencyKeyUsed reports whether the actor already used the key, so the
+// gate lets the transition function answer a retry instead of a policy.
+func (q *Queries) IdempotencyKeyUsed(ctx context.Context, db DBTX, arg IdempotencyKeyUsedParams) (bool, error) {
+	row := db.QueryRow(ctx, idempotencyKeyUsed, arg.Actor, arg.IdemKey)
+	var used bool
+	err := row.Scan(&used)
+	return used, err
+}
 
 const setCorrelationID = `-- name: SetCorrelationID :exec
 

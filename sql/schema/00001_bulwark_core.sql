@@ -4,6 +4,10 @@
 -- own migration with bulwark.declare_* and bulwark.guard(); it copies no SQL.
 
 -- +goose Up
+-- Fail fast rather than queue behind a long transaction and block every
+-- session that then queues behind this migration's locks.
+SET LOCAL lock_timeout = '10s';
+SET LOCAL statement_timeout = '5min';
 
 -- Roles are cluster-wide while this migration runs per database, so they are
 -- created idempotently; a concurrent migration of another database may win
@@ -1009,7 +1013,10 @@ $$;
 -- Idempotency helpers, for transition functions
 ------------------------------------------------------------------------------
 
--- Claims p_key for p_actor. Returns NULL when the caller owns the key and
+-- Claims p_key for p_actor. The request is what the caller asked for (the
+-- function, the target, the arguments), not the version it expected: a
+-- retry decided on a fresher snapshot is still the same request. Returns
+-- NULL when the caller owns the key and
 -- must do the work; returns the stored result when this exact request ran
 -- before; raises BWC02 when the key was used for a different request. A
 -- concurrent claimant waits on the unique index until the first commits or
@@ -1045,6 +1052,26 @@ BEGIN
     END IF;
     RETURN v_stored.result;
 END;
+$$;
+-- +goose StatementEnd
+
+-- Whether p_actor has used p_key (in a committed call, or earlier in this
+-- transaction). The gate asks before running a policy: a used key is
+-- answered by the transition function (the stored result, or a conflict),
+-- never decided again on a state the first call already changed.
+-- +goose StatementBegin
+CREATE FUNCTION bulwark.idempotency_key_used(p_actor uuid, p_key text)
+RETURNS boolean
+LANGUAGE sql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT EXISTS (
+        SELECT FROM bulwark.idempotency_keys AS k
+        WHERE k.actor_id = p_actor
+          AND k.key = p_key
+    )
 $$;
 -- +goose StatementEnd
 
@@ -1223,7 +1250,8 @@ GRANT EXECUTE ON FUNCTION
     bulwark.principal_create(uuid, text, text),
     bulwark.role_grant(uuid, uuid, text),
     bulwark.role_revoke(uuid, uuid, text),
-    bulwark.capability_name_problem(text)
+    bulwark.capability_name_problem(text),
+    bulwark.idempotency_key_used(uuid, text)
 TO bulwark_app, bulwark_jobs;
 
 ------------------------------------------------------------------------------
@@ -1253,6 +1281,8 @@ SELECT bulwark.declare_principal('service', 'bootstrap', ARRAY['admin']);
 RESET ROLE;
 
 -- +goose Down
+SET LOCAL lock_timeout = '10s';
+SET LOCAL statement_timeout = '5min';
 SET LOCAL ROLE bulwark_owner;
 DROP SCHEMA bulwark CASCADE;
 -- Restores the default (EXECUTE for PUBLIC) so no pg_default_acl entry is

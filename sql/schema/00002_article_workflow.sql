@@ -2,6 +2,10 @@
 -- boundary with the core's declarations and bulwark.guard().
 
 -- +goose Up
+-- Fail fast rather than queue behind a long transaction and block every
+-- session that then queues behind this migration's locks.
+SET LOCAL lock_timeout = '10s';
+SET LOCAL statement_timeout = '5min';
 CREATE SCHEMA app AUTHORIZATION bulwark_owner;
 
 SET LOCAL ROLE bulwark_owner;
@@ -237,7 +241,6 @@ BEGIN
     v_replay := bulwark.idempotency_claim(p_actor, p_idem_key, pg_catalog.jsonb_build_object(
         'fn', 'article_' || p_transition,
         'id', p_id,
-        'expected_version', p_expected_version,
         'note', p_note));
     IF v_replay IS NOT NULL THEN
         PERFORM bulwark.boundary_leave(v_boundary);
@@ -366,7 +369,6 @@ BEGIN
     v_replay := bulwark.idempotency_claim(p_actor, p_idem_key, pg_catalog.jsonb_build_object(
         'fn', 'article_edit',
         'id', p_id,
-        'expected_version', p_expected_version,
         'title', p_title,
         'slug', p_slug,
         'summary', p_summary,
@@ -471,6 +473,8 @@ GRANT SELECT ON app.articles TO bulwark_app, bulwark_jobs;
 RESET ROLE;
 
 -- +goose Down
+SET LOCAL lock_timeout = '10s';
+SET LOCAL statement_timeout = '5min';
 SET LOCAL ROLE bulwark_owner;
 
 SELECT bulwark.unguard('app.articles');

@@ -4,6 +4,10 @@
 -- job queue's unique options, and changed only by transition functions.
 
 -- +goose Up
+-- Fail fast rather than queue behind a long transaction and block every
+-- session that then queues behind this migration's locks.
+SET LOCAL lock_timeout = '10s';
+SET LOCAL statement_timeout = '5min';
 SET LOCAL ROLE bulwark_owner;
 
 SELECT bulwark.declare_machine('article_schedule', 'pending', ARRAY['pending', 'done', 'cancelled', 'failed']);
@@ -174,7 +178,7 @@ BEGIN
     END IF;
     v_schedule := app.article_schedule_lock(p_id);
     v_replay := bulwark.idempotency_claim(p_actor, p_idem_key, pg_catalog.jsonb_build_object(
-        'fn', 'article_schedule_move', 'id', p_id, 'expected_version', p_expected_version, 'publish_at', p_publish_at));
+        'fn', 'article_schedule_move', 'id', p_id, 'publish_at', p_publish_at));
     IF v_replay IS NOT NULL THEN
         PERFORM bulwark.boundary_leave(v_boundary);
         RETURN pg_catalog.jsonb_populate_record(NULL::app.article_schedules, v_replay);
@@ -237,7 +241,7 @@ BEGIN
     END IF;
     v_schedule := app.article_schedule_lock(p_id);
     v_replay := bulwark.idempotency_claim(p_actor, p_idem_key, pg_catalog.jsonb_build_object(
-        'fn', 'article_schedule_end', 'id', p_id, 'expected_version', p_expected_version, 'token', p_token,
+        'fn', 'article_schedule_end', 'id', p_id, 'token', p_token,
         'transition', p_transition, 'layer', p_outcome_layer, 'code', p_outcome_code, 'reason', p_outcome_reason));
     IF v_replay IS NOT NULL THEN
         PERFORM bulwark.boundary_leave(v_boundary);
@@ -287,6 +291,8 @@ GRANT SELECT ON app.article_schedules TO bulwark_app, bulwark_jobs;
 RESET ROLE;
 
 -- +goose Down
+SET LOCAL lock_timeout = '10s';
+SET LOCAL statement_timeout = '5min';
 SET LOCAL ROLE bulwark_owner;
 
 SELECT bulwark.unguard('app.article_schedules');

@@ -60,6 +60,16 @@ type BulwarkCapabilityQualifier struct {
 	Word string `json:"word"`
 }
 
+// The constraints and unique indexes a guarded table must keep, validated, as its migrations declared them. Filled by bulwark.guard() and bulwark.declare_constraint(); read by bulwark verify.
+type BulwarkContractConstraint struct {
+	Relation   interface{} `json:"relation"`
+	Name       string      `json:"name"`
+	DeclaredAt time.Time   `json:"declared_at"`
+	// pg_get_constraintdef (or pg_get_indexdef) with search_path pg_catalog, without NOT VALID: a constraint replaced by a weaker one under the same name is drift.
+	Definition string `json:"definition"`
+	Kind       string `json:"kind"`
+}
+
 // Registry of tables behind the boundary, filled by bulwark.guard(); read by bulwark verify.
 type BulwarkGuardedTable struct {
 	Relation    interface{} `json:"relation"`
@@ -81,6 +91,15 @@ type BulwarkIdempotencyKey struct {
 type BulwarkMachine struct {
 	Name         string `json:"name"`
 	InitialState string `json:"initial_state"`
+}
+
+// What each applied migration was when it was applied: sha256 of a SQL file, or go for a Go migration. Recorded by schema.Up after migrating; read by bulwark verify.
+type BulwarkMigrationChecksum struct {
+	Version  int64  `json:"version"`
+	Checksum string `json:"checksum"`
+	// The file name; empty for a Go migration registered without one.
+	Path       string    `json:"path"`
+	RecordedAt time.Time `json:"recorded_at"`
 }
 
 // Who can act: humans and services. An inactive principal has no capabilities.

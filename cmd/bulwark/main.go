@@ -31,6 +31,7 @@ func commands() []command {
 	return []command{
 		{name: "jobs", summary: "run the background job worker (River) until SIGINT/SIGTERM", run: runJobs},
 		{name: "migrate", summary: "apply or roll back the embedded migrations", run: runMigrate},
+		{name: "verify", summary: "check that the enforcement boundary still holds in a live database", run: runVerify},
 	}
 }
 

@@ -20,8 +20,12 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	databaseURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "PostgreSQL URL of the migration role (default $DATABASE_URL)")
+	noVerify := fs.Bool("no-verify", false, "do not run bulwark verify after up or redo (not recommended)")
+	var roles roleList
+	fs.Var(&roles, "migration-role", "for the verify after up or redo: a login role allowed in bulwark_owner (repeatable; default: the connecting role)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: bulwark migrate up|down|status|redo [--database-url URL]")
+		fmt.Fprintln(stderr, "Usage: bulwark migrate up|down|status|redo [--database-url URL] [--no-verify] [--migration-role ROLE]...")
+		fmt.Fprintln(stderr, "up and redo then run bulwark verify and fail (exit 1) when the enforcement boundary is weakened.")
 		fs.PrintDefaults()
 	}
 	if len(args) == 0 {
@@ -51,7 +55,8 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 	switch sub {
 	case "up":
-		results, err := provider.Up(ctx)
+		// schema.Up also records the checksums verify compares.
+		results, err := schema.Up(ctx, db)
 		printResults(stdout, results)
 		if err != nil {
 			return fmt.Errorf("migrate up: %w", err)
@@ -59,12 +64,18 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if len(results) == 0 {
 			fmt.Fprintln(stdout, "no pending migrations")
 		}
+		return verifyAfterMigrate(ctx, *databaseURL, *noVerify, roles, stdout, stderr)
 	case "down":
 		result, err := provider.Down(ctx)
 		if result != nil {
 			printResults(stdout, []*goose.MigrationResult{result})
 		}
 		if err != nil {
+			return fmt.Errorf("migrate down: %w", err)
+		}
+		// Forget the checksum of what was rolled back, so that applying it
+		// again records it afresh.
+		if err := schema.RecordChecksums(ctx, db, provider, nil); err != nil {
 			return fmt.Errorf("migrate down: %w", err)
 		}
 	case "redo":
@@ -82,6 +93,10 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			return fmt.Errorf("migrate redo (up): %w", err)
 		}
+		if err := schema.RecordChecksums(ctx, db, provider, []*goose.MigrationResult{up}); err != nil {
+			return fmt.Errorf("migrate redo: %w", err)
+		}
+		return verifyAfterMigrate(ctx, *databaseURL, *noVerify, roles, stdout, stderr)
 	case "status":
 		statuses, err := provider.Status(ctx)
 		if err != nil {
@@ -102,6 +117,25 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return &exitError{code: exitUsage, err: fmt.Errorf("unknown subcommand %q", sub)}
 	}
 	return nil
+}
+
+// verifyAfterMigrate runs bulwark verify after up or redo: a migration
+// that weakened the boundary fails the command (exit 1), so a deploy stops
+// there. --no-verify skips it, and says so where nobody can miss it.
+func verifyAfterMigrate(ctx context.Context, url string, skip bool, roles []string, stdout, stderr io.Writer) error {
+	if skip {
+		fmt.Fprintln(stderr, "WARNING: --no-verify: the enforcement boundary was NOT verified after migrating.")
+		fmt.Fprintln(stderr, "WARNING: run `bulwark verify` before trusting this database.")
+		return nil
+	}
+	fmt.Fprintln(stdout)
+	fmt.Fprintln(stdout, "verify:")
+	err := verifyDatabase(ctx, url, "text", roles, stdout)
+	var exitErr *exitError
+	if errors.As(err, &exitErr) && exitErr.code == exitDrift {
+		return &exitError{code: exitDrift, err: fmt.Errorf("migrated, but %w", exitErr.err)}
+	}
+	return err
 }
 
 func openSQL(url string) (*sql.DB, error) {

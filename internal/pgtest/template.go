@@ -144,11 +144,9 @@ func migrate(ctx context.Context, dbURL string) error {
 	db := stdlib.OpenDB(*cfg)
 	defer db.Close()
 
-	provider, err := schema.NewProvider(db)
-	if err != nil {
-		return err
-	}
-	if _, err := provider.Up(ctx); err != nil {
+	// schema.Up, not the provider's Up: it also records the migrations'
+	// checksums, which bulwark verify compares with the files.
+	if _, err := schema.Up(ctx, db); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bulwarkdb/bulwark/verify"
+)
+
+// exitDrift is the exit code of a verify that found the boundary weakened.
+const exitDrift = 1
+
+func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	databaseURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "PostgreSQL URL (default $DATABASE_URL); the migration role, or a member of bulwark_app that may read goose_db_version")
+	format := fs.String("format", "text", "output format: text or json")
+	var roles roleList
+	fs.Var(&roles, "migration-role", "a login role allowed in bulwark_owner because it runs migrations (repeatable; default: the connecting role)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: bulwark verify [--database-url URL] [--format text|json] [--migration-role ROLE]...")
+		fmt.Fprintln(stderr, "Checks that the enforcement boundary still holds. Exit 0: it holds; 1: drift; 2: could not check.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return &exitError{code: exitUsage, err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	if *format != "text" && *format != "json" {
+		return &exitError{code: exitUsage, err: fmt.Errorf("unknown format %q: use text or json", *format)}
+	}
+	if *databaseURL == "" {
+		return &exitError{code: exitUsage, err: errors.New("no database: pass --database-url or set DATABASE_URL")}
+	}
+	return verifyDatabase(ctx, *databaseURL, *format, roles, stdout)
+}
+
+// verifyDatabase runs verify against url and writes the report to stdout.
+// It returns an exitError with exitDrift on drift and exitUsage when the
+// check could not run.
+func verifyDatabase(ctx context.Context, url, format string, roles []string, stdout io.Writer) error {
+	cfg, err := pgxConfig(url)
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return &exitError{code: exitUsage, err: fmt.Errorf("connect: %w", err)}
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+
+	report, err := verify.Run(ctx, conn, &verify.Opts{MigrationRoles: roles})
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	if format == "json" {
+		err = report.WriteJSON(stdout)
+	} else {
+		err = report.WriteText(stdout)
+	}
+	if err != nil {
+		return &exitError{code: exitUsage, err: fmt.Errorf("write report: %w", err)}
+	}
+	if !report.OK {
+		return &exitError{code: exitDrift, err: fmt.Errorf("the enforcement boundary has drifted: %d problems (see the report)", len(report.Failures()))}
+	}
+	return nil
+}
+
+// roleList is a repeatable flag that also takes comma-separated names.
+type roleList []string
+
+func (r *roleList) String() string { return strings.Join(*r, ",") }
+
+func (r *roleList) Set(value string) error {
+	for _, name := range strings.Split(value, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			*r = append(*r, name)
+		}
+	}
+	return nil
+}

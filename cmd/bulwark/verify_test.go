@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bulwarkdb/bulwark/internal/drift"
+	"github.com/bulwarkdb/bulwark/internal/pgtest"
+	"github.com/bulwarkdb/bulwark/sql/schema"
+)
+
+// driftTag names this package's owner-drift login role (see drift.Apply).
+const driftTag = "cli"
+
+// cliResult is what one in-process run of the command left behind.
+type cliResult struct {
+	code   int
+	stderr string
+	stdout string
+}
+
+func runCLI(t *testing.T, args ...string) cliResult {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, &stdout, &stderr)
+	return cliResult{code: code, stderr: stderr.String(), stdout: stdout.String()}
+}
+
+// roleFlags names the login roles the tests' shared cluster may have in
+// bulwark_owner (see drift.MigrationRoles).
+func roleFlags(t *testing.T, url string, f *drift.Fixture) []string {
+	t.Helper()
+	var args []string
+	for _, r := range drift.MigrationRoles(t, url, f, driftTag) {
+		args = append(args, "--migration-role", r)
+	}
+	return args
+}
+
+// jsonReport is the JSON report, decoded as a CI job would.
+type jsonReport struct {
+	SchemaVersion int  `json:"schema_version"`
+	OK            bool `json:"ok"`
+	Checks        []struct {
+		Name     string `json:"name"`
+		OK       bool   `json:"ok"`
+		Findings []struct {
+			Object string `json:"object"`
+			Fix    string `json:"fix"`
+		} `json:"findings"`
+	} `json:"checks"`
+}
+
+func (r jsonReport) failures() []string {
+	var out []string
+	for _, c := range r.Checks {
+		for _, f := range c.Findings {
+			out = append(out, c.Name+" "+f.Object)
+		}
+	}
+	return out
+}
+
+func TestVerifyCommand(t *testing.T) {
+	t.Parallel()
+
+	t.Run("CleanDatabaseExitsZero", func(t *testing.T) {
+		t.Parallel()
+
+		url := pgtest.NewDatabase(t)
+		res := runCLI(t, append([]string{"verify", "--database-url", url}, roleFlags(t, url, nil)...)...)
+		require.Equal(t, 0, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
+		require.Regexp(t, `(?m)^guard_triggers +ok +\d+ triggers`, res.stdout)
+		require.Regexp(t, `(?m)^ok: all \d+ checks passed`, res.stdout)
+		require.Empty(t, res.stderr)
+	})
+
+	t.Run("ConnectionFailureExitsTwo", func(t *testing.T) {
+		t.Parallel()
+
+		res := runCLI(t, "verify", "--database-url", "postgres://nobody@127.0.0.1:1/nothing?connect_timeout=5&sslmode=disable")
+		require.Equal(t, exitUsage, res.code)
+		require.Contains(t, res.stderr, "bulwark verify: connect:")
+		require.Empty(t, res.stdout)
+	})
+
+	t.Run("Drift", func(t *testing.T) {
+		t.Parallel()
+
+		for _, f := range drift.Fixtures() {
+			t.Run(f.Name, func(t *testing.T) {
+				t.Parallel()
+
+				url := pgtest.NewDatabase(t)
+				want := drift.Apply(t, url, driftTag, f)
+				res := runCLI(t, append([]string{"verify", "--database-url", url, "--format", "json"}, roleFlags(t, url, &f)...)...)
+				require.Equal(t, exitDrift, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
+				require.Contains(t, res.stderr, "the enforcement boundary has drifted")
+
+				var report jsonReport
+				require.NoError(t, json.Unmarshal([]byte(res.stdout), &report))
+				require.Equal(t, 1, report.SchemaVersion)
+				require.False(t, report.OK)
+				require.ElementsMatch(t, want, report.failures())
+			})
+		}
+	})
+
+	t.Run("NotMigratedExitsTwo", func(t *testing.T) {
+		t.Parallel()
+
+		url := pgtest.NewDatabase(t)
+		cfg, err := pgx.ParseConfig(url)
+		require.NoError(t, err)
+		db := stdlib.OpenDB(*cfg)
+		t.Cleanup(func() { _ = db.Close() })
+		provider, err := schema.NewProvider(db)
+		require.NoError(t, err)
+		_, err = provider.DownTo(context.Background(), 0)
+		require.NoError(t, err)
+
+		res := runCLI(t, "verify", "--database-url", url)
+		require.Equal(t, exitUsage, res.code)
+		require.Contains(t, res.stderr, "this database was never migrated")
+	})
+
+	t.Run("UnknownFormatExitsTwo", func(t *testing.T) {
+		t.Parallel()
+
+		res := runCLI(t, "verify", "--database-url", "postgres://localhost/x", "--format", "yaml")
+		require.Equal(t, exitUsage, res.code)
+		require.Contains(t, res.stderr, `unknown format "yaml"`)
+	})
+}
+
+func TestMigrateVerifies(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+
+	exec := func(t *testing.T, url, sql string) {
+		t.Helper()
+		conn, err := pgx.Connect(ctx, url)
+		require.NoError(t, err)
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, sql)
+		require.NoError(t, err)
+	}
+
+	t.Run("FromScratch", func(t *testing.T) {
+		t.Parallel()
+
+		url := pgtest.NewDatabase(t)
+		cfg, err := pgx.ParseConfig(url)
+		require.NoError(t, err)
+		db := stdlib.OpenDB(*cfg)
+		t.Cleanup(func() { _ = db.Close() })
+		provider, err := schema.NewProvider(db)
+		require.NoError(t, err)
+		_, err = provider.DownTo(ctx, 0)
+		require.NoError(t, err)
+
+		res := runCLI(t, append([]string{"migrate", "up", "--database-url", url}, roleFlags(t, url, nil)...)...)
+		require.Equal(t, 0, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
+		require.Regexp(t, `(?m)^up +00005 00005_enforcement_contract\.sql +ok`, res.stdout)
+		require.Regexp(t, `(?m)^ok: all \d+ checks passed`, res.stdout)
+	})
+
+	t.Run("FailsWhenTheBoundaryIsWeakened", func(t *testing.T) {
+		t.Parallel()
+
+		url := pgtest.NewDatabase(t)
+		exec(t, url, `ALTER TABLE app.articles DISABLE TRIGGER bulwark_20_state_machine`)
+		res := runCLI(t, append([]string{"migrate", "up", "--database-url", url}, roleFlags(t, url, nil)...)...)
+		require.Equal(t, exitDrift, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
+		require.Contains(t, res.stdout, "no pending migrations")
+		require.Regexp(t, `(?m)^guard_triggers +FAIL +app\.articles\.bulwark_20_state_machine `, res.stdout)
+		require.Contains(t, res.stderr, "bulwark migrate: migrated, but the enforcement boundary has drifted")
+	})
+
+	t.Run("NoVerifySaysSoLoudly", func(t *testing.T) {
+		t.Parallel()
+
+		url := pgtest.NewDatabase(t)
+		exec(t, url, `ALTER TABLE app.articles DISABLE TRIGGER bulwark_20_state_machine`)
+		res := runCLI(t, "migrate", "up", "--database-url", url, "--no-verify")
+		require.Equal(t, 0, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
+		require.Contains(t, res.stderr, "WARNING: --no-verify: the enforcement boundary was NOT verified")
+		require.NotContains(t, res.stdout, "verify:")
+	})
+
+	t.Run("RedoVerifies", func(t *testing.T) {
+		t.Parallel()
+
+		url := pgtest.NewDatabase(t)
+		res := runCLI(t, append([]string{"migrate", "redo", "--database-url", url}, roleFlags(t, url, nil)...)...)
+		require.Equal(t, 0, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
+		require.Regexp(t, `(?m)^down +\d{5} `, res.stdout)
+		require.Regexp(t, `(?m)^up +\d{5} `, res.stdout)
+		require.Regexp(t, `(?m)^ok: all \d+ checks passed`, res.stdout)
+	})
+}

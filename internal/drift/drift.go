@@ -1,0 +1,280 @@
+// Package drift weakens a migrated database the way people do (a trigger
+// disabled for a backfill, a grant for one tool, a constraint dropped
+// "temporarily"), for the tests of bulwark verify and of the CLI that runs
+// it. Each [Fixture] is one kind of drift and names exactly what verify
+// must report.
+//
+// The package's rule: a fixture makes its drift with the statements a
+// person would type, as the migration role, and nothing else; it never
+// writes the catalogs directly.
+package drift
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+)
+
+// PgtestOwnerLogin is the login role that pgtest.LoginAs makes in
+// bulwark_owner. Roles are cluster-wide and tests of other packages make
+// it whenever they like, so verify's tests treat it as a migration role.
+const PgtestOwnerLogin = "bulwark_owner_login_test"
+
+// ownerLoginPrefix starts the name of the login role that the
+// LoginRoleInOwner fixture puts in bulwark_owner; the rest is the caller's
+// tag, so that test processes running side by side each use their own.
+const ownerLoginPrefix = "bulwark_drift_owner_"
+
+// Tags name the test packages that apply fixtures, one owner login each.
+var Tags = []string{"cli", "verify"}
+
+// Fixture is one kind of drift.
+type Fixture struct {
+	// Name is the subtest name.
+	Name string
+	// SQL runs in order, as the migration role, each string as one
+	// simple-protocol batch (a BEGIN ... COMMIT may span statements).
+	// {database} is the database's name and {owner_login} the login role
+	// of the LoginRoleInOwner fixture.
+	SQL []string
+	// Want lists the findings verify must report, exactly, as
+	// "check object" (see verify.Report.Failures), with the same
+	// placeholders as SQL.
+	Want []string
+	// ownsLogin marks the fixture that creates {owner_login}.
+	ownsLogin bool
+}
+
+// Fixtures returns every kind of drift verify detects.
+func Fixtures() []Fixture {
+	const publish = "app.article_publish(uuid,uuid,integer,text)"
+	return []Fixture{
+		{
+			Name: "AppendOnlyTriggerDisabled",
+			SQL:  []string{`ALTER TABLE bulwark.transition_log DISABLE TRIGGER bulwark_append_only`},
+			Want: []string{"append_only bulwark.transition_log.bulwark_append_only"},
+		},
+		{
+			Name: "CapabilityEncodesState",
+			// The capabilities trigger refuses such a name even under the
+			// maintenance switch, so the careless admin turns it off too.
+			SQL: []string{`
+				BEGIN;
+				SELECT bulwark.maintenance_begin('drift: add a capability by hand');
+				ALTER TABLE bulwark.capabilities DISABLE TRIGGER bulwark_capability_rules;
+				INSERT INTO bulwark.capabilities (name, description) VALUES ('article.publish_draft', 'Publish a draft.');
+				ALTER TABLE bulwark.capabilities ENABLE TRIGGER bulwark_capability_rules;
+				COMMIT`},
+			Want: []string{"capability_names article.publish_draft"},
+		},
+		{
+			Name: "ConstraintDropped",
+			SQL:  []string{`ALTER TABLE app.articles DROP CONSTRAINT article_title_length`},
+			Want: []string{"constraints app.articles.article_title_length"},
+		},
+		{
+			Name: "ConstraintNotValid",
+			SQL: []string{`
+				ALTER TABLE app.articles DROP CONSTRAINT article_title_length;
+				ALTER TABLE app.articles ADD CONSTRAINT article_title_length CHECK (pg_catalog.char_length(title) <= 300) NOT VALID`},
+			Want: []string{"constraints app.articles.article_title_length"},
+		},
+		{
+			Name: "ConstraintWeakened",
+			SQL: []string{`
+				ALTER TABLE app.articles DROP CONSTRAINT article_title_length;
+				ALTER TABLE app.articles ADD CONSTRAINT article_title_length CHECK (pg_catalog.char_length(title) <= 100000)`},
+			Want: []string{"constraints app.articles.article_title_length"},
+		},
+		{
+			Name: "CreateOnSchemaGranted",
+			SQL:  []string{`GRANT CREATE ON SCHEMA app TO bulwark_app`},
+			Want: []string{"schema_create app"},
+		},
+		{
+			Name: "DatabaseSkipsTriggers",
+			SQL:  []string{`ALTER DATABASE {database} SET session_replication_role = replica`},
+			Want: []string{"trigger_settings database {database}"},
+		},
+		{
+			Name: "ExecuteGrantedToPublic",
+			SQL:  []string{`GRANT EXECUTE ON FUNCTION app.article_publish(uuid, uuid, integer, text) TO PUBLIC`},
+			Want: []string{"function_execute " + publish},
+		},
+		{
+			Name: "FrozenTriggerDisabled",
+			SQL:  []string{`ALTER TABLE app.articles DISABLE TRIGGER article_frozen`},
+			Want: []string{"triggers_enabled app.articles.article_frozen"},
+		},
+		{
+			Name: "FunctionNotDefiner",
+			// Replaced with the same body and settings, SECURITY DEFINER
+			// forgotten.
+			SQL: []string{`
+				CREATE OR REPLACE FUNCTION app.article_publish(p_actor uuid, p_id uuid, p_expected_version integer, p_idem_key text)
+				RETURNS app.articles
+				LANGUAGE sql
+				SET search_path = pg_catalog, pg_temp
+				AS $$ SELECT * FROM app.article_apply(p_actor, p_id, p_expected_version, p_idem_key, 'publish', 'article.publish', NULL) $$`},
+			Want: []string{"function_definer " + publish},
+		},
+		{
+			Name: "FunctionWithoutSearchPath",
+			// Replaced with the same body, the SET clause forgotten.
+			SQL: []string{`
+				CREATE OR REPLACE FUNCTION app.article_publish(p_actor uuid, p_id uuid, p_expected_version integer, p_idem_key text)
+				RETURNS app.articles
+				LANGUAGE sql
+				SECURITY DEFINER
+				AS $$ SELECT * FROM app.article_apply(p_actor, p_id, p_expected_version, p_idem_key, 'publish', 'article.publish', NULL) $$`},
+			Want: []string{"function_search_path " + publish},
+		},
+		{
+			Name: "GuardTriggerDisabled",
+			SQL:  []string{`ALTER TABLE app.articles DISABLE TRIGGER bulwark_20_state_machine`},
+			Want: []string{"guard_triggers app.articles.bulwark_20_state_machine"},
+		},
+		{
+			Name: "GuardTriggerDropped",
+			SQL:  []string{`DROP TRIGGER bulwark_truncate ON app.articles`},
+			Want: []string{"guard_triggers app.articles.bulwark_truncate"},
+		},
+		{
+			Name: "GuardTriggerReplicaOnly",
+			SQL:  []string{`ALTER TABLE app.articles ENABLE REPLICA TRIGGER bulwark_10_write_guard`},
+			Want: []string{"guard_triggers app.articles.bulwark_10_write_guard"},
+		},
+		{
+			Name: "GuardTriggerWhenFalse",
+			SQL: []string{`
+				DROP TRIGGER bulwark_30_version ON app.articles;
+				CREATE TRIGGER bulwark_30_version BEFORE UPDATE ON app.articles
+				FOR EACH ROW WHEN (false) EXECUTE FUNCTION bulwark.trg_bump_version()`},
+			Want: []string{"guard_triggers app.articles.bulwark_30_version"},
+		},
+		{
+			Name:      "LoginRoleInOwner",
+			SQL:       []string{`CREATE ROLE {owner_login} LOGIN`, `GRANT bulwark_owner TO {owner_login}`},
+			Want:      []string{"owner_members {owner_login}"},
+			ownsLogin: true,
+		},
+		{
+			Name: "MigrationChecksumChanged",
+			SQL: []string{`
+				BEGIN;
+				SELECT bulwark.maintenance_begin('drift: a migration file was edited after it ran');
+				UPDATE bulwark.migration_checksums SET checksum = 'sha256:' || pg_catalog.repeat('0', 64) WHERE version = 2;
+				COMMIT`},
+			Want: []string{"migrations 00002_article_workflow.sql"},
+		},
+		{
+			Name: "MigrationVersionUnknown",
+			SQL:  []string{`INSERT INTO public.goose_db_version (version_id, is_applied) VALUES (99999, true)`},
+			Want: []string{"migrations version 99999"},
+		},
+		{
+			Name: "StateUnreachable",
+			SQL: []string{`
+				BEGIN;
+				SELECT bulwark.maintenance_begin('drift: a state added by hand');
+				INSERT INTO bulwark.states (machine, name) VALUES ('article', 'limbo');
+				COMMIT`},
+			Want: []string{"state_machines article/limbo"},
+		},
+		{
+			Name: "TableOwnedByAnother",
+			SQL:  []string{`ALTER TABLE app.articles OWNER TO {session_user}`},
+			Want: []string{"owners app.articles"},
+		},
+		{
+			Name: "UniqueIndexDropped",
+			SQL:  []string{`DROP INDEX app.article_slug_published_unique`},
+			Want: []string{"constraints app.articles.article_slug_published_unique"},
+		},
+		{
+			Name: "UpdateGrantedToApp",
+			SQL:  []string{`GRANT UPDATE ON app.articles TO bulwark_app`},
+			Want: []string{"table_privileges app.articles"},
+		},
+		{
+			Name: "UpdateGrantedToPublic",
+			SQL:  []string{`GRANT UPDATE ON app.articles TO PUBLIC`},
+			Want: []string{"table_privileges app.articles"},
+		},
+	}
+}
+
+// OwnerLogin is the login role the LoginRoleInOwner fixture of tag makes.
+func OwnerLogin(tag string) string { return ownerLoginPrefix + tag }
+
+// Apply makes f's drift in the database at url (a migration role's URL,
+// as pgtest.NewDatabase returns) and returns f.Want with its placeholders
+// filled in. tag is one of [Tags], naming the calling package. A role the
+// fixture creates is dropped in t's Cleanup. It fails t if a statement
+// fails.
+func Apply(t testing.TB, url, tag string, f Fixture) []string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+
+	var database, sessionUser string
+	require.NoError(t, conn.QueryRow(ctx, `SELECT pg_catalog.current_database(), session_user`).Scan(&database, &sessionUser))
+	fill := strings.NewReplacer(
+		"{database}", pgx.Identifier{database}.Sanitize(),
+		"{owner_login}", OwnerLogin(tag),
+		"{session_user}", pgx.Identifier{sessionUser}.Sanitize(),
+	).Replace
+
+	if f.ownsLogin {
+		login := pgx.Identifier{OwnerLogin(tag)}.Sanitize()
+		// Left over by a run that died before its Cleanup.
+		_, err := conn.Exec(ctx, `DROP ROLE IF EXISTS `+login)
+		require.NoError(t, err)
+		t.Cleanup(func() {
+			conn, err := pgx.Connect(context.Background(), url)
+			require.NoError(t, err)
+			defer conn.Close(context.Background())
+			_, err = conn.Exec(context.Background(), `DROP ROLE IF EXISTS `+login)
+			require.NoError(t, err)
+		})
+	}
+	for _, stmt := range f.SQL {
+		_, err := conn.Exec(ctx, fill(stmt))
+		require.NoError(t, err, "fixture %s: %s", f.Name, stmt)
+	}
+
+	want := make([]string, 0, len(f.Want))
+	for _, w := range f.Want {
+		// Objects are reported as the catalog names them, unquoted.
+		want = append(want, strings.NewReplacer("{database}", database, "{owner_login}", OwnerLogin(tag)).Replace(w))
+	}
+	return want
+}
+
+// MigrationRoles returns the login roles that verify must accept as
+// members of bulwark_owner in the database at url while f's drift is in
+// place: the migration role, pgtest's owner login, and every package's
+// owner-drift login except the one f is about. A nil f means no fixture.
+func MigrationRoles(t testing.TB, url string, f *Fixture, tag string) []string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	var sessionUser string
+	require.NoError(t, conn.QueryRow(ctx, `SELECT session_user`).Scan(&sessionUser))
+
+	roles := []string{sessionUser, PgtestOwnerLogin}
+	for _, other := range Tags {
+		if f != nil && f.ownsLogin && other == tag {
+			continue
+		}
+		roles = append(roles, OwnerLogin(other))
+	}
+	return roles
+}

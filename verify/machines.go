@@ -1,0 +1,59 @@
+package verify
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// checkStateMachines requires each state machine to be sane: its initial
+// state and every transition's states declared, and every state reachable
+// from the initial state. An unreachable state is a rule nobody can
+// satisfy, or a row that got there around the machine.
+func (s *session) checkStateMachines(ctx context.Context, c *Check) error {
+	if err := s.tx.QueryRow(ctx, `SELECT count(*) FROM bulwark.machines`).Scan(&c.Checked); err != nil {
+		return err
+	}
+	rows, err := s.tx.Query(ctx, `
+		WITH RECURSIVE reachable (machine, state) AS (
+		    SELECT m.name, m.initial_state
+		    FROM bulwark.machines AS m
+		    UNION
+		    SELECT t.machine, t.to_state
+		    FROM bulwark.transitions AS t
+		    JOIN reachable AS r ON r.machine = t.machine AND r.state = t.from_state
+		)
+		SELECT f.object, f.problem, f.fix
+		FROM (
+		SELECT m.name AS object,
+		       'initial state ' || m.initial_state || ' is not declared' AS problem,
+		       'declare the state (bulwark.states) or set machines.initial_state to a declared one, under bulwark.maintenance_begin' AS fix
+		FROM bulwark.machines AS m
+		WHERE NOT EXISTS (SELECT FROM bulwark.states AS s WHERE s.machine = m.name AND s.name = m.initial_state)
+		UNION ALL
+		SELECT t.machine || '/' || t.name,
+		       'transition ' || t.from_state || ' -> ' || t.to_state || ' references an undeclared state',
+		       'declare the state, or delete the transition under bulwark.maintenance_begin'
+		FROM bulwark.transitions AS t
+		WHERE NOT EXISTS (SELECT FROM bulwark.states AS s WHERE s.machine = t.machine AND s.name = t.from_state)
+		   OR NOT EXISTS (SELECT FROM bulwark.states AS s WHERE s.machine = t.machine AND s.name = t.to_state)
+		UNION ALL
+		SELECT s.machine || '/' || s.name,
+		       'state ' || s.name || ' is unreachable from the initial state ' || m.initial_state,
+		       'SELECT bulwark.declare_transition(' || pg_catalog.quote_literal(s.machine) || ', name, from_state, '
+		           || pg_catalog.quote_literal(s.name) || ') in a migration, or delete the state under bulwark.maintenance_begin'
+		FROM bulwark.states AS s
+		JOIN bulwark.machines AS m ON m.name = s.machine
+		WHERE NOT EXISTS (SELECT FROM reachable AS r WHERE r.machine = s.machine AND r.state = s.name)
+		) AS f
+		ORDER BY f.object COLLATE "C"`)
+	if err != nil {
+		return err
+	}
+	var object, problem, fix string
+	_, err = pgx.ForEachRow(rows, []any{&object, &problem, &fix}, func() error {
+		c.fail(object, problem, fix)
+		return nil
+	})
+	return err
+}

@@ -1,0 +1,97 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// checkOwners requires bulwark_owner to own the schemas behind the
+// boundary, every relation in schema bulwark and every guarded table:
+// an owner may disable triggers and drop constraints, so ownership is the
+// boundary's root.
+func (s *session) checkOwners(ctx context.Context, c *Check) error {
+	rows, err := s.tx.Query(ctx, `
+		SELECT c.oid::regclass::text,
+		       CASE c.relkind
+		           WHEN 'S' THEN 'SEQUENCE'
+		           WHEN 'v' THEN 'VIEW'
+		           WHEN 'm' THEN 'MATERIALIZED VIEW'
+		           WHEN 'f' THEN 'FOREIGN TABLE'
+		           ELSE 'TABLE'
+		       END,
+		       pg_catalog.pg_get_userbyid(c.relowner)::text
+		FROM pg_catalog.pg_class AS c
+		WHERE (c.relnamespace = 'bulwark'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f'))
+		   OR c.oid = ANY ($1::oid[])
+		UNION ALL
+		SELECT pg_catalog.quote_ident(n.nspname), 'SCHEMA', pg_catalog.pg_get_userbyid(n.nspowner)::text
+		FROM pg_catalog.pg_namespace AS n
+		WHERE n.nspname = ANY ($2::text[])
+		ORDER BY 2 DESC, 1`, s.existingGuarded(), s.boundary)
+	if err != nil {
+		return err
+	}
+	var object, kind, owner string
+	_, err = pgx.ForEachRow(rows, []any{&object, &kind, &owner}, func() error {
+		c.Checked++
+		if owner == roleOwner {
+			return nil
+		}
+		name := object
+		if kind == "SCHEMA" {
+			name = "schema " + object
+		}
+		c.fail(name, "owned by "+owner+", not "+roleOwner,
+			fmt.Sprintf("ALTER %s %s OWNER TO %s", kind, object, roleOwner))
+		return nil
+	})
+	return err
+}
+
+// checkOwnerMembers refuses any login role other than the migration roles
+// that is a member of bulwark_owner, directly or through other roles: it
+// could log in and disable the guards. Superusers are beyond any role's
+// boundary and are not listed.
+func (s *session) checkOwnerMembers(ctx context.Context, c *Check) error {
+	rows, err := s.tx.Query(ctx, `
+		WITH RECURSIVE members (member, via, path) AS (
+		    SELECT a.member, a.roleid, ARRAY[a.roleid]
+		    FROM pg_catalog.pg_auth_members AS a
+		    JOIN pg_catalog.pg_roles AS o ON o.oid = a.roleid
+		    WHERE o.rolname = 'bulwark_owner'
+		    UNION ALL
+		    SELECT a.member, a.roleid, m.path || a.roleid
+		    FROM pg_catalog.pg_auth_members AS a
+		    JOIN members AS m ON a.roleid = m.member
+		    WHERE NOT a.member = ANY (m.path || a.roleid)
+		)
+		SELECT DISTINCT ON (r.rolname) r.rolname::text, pg_catalog.quote_ident(r.rolname), pg_catalog.quote_ident(v.rolname), v.rolname::text
+		FROM members AS m
+		JOIN pg_catalog.pg_roles AS r ON r.oid = m.member
+		JOIN pg_catalog.pg_roles AS v ON v.oid = m.via
+		WHERE r.rolcanlogin
+		ORDER BY r.rolname, pg_catalog.cardinality(m.path)`)
+	if err != nil {
+		return err
+	}
+	var member, quotedMember, quotedVia, via string
+	_, err = pgx.ForEachRow(rows, []any{&member, &quotedMember, &quotedVia, &via}, func() error {
+		c.Checked++
+		for _, allowed := range s.opts.MigrationRoles {
+			if member == allowed {
+				return nil
+			}
+		}
+		problem := "a LOGIN role and a member of " + roleOwner
+		if via != roleOwner {
+			problem += " (through " + via + ")"
+		}
+		c.fail(member, problem+": it can log in and disable the guards",
+			fmt.Sprintf("REVOKE %s FROM %s (grant it bulwark_app or bulwark_jobs instead), or name it with --migration-role if it runs migrations",
+				quotedVia, quotedMember))
+		return nil
+	})
+	return err
+}

@@ -1,0 +1,381 @@
+package verify_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bulwarkdb/bulwark/internal/drift"
+	"github.com/bulwarkdb/bulwark/internal/pgtest"
+	"github.com/bulwarkdb/bulwark/sql/schema"
+	"github.com/bulwarkdb/bulwark/verify"
+)
+
+// tag names this package's owner-drift login role (see drift.Apply).
+const tag = "verify"
+
+// allChecks is every check, in report order.
+var allChecks = []string{
+	verify.CheckGuardTriggers,
+	verify.CheckAppendOnly,
+	verify.CheckTriggersEnabled,
+	verify.CheckTriggerSettings,
+	verify.CheckConstraints,
+	verify.CheckTablePrivileges,
+	verify.CheckSchemaCreate,
+	verify.CheckFunctionDefiner,
+	verify.CheckFunctionOwner,
+	verify.CheckFunctionSearchPath,
+	verify.CheckFunctionExecute,
+	verify.CheckOwners,
+	verify.CheckOwnerMembers,
+	verify.CheckCapabilityNames,
+	verify.CheckRoleCapabilities,
+	verify.CheckStateMachines,
+	verify.CheckMigrations,
+}
+
+func TestVerify(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+
+	type testBundle struct {
+		conn *pgx.Conn
+		url  string
+	}
+
+	setup := func(t *testing.T) *testBundle {
+		t.Helper()
+		url := pgtest.NewDatabase(t)
+		conn, err := pgx.Connect(ctx, url)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = conn.Close(context.Background()) })
+		return &testBundle{conn: conn, url: url}
+	}
+
+	// run verifies the bundle's database; f is the drift in place, if any.
+	run := func(t *testing.T, bundle *testBundle, f *drift.Fixture) *verify.Report {
+		t.Helper()
+		report, err := verify.Run(ctx, bundle.conn, &verify.Opts{
+			MigrationRoles: drift.MigrationRoles(t, bundle.url, f, tag),
+		})
+		require.NoError(t, err)
+		return report
+	}
+
+	exec := func(t *testing.T, bundle *testBundle, sql string) {
+		t.Helper()
+		_, err := bundle.conn.Exec(ctx, sql)
+		require.NoError(t, err)
+	}
+
+	t.Run("CleanDatabaseHolds", func(t *testing.T) {
+		t.Parallel()
+
+		bundle := setup(t)
+		report := run(t, bundle, nil)
+		require.Empty(t, report.Failures())
+		require.True(t, report.OK)
+		require.Equal(t, verify.SchemaVersion, report.SchemaVersion)
+		var names []string
+		for _, c := range report.Checks {
+			names = append(names, c.Name)
+			require.True(t, c.OK, c.Name)
+			require.NotNil(t, c.Findings, c.Name)
+			require.NotEmpty(t, c.Objects, c.Name)
+		}
+		require.Equal(t, allChecks, names)
+
+		checked := map[string]int{}
+		for _, c := range report.Checks {
+			checked[c.Name] = c.Checked
+		}
+		// Two guarded tables, five guard triggers each; the log's two.
+		require.GreaterOrEqual(t, checked[verify.CheckGuardTriggers], 10)
+		require.Equal(t, 2, checked[verify.CheckAppendOnly])
+		require.Positive(t, checked[verify.CheckConstraints])
+		require.Positive(t, checked[verify.CheckFunctionSearchPath])
+		require.Positive(t, checked[verify.CheckMigrations])
+	})
+
+	t.Run("ContractFollowsDeclarations", func(t *testing.T) {
+		t.Parallel()
+
+		bundle := setup(t)
+		// A domain migration adds a constraint after guarding the table
+		// and declares it; dropping it later is drift.
+		exec(t, bundle, `
+			BEGIN;
+			SET LOCAL ROLE bulwark_owner;
+			ALTER TABLE app.articles ADD CONSTRAINT article_title_present CHECK (pg_catalog.btrim(title) <> '');
+			SELECT bulwark.declare_constraint('app.articles', 'article_title_present');
+			COMMIT`)
+		require.Empty(t, run(t, bundle, nil).Failures())
+
+		exec(t, bundle, `ALTER TABLE app.articles DROP CONSTRAINT article_title_present`)
+		require.Equal(t, []string{"constraints app.articles.article_title_present"}, run(t, bundle, nil).Failures())
+
+		// A migration that drops it on purpose says so.
+		exec(t, bundle, `
+			BEGIN;
+			SET LOCAL ROLE bulwark_owner;
+			SELECT bulwark.undeclare_constraint('app.articles', 'article_title_present');
+			COMMIT`)
+		require.Empty(t, run(t, bundle, nil).Failures())
+	})
+
+	t.Run("Drift", func(t *testing.T) {
+		t.Parallel()
+
+		for _, f := range drift.Fixtures() {
+			t.Run(f.Name, func(t *testing.T) {
+				t.Parallel()
+
+				bundle := setup(t)
+				want := drift.Apply(t, bundle.url, tag, f)
+				report := run(t, bundle, &f)
+				require.False(t, report.OK)
+				require.ElementsMatch(t, want, report.Failures())
+				for _, c := range report.Checks {
+					require.Equal(t, len(c.Findings) == 0, c.OK, c.Name)
+					for _, finding := range c.Findings {
+						require.NotEmpty(t, finding.Problem, finding.Object)
+						require.NotEmpty(t, finding.Fix, finding.Object)
+					}
+				}
+			})
+		}
+	})
+
+	t.Run("DriftIsFixedByTheHint", func(t *testing.T) {
+		t.Parallel()
+
+		bundle := setup(t)
+		exec(t, bundle, `ALTER TABLE app.articles DISABLE TRIGGER bulwark_20_state_machine`)
+		exec(t, bundle, `GRANT UPDATE ON app.articles TO bulwark_app`)
+		report := run(t, bundle, nil)
+		require.ElementsMatch(t, []string{
+			"guard_triggers app.articles.bulwark_20_state_machine",
+			"table_privileges app.articles",
+		}, report.Failures())
+		for _, c := range report.Checks {
+			for _, f := range c.Findings {
+				exec(t, bundle, f.Fix)
+			}
+		}
+		require.Empty(t, run(t, bundle, nil).Failures())
+	})
+
+	t.Run("NeedsTheContract", func(t *testing.T) {
+		t.Parallel()
+
+		bundle := setup(t)
+		db := stdlib.OpenDB(*bundle.conn.Config())
+		t.Cleanup(func() { _ = db.Close() })
+		provider, err := schema.NewProvider(db)
+		require.NoError(t, err)
+
+		_, err = provider.DownTo(ctx, 4)
+		require.NoError(t, err)
+		_, err = verify.Run(ctx, bundle.conn, nil)
+		require.ErrorIs(t, err, verify.ErrNoContract)
+
+		_, err = provider.DownTo(ctx, 0)
+		require.NoError(t, err)
+		_, err = verify.Run(ctx, bundle.conn, nil)
+		require.ErrorIs(t, err, verify.ErrNotInstalled)
+	})
+
+	t.Run("NamesTheCheckItCouldNotRun", func(t *testing.T) {
+		t.Parallel()
+
+		bundle := setup(t)
+		// A login member of bulwark_app reads bulwark's tables and the
+		// catalogs, but not goose's version table.
+		conn, err := pgx.Connect(ctx, pgtest.LoginAs(t, bundle.url, "bulwark_app"))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = conn.Close(context.Background()) })
+
+		_, err = verify.Run(ctx, conn, &verify.Opts{MigrationRoles: drift.MigrationRoles(t, bundle.url, nil, tag)})
+		var checkErr *verify.CheckError
+		require.ErrorAs(t, err, &checkErr)
+		require.Equal(t, verify.CheckMigrations, checkErr.Check)
+		var pgErr *pgconn.PgError
+		require.ErrorAs(t, err, &pgErr)
+		require.Equal(t, pgerrcode.InsufficientPrivilege, pgErr.Code)
+
+		exec(t, bundle, `GRANT SELECT ON public.goose_db_version TO bulwark_app`)
+		report, err := verify.Run(ctx, conn, &verify.Opts{MigrationRoles: drift.MigrationRoles(t, bundle.url, nil, tag)})
+		require.NoError(t, err)
+		require.Empty(t, report.Failures())
+	})
+
+	t.Run("RunsInAReadOnlyTransaction", func(t *testing.T) {
+		t.Parallel()
+
+		bundle := setup(t)
+		rec := &recordingBeginner{conn: bundle.conn}
+		_, err := verify.Run(ctx, rec, &verify.Opts{MigrationRoles: drift.MigrationRoles(t, bundle.url, nil, tag)})
+		require.NoError(t, err)
+		// The server refuses any write in it, whatever a check does.
+		require.Equal(t, []pgx.TxOptions{{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}}, rec.opts)
+	})
+
+	t.Run("RendersJSON", func(t *testing.T) {
+		t.Parallel()
+
+		bundle := setup(t)
+		exec(t, bundle, `ALTER TABLE app.articles DISABLE TRIGGER bulwark_20_state_machine`)
+		var buf bytes.Buffer
+		require.NoError(t, run(t, bundle, nil).WriteJSON(&buf))
+
+		// Decoded without the package's types, as CI would.
+		var doc struct {
+			SchemaVersion *int    `json:"schema_version"`
+			Database      *string `json:"database"`
+			OK            *bool   `json:"ok"`
+			Checks        []struct {
+				Name     string `json:"name"`
+				OK       bool   `json:"ok"`
+				Checked  *int   `json:"checked"`
+				Objects  string `json:"objects"`
+				Findings []struct {
+					Object  string `json:"object"`
+					Problem string `json:"problem"`
+					Fix     string `json:"fix"`
+				} `json:"findings"`
+			} `json:"checks"`
+		}
+		dec := json.NewDecoder(&buf)
+		dec.DisallowUnknownFields()
+		require.NoError(t, dec.Decode(&doc))
+		require.Equal(t, 1, *doc.SchemaVersion)
+		require.NotEmpty(t, *doc.Database)
+		require.False(t, *doc.OK)
+		require.Len(t, doc.Checks, len(allChecks))
+		var failed []string
+		for _, c := range doc.Checks {
+			require.NotNil(t, c.Checked)
+			require.NotNil(t, c.Findings, "findings is a list, never null")
+			for _, f := range c.Findings {
+				failed = append(failed, fmt.Sprintf("%s %s: %s", c.Name, f.Object, f.Fix))
+			}
+		}
+		require.Equal(t, []string{
+			"guard_triggers app.articles.bulwark_20_state_machine: ALTER TABLE app.articles ENABLE TRIGGER bulwark_20_state_machine",
+		}, failed)
+	})
+
+	t.Run("RendersText", func(t *testing.T) {
+		t.Parallel()
+
+		bundle := setup(t)
+		exec(t, bundle, `ALTER TABLE app.articles DISABLE TRIGGER bulwark_20_state_machine`)
+		var buf bytes.Buffer
+		require.NoError(t, run(t, bundle, nil).WriteText(&buf))
+		text := buf.String()
+		require.Regexp(t, `(?m)^guard_triggers +FAIL +app\.articles\.bulwark_20_state_machine +disabled: it does not fire +ALTER TABLE app\.articles ENABLE TRIGGER bulwark_20_state_machine$`, text)
+		require.Regexp(t, `(?m)^append_only +ok +2 triggers`, text)
+		require.Regexp(t, `(?m)^FAIL: 1 of \d+ checks failed with 1 problem on`, text)
+	})
+
+	t.Run("StopsOnCancel", func(t *testing.T) {
+		t.Parallel()
+
+		bundle := setup(t)
+		canceled, cancel := context.WithCancel(ctx)
+		cancel()
+		_, err := verify.Run(canceled, bundle.conn, nil)
+		require.True(t, errors.Is(err, context.Canceled), "%v", err)
+	})
+}
+
+// recordingBeginner records the options of each transaction it begins.
+type recordingBeginner struct {
+	conn *pgx.Conn
+	opts []pgx.TxOptions
+}
+
+func (b *recordingBeginner) BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
+	b.opts = append(b.opts, opts)
+	return b.conn.BeginTx(ctx, opts)
+}
+
+// BenchmarkVerify verifies databases with 100 and 500 generated guarded
+// tables (each with a primary key, a CHECK constraint and the article
+// machine), to show how verify grows with the number of tables: every
+// check is one catalog query for all of them.
+func BenchmarkVerify(b *testing.B) {
+	ctx := context.Background()
+	for _, n := range []int{100, 500} {
+		// Built here, not in the sub-benchmark, which runs more than once.
+		url := pgtest.NewDatabase(b)
+		guardTables(b, url, n)
+		conn, err := pgx.Connect(ctx, url)
+		require.NoError(b, err)
+		b.Cleanup(func() { _ = conn.Close(context.Background()) })
+		opts := &verify.Opts{MigrationRoles: drift.MigrationRoles(b, url, nil, tag)}
+
+		report, err := verify.Run(ctx, conn, opts)
+		require.NoError(b, err)
+		require.Empty(b, report.Failures())
+
+		b.Run(fmt.Sprintf("tables=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := verify.Run(ctx, conn, opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/table")
+		})
+	}
+}
+
+// guardTables creates n small tables in schema bench and guards each, as
+// a domain migration would, committing in batches so that no transaction
+// holds thousands of locks.
+func guardTables(b *testing.B, url string, n int) {
+	b.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(b, err)
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, `
+		CREATE SCHEMA bench AUTHORIZATION bulwark_owner;
+		REVOKE ALL ON SCHEMA bench FROM PUBLIC;
+		GRANT USAGE ON SCHEMA bench TO bulwark_app, bulwark_jobs`)
+	require.NoError(b, err)
+	const batch = 50
+	for from := 1; from <= n; from += batch {
+		_, err := conn.Exec(ctx, fmt.Sprintf(`
+			BEGIN;
+			SET LOCAL ROLE bulwark_owner;
+			DO $bench$
+			BEGIN
+			    FOR i IN %d..%d LOOP
+			        EXECUTE pg_catalog.format(
+			            'CREATE TABLE bench.t%%s (
+			                 id      uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+			                 state   text NOT NULL DEFAULT ''draft'',
+			                 version integer NOT NULL DEFAULT 1,
+			                 CONSTRAINT t%%s_state_length CHECK (pg_catalog.char_length(state) <= 50)
+			             )', i, i);
+			        EXECUTE pg_catalog.format('GRANT SELECT ON bench.t%%s TO bulwark_app, bulwark_jobs', i);
+			        PERFORM bulwark.guard(pg_catalog.format('bench.t%%s', i)::regclass, 'article', 'state');
+			    END LOOP;
+			END
+			$bench$;
+			COMMIT`, from, min(from+batch-1, n)))
+		require.NoError(b, err)
+	}
+}

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"os"
+
+	"github.com/bulwarkdb/bulwark/internal/demo"
+)
+
+// runDemo walks the story of the kit and exits non-zero when a step did
+// not behave as promised, so it doubles as a smoke test.
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	databaseURL := fs.String("database-url", os.Getenv("DATABASE_URL"),
+		"a server to use (a fresh database is created there and dropped); default $DATABASE_URL, else a throwaway PostgreSQL")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	err := demo.Run(ctx, demo.Opts{
+		Color:       isTerminal(stdout),
+		DatabaseURL: *databaseURL,
+		Stderr:      stderr,
+		Stdout:      stdout,
+	})
+	if err != nil && !errors.Is(err, demo.ErrStepFailed) {
+		return &exitError{code: exitUsage, err: err}
+	}
+	return err
+}
+
+// isTerminal reports whether w is a character device (a terminal), so
+// colours are only written where someone reads them.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
+}

@@ -2,8 +2,11 @@
 // (schema bulwark) first, then the reference article workflow (schema app).
 //
 // The migrations are the source of truth for every invariant; Go code never
-// re-implements them. Use [NewProvider] to run them with goose from your own
-// tooling, or the bulwark CLI (`bulwark migrate up`).
+// re-implements them. Run them with [Up] from your own tooling, or with the
+// bulwark CLI (`bulwark migrate up`): Up applies them with a goose provider
+// from [NewProvider] and records each applied migration's checksum, which
+// `bulwark verify` compares with the files. If you drive the provider
+// yourself, call [RecordChecksums] after it.
 package schema
 
 import (

@@ -62,6 +62,18 @@ func ensureTemplate(ctx context.Context, adminURL string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// Go migrations have no file: their markers (River's pinned schema
+	// version) go into the name too.
+	sums, err := schema.Checksums()
+	if err != nil {
+		return "", err
+	}
+	marks := sha256.New()
+	fmt.Fprint(marks, hash)
+	for _, s := range sums {
+		fmt.Fprintf(marks, "\x00%d=%s", s.Version, s.Sum)
+	}
+	hash = hex.EncodeToString(marks.Sum(nil))[:12]
 	name := templatePrefix + hash
 
 	conn, err := pgx.Connect(ctx, adminURL)

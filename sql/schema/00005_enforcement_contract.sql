@@ -32,10 +32,10 @@ CREATE TABLE bulwark.migration_checksums (
     checksum    text NOT NULL,
     path        text NOT NULL,
     recorded_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    CONSTRAINT migration_checksum_format CHECK (checksum ~ '^(sha256:[0-9a-f]{64}|go)$')
+    CONSTRAINT migration_checksum_format CHECK (checksum ~ '^(sha256:[0-9a-f]{64}|go(:[a-z0-9-]{1,100})?)$')
 );
 
-COMMENT ON TABLE bulwark.migration_checksums IS 'What each applied migration was when it was applied: sha256 of a SQL file, or go for a Go migration. Recorded by schema.Up after migrating; read by bulwark verify.';
+COMMENT ON TABLE bulwark.migration_checksums IS 'What each applied migration was when it was applied: sha256 of a SQL file, or go[:marker] for a Go migration (what it installs, e.g. go:river-schema-8). Recorded by schema.Up after migrating; read by bulwark verify.';
 COMMENT ON COLUMN bulwark.migration_checksums.path IS 'The file name; empty for a Go migration registered without one.';
 
 -- The live constraints and unique indexes of a table, in the contract's

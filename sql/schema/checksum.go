@@ -14,9 +14,11 @@ import (
 	"github.com/pressly/goose/v3"
 )
 
-// ChecksumGo is the checksum recorded for a Go migration. Its code is
-// compiled into the binary, not read from a file, so there is nothing
-// stable to hash; the version alone says which Go migration ran.
+// ChecksumGo is the checksum recorded for a Go migration that names no
+// marker of its own. Its code is compiled into the binary, not read from a
+// file, so there is nothing stable to hash. A Go migration whose effect
+// depends on a pinned version (River's schema) records that version
+// instead, e.g. "go:river-schema-8", so that changing the pin is drift.
 const ChecksumGo = "go"
 
 // Checksum is what bulwark records for an applied migration, and what
@@ -51,6 +53,9 @@ func checksumsOf(p *goose.Provider) ([]Checksum, error) {
 	var sums []Checksum
 	for _, src := range p.ListSources() {
 		sum := ChecksumGo
+		if marker, ok := goMigrationMarkers[src.Version]; ok {
+			sum = marker
+		}
 		if src.Type == goose.TypeSQL {
 			raw, err := fs.ReadFile(embedded, src.Path)
 			if err != nil {

@@ -26,6 +26,12 @@ const (
 	riverMigrationVersion = 3
 )
 
+// goMigrationMarkers are the checksums recorded for Go migrations: what
+// they install, since they have no file to hash.
+var goMigrationMarkers = map[int64]string{
+	riverMigrationVersion: fmt.Sprintf("go:river-schema-%d", riverVersion),
+}
+
 // riverMigration installs River's tables in schema river with River's own
 // migrator, so `bulwark migrate up` brings everything and Down removes it.
 // It runs outside a goose transaction because River commits between some of

@@ -428,6 +428,36 @@ END;
 $$;
 -- +goose StatementEnd
 
+-- Returns the state that transition p_transition of p_machine leads to
+-- from p_from, or raises BWI01: the check every transition function makes
+-- before it writes (the state-machine trigger would refuse the write too,
+-- but only a state change, and with a less precise message).
+-- +goose StatementBegin
+CREATE FUNCTION bulwark.transition_target(p_machine text, p_transition text, p_from text)
+RETURNS text
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_to text;
+BEGIN
+    SELECT t.to_state INTO v_to
+    FROM bulwark.transitions AS t
+    WHERE t.machine = p_machine
+      AND t.name = p_transition
+      AND t.from_state = p_from;
+    IF NOT FOUND THEN
+        PERFORM bulwark.raise(
+            'BWI01',
+            pg_catalog.format('cannot %s a %s in state %s', p_transition, p_machine, coalesce(p_from, 'NULL')),
+            pg_catalog.format('state=%s', p_from));
+    END IF;
+    RETURN v_to;
+END;
+$$;
+-- +goose StatementEnd
+
 -- The one rule for capability names, used by the capabilities trigger, by
 -- machine declarations (a new state must not make an existing name illegal),
 -- by the Go registry and by bulwark verify. NULL means the name is fine.

@@ -247,17 +247,7 @@ BEGIN
         RETURN pg_catalog.jsonb_populate_record(NULL::app.articles, v_replay);
     END IF;
     PERFORM app.article_check_version(v_article, p_expected_version);
-    SELECT t.to_state INTO v_to
-    FROM bulwark.transitions AS t
-    WHERE t.machine = 'article'
-      AND t.name = p_transition
-      AND t.from_state = v_article.state;
-    IF NOT FOUND THEN
-        PERFORM bulwark.raise(
-            'BWI01',
-            pg_catalog.format('cannot %s article %s in state %s', p_transition, p_id, v_article.state),
-            pg_catalog.format('state=%s', v_article.state));
-    END IF;
+    v_to := bulwark.transition_target('article', p_transition, v_article.state);
     IF v_to = 'approved' AND v_article.author_id = p_actor THEN
         PERFORM bulwark.raise('BWI05', pg_catalog.format('article %s: the author cannot approve their own article', p_id));
     END IF;

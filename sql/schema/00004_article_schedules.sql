@@ -255,13 +255,7 @@ BEGIN
     IF p_token IS NOT NULL AND v_schedule.token <> p_token THEN
         PERFORM bulwark.raise('BWC01', pg_catalog.format('schedule %s was moved since this job was queued', p_id));
     END IF;
-    SELECT t.to_state INTO v_to
-    FROM bulwark.transitions AS t
-    WHERE t.machine = 'article_schedule' AND t.name = p_transition AND t.from_state = v_schedule.state;
-    IF NOT FOUND THEN
-        PERFORM bulwark.raise('BWI01', pg_catalog.format('cannot %s schedule %s in state %s', p_transition, p_id, v_schedule.state),
-            pg_catalog.format('state=%s', v_schedule.state));
-    END IF;
+    v_to := bulwark.transition_target('article_schedule', p_transition, v_schedule.state);
     PERFORM bulwark.transition_begin(p_actor, p_transition, p_idem_key, p_outcome_reason);
     UPDATE app.article_schedules AS s
     SET state = v_to,

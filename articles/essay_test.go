@@ -289,6 +289,13 @@ func TestIdempotentRetryThroughTheGate(t *testing.T) {
 	require.True(t, first.UpdatedAt.Equal(again.UpdatedAt))
 	require.Equal(t, 5, b.logLen(t, a.ID))
 
+	// A retry that carries the version the client saw (now stale) is
+	// answered too: the gate compares versions only for new requests.
+	pinned, err := b.svc.Publish(ctx, b.pat, articles.TransitionRequest{ID: a.ID, ExpectedVersion: 4, IdemKey: "publish-1"}, nil)
+	require.NoError(t, err)
+	require.Equal(t, first.Version, pinned.Version)
+	require.Equal(t, 5, b.logLen(t, a.ID))
+
 	// The same key for another request is a conflict, never a re-apply.
 	other := b.inState(t, articles.StateApproved)
 	_, err = b.svc.Publish(ctx, b.pat, articles.TransitionRequest{ID: other.ID, IdemKey: "publish-1"}, nil)

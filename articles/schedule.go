@@ -181,21 +181,6 @@ func validateArchiveExpired(req ArchiveExpiredRequest) error {
 	return nil
 }
 
-func loadSchedule(ctx context.Context, conn db.DBTX, id uuid.UUID, pinned int32) (Schedule, error) {
-	s, err := db.New().ArticleScheduleGetByID(ctx, conn, id)
-	if err != nil {
-		return s, err
-	}
-	if pinned != 0 && pinned != s.Version {
-		return s, &authz.Error{
-			Layer:  authz.LayerConflict,
-			Code:   db.CodeStaleVersion,
-			Reason: fmt.Sprintf("schedule %s is at version %d, not %d", id, s.Version, pinned),
-		}
-	}
-	return s, nil
-}
-
 // scheduleActions builds the schedule actions; called by NewService.
 func (s *Service) scheduleActions(enqueuer Enqueuer) {
 	q := db.New()
@@ -254,7 +239,10 @@ func (s *Service) scheduleActions(enqueuer Enqueuer) {
 		Capability:   CanSchedule,
 		ValidateFunc: validateMoveSchedule,
 		LoadFunc: func(ctx context.Context, conn db.DBTX, req MoveScheduleRequest) (Schedule, error) {
-			return loadSchedule(ctx, conn, req.ID, req.ExpectedVersion)
+			return q.ArticleScheduleGetByID(ctx, conn, req.ID)
+		},
+		ExpectFunc: func(sc Schedule, req MoveScheduleRequest) error {
+			return expectVersion("schedule", sc.ID, sc.Version, req.ExpectedVersion)
 		},
 		PolicyFunc: PolicyMoveSchedule,
 		ActFunc: func(ctx context.Context, conn db.DBTX, c authz.Call[Schedule, MoveScheduleRequest]) (Schedule, error) {
@@ -280,7 +268,10 @@ func (s *Service) scheduleActions(enqueuer Enqueuer) {
 		Capability:   CanSchedule,
 		ValidateFunc: validateEndSchedule,
 		LoadFunc: func(ctx context.Context, conn db.DBTX, req EndScheduleRequest) (Schedule, error) {
-			return loadSchedule(ctx, conn, req.ID, req.ExpectedVersion)
+			return q.ArticleScheduleGetByID(ctx, conn, req.ID)
+		},
+		ExpectFunc: func(sc Schedule, req EndScheduleRequest) error {
+			return expectVersion("schedule", sc.ID, sc.Version, req.ExpectedVersion)
 		},
 		PolicyFunc: PolicyEndSchedule,
 		ActFunc: func(ctx context.Context, conn db.DBTX, c authz.Call[Schedule, EndScheduleRequest]) (Schedule, error) {

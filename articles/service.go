@@ -80,7 +80,10 @@ func NewService(ctx context.Context, gate *authz.Gate, opts *ServiceOpts) (*Serv
 		Capability:   CanEdit,
 		ValidateFunc: validateEdit,
 		LoadFunc: func(ctx context.Context, conn db.DBTX, req EditRequest) (Article, error) {
-			return load(ctx, conn, req.ID, req.ExpectedVersion)
+			return q.ArticleGetByID(ctx, conn, req.ID)
+		},
+		ExpectFunc: func(a Article, req EditRequest) error {
+			return expectVersion("article", a.ID, a.Version, req.ExpectedVersion)
 		},
 		PolicyFunc: PolicyEdit,
 		ActFunc: func(ctx context.Context, conn db.DBTX, c authz.Call[Article, EditRequest]) (Article, error) {
@@ -107,7 +110,10 @@ func NewService(ctx context.Context, gate *authz.Gate, opts *ServiceOpts) (*Serv
 			Capability:   capability,
 			ValidateFunc: validateTransition,
 			LoadFunc: func(ctx context.Context, conn db.DBTX, req TransitionRequest) (Article, error) {
-				return load(ctx, conn, req.ID, req.ExpectedVersion)
+				return q.ArticleGetByID(ctx, conn, req.ID)
+			},
+			ExpectFunc: func(a Article, req TransitionRequest) error {
+				return expectVersion("article", a.ID, a.Version, req.ExpectedVersion)
 			},
 			PolicyFunc: policy,
 			ActFunc: func(ctx context.Context, conn db.DBTX, c authz.Call[Article, TransitionRequest]) (Article, error) {
@@ -203,22 +209,18 @@ func (s *Service) Retrying(opts *authz.RetryOpts) *Service {
 	return &c
 }
 
-// load reads the snapshot and, when the caller pinned a version, refuses a
-// different one as a conflict before any policy looks at a state the
-// caller never saw.
-func load(ctx context.Context, conn db.DBTX, id uuid.UUID, pinned int32) (Article, error) {
-	a, err := db.New().ArticleGetByID(ctx, conn, id)
-	if err != nil {
-		return a, err
-	}
-	if pinned != 0 && pinned != a.Version {
-		return a, &authz.Error{
+// expectVersion refuses, as a conflict, a snapshot at another version than
+// the one the caller pinned, before any policy looks at a state the caller
+// never saw. 0 means the caller pinned none.
+func expectVersion(kind string, id uuid.UUID, current, pinned int32) error {
+	if pinned != 0 && pinned != current {
+		return &authz.Error{
 			Layer:  authz.LayerConflict,
 			Code:   db.CodeStaleVersion,
-			Reason: fmt.Sprintf("article %s is at version %d, not %d", id, a.Version, pinned),
+			Reason: fmt.Sprintf("%s %s is at version %d, not %d", kind, id, current, pinned),
 		}
 	}
-	return a, nil
+	return nil
 }
 
 func optional(s string) *string {

@@ -81,6 +81,11 @@ type Action[S, R, T any] struct {
 	ActFunc func(ctx context.Context, conn db.DBTX, call Call[S, R]) (T, error)
 	// TargetFunc names the target for the observer. Nil: "".
 	TargetFunc func(req R) string
+	// ExpectFunc compares the snapshot with what the caller based the
+	// request on (a version it saw) and returns a conflict when they differ.
+	// Nil: nothing to compare. Skipped, like the policy, for a retry whose
+	// idempotency key was used: the retry is answered, not judged again.
+	ExpectFunc func(snapshot S, req R) error
 	// IdemKeyFunc returns the request's idempotency key, or "". When the
 	// principal already used the key, the gate skips the policy: the
 	// transition function answers (the first call's result, or a conflict
@@ -179,6 +184,11 @@ func Do[S, R, T any](ctx context.Context, g *Gate, principalID uuid.UUID, a *Act
 			}
 		}
 		if !replay {
+			if a.ExpectFunc != nil {
+				if err := a.ExpectFunc(snapshot, req); err != nil {
+					return db.InterpretError(err)
+				}
+			}
 			if d := a.PolicyFunc(principal, snapshot, req); !d.Allowed {
 				return Denied(d)
 			}

@@ -29,6 +29,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{name: "bench", summary: "measure the gate against the db function, naive check-then-act and a raw UPDATE", run: runBench},
 		{name: "demo", summary: "walk the story against a throwaway PostgreSQL; exit 0 when every layer behaves", run: runDemo},
 		{name: "jobs", summary: "run the background job worker (River) until SIGINT/SIGTERM", run: runJobs},
 		{name: "migrate", summary: "apply or roll back the embedded migrations", run: runMigrate},

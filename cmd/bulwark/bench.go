@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bulwarkdb/bulwark/internal/bench"
+	"github.com/bulwarkdb/bulwark/internal/pgcluster"
+)
+
+// runBench runs the contended workload against the gate, the db function,
+// naive check-then-act and a raw UPDATE, and prints what each achieved and
+// broke. It fails, after printing, if the gate or the db function broke
+// the state machine: that is a defect in bulwark.
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	databaseURL := fs.String("database-url", os.Getenv("DATABASE_URL"),
+		"PostgreSQL URL of a role that may create databases and roles; the bench creates its own database there and drops it "+
+			"(default $DATABASE_URL; if empty, a throwaway cluster)")
+	articles := fs.Int("articles", 16, "size of the hot set of articles the clients contend on")
+	clients := fs.String("clients", "1,8,32", "comma-separated client counts; every implementation runs at each")
+	duration := fs.Duration("duration", 5*time.Second, "how long each run sends requests")
+	asJSON := fs.Bool("json", false, "print the report as JSON instead of a table")
+	seed := fs.Uint64("seed", 0, "seed of the clients' random choices (0: pick one and report it)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: bulwark bench [--database-url URL] [--duration D] [--clients N,N,...] [--articles N] [--json] [--seed N]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return &exitError{code: exitUsage, err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	counts, err := parseClients(*clients)
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	if *duration <= 0 {
+		return &exitError{code: exitUsage, err: errors.New("--duration must be positive")}
+	}
+	if *articles < 1 {
+		return &exitError{code: exitUsage, err: errors.New("--articles must be 1 or more")}
+	}
+
+	url := *databaseURL
+	if url == "" {
+		fmt.Fprintln(stderr, "bench: no --database-url or DATABASE_URL: starting a throwaway PostgreSQL")
+		cluster, err := pgcluster.Start(ctx, nil)
+		if err != nil {
+			return &exitError{code: exitUsage, err: fmt.Errorf("start a throwaway PostgreSQL: %w "+
+				"(install the server binaries, e.g. apt-get install postgresql, or pass --database-url)", err)}
+		}
+		defer func() {
+			fmt.Fprintln(stderr, "bench: removing the throwaway PostgreSQL")
+			if stopErr := cluster.Stop(); stopErr != nil {
+				err = errors.Join(err, fmt.Errorf("remove the throwaway PostgreSQL: %w", stopErr))
+			}
+		}()
+		url = cluster.URL("postgres")
+	} else if err := checkServer(ctx, url); err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+
+	report, err := bench.Run(ctx, url, &bench.RunOpts{
+		Articles: *articles,
+		Clients:  counts,
+		Duration: *duration,
+		Progress: stderr,
+		Seed:     *seed,
+	})
+	if errors.Is(err, bench.ErrInvalidOptions) {
+		return &exitError{code: exitUsage, err: err}
+	}
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		err = report.WriteJSON(stdout)
+	} else {
+		err = report.WriteTable(stdout)
+	}
+	if err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	if n := report.GuardedViolations(); n > 0 {
+		return fmt.Errorf("the gate and db implementations produced %d violations of the article machine: a defect in bulwark", n)
+	}
+	return nil
+}
+
+// checkServer connects to url once, so that a server the bench cannot
+// reach is a usage error, reported before anything runs.
+func checkServer(ctx context.Context, url string) error {
+	cfg, err := pgxConfig(url)
+	if err != nil {
+		return err
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	return conn.Close(ctx)
+}
+
+// parseClients parses a comma-separated list of client counts.
+func parseClients(s string) ([]int, error) {
+	var counts []int
+	for _, part := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(part))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("--clients: %q is not a client count (1 or more)", part)
+		}
+		counts = append(counts, n)
+	}
+	return counts, nil
+}

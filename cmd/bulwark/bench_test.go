@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/bulwarkdb/bulwark/internal/pgtest"
+)
+
+// benchReport is the part of `bulwark bench --json` these tests read,
+// decoded as any consumer of the stable schema would.
+type benchReport struct {
+	Runs []struct {
+		Clients        int    `json:"clients"`
+		Implementation string `json:"implementation"`
+		Ops            int    `json:"ops"`
+		Violations     struct {
+			Total int `json:"total"`
+		} `json:"violations"`
+	} `json:"runs"`
+	SchemaVersion int `json:"schema_version"`
+}
+
+func TestBenchCommand(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+
+	// runBenchJSON runs the command with args and --json, and decodes its
+	// report.
+	runBenchJSON := func(t *testing.T, args ...string) (benchReport, string) {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		code := run(ctx, append([]string{"bench", "--json", "--seed", "7"}, args...), &stdout, &stderr)
+		require.Equal(t, 0, code, "stderr:\n%s", stderr.String())
+		var report benchReport
+		require.NoError(t, json.Unmarshal(stdout.Bytes(), &report), "stdout:\n%s", stdout.String())
+		require.Equal(t, 1, report.SchemaVersion)
+		for _, r := range report.Runs {
+			require.Positive(t, r.Ops, "%s with %d clients", r.Implementation, r.Clients)
+			if r.Implementation == "gate" || r.Implementation == "db" {
+				require.Zero(t, r.Violations.Total, "%s with %d clients", r.Implementation, r.Clients)
+			}
+		}
+		return report, stderr.String()
+	}
+
+	t.Run("DatabaseURL", func(t *testing.T) {
+		t.Parallel()
+
+		report, progress := runBenchJSON(t, "--database-url", pgtest.NewDatabase(t), "--duration", "300ms", "--clients", "1,4")
+		require.Len(t, report.Runs, 8)
+		require.Contains(t, progress, "dropping database")
+	})
+
+	t.Run("RefusesBadFlags", func(t *testing.T) {
+		t.Parallel()
+
+		for _, args := range [][]string{
+			{"--clients", "0"},
+			{"--clients", "1,x"},
+			{"--duration", "0s"},
+			{"--articles", "0"},
+			{"--database-url", "postgres://nobody@127.0.0.1:1/none"},
+			{"extra"},
+		} {
+			var stdout, stderr bytes.Buffer
+			code := run(ctx, append([]string{"bench"}, args...), &stdout, &stderr)
+			require.Equal(t, exitUsage, code, "%v: stderr:\n%s", args, stderr.String())
+			require.Empty(t, stdout.String(), "%v", args)
+		}
+	})
+
+	t.Run("ThrowawayCluster", func(t *testing.T) {
+		t.Parallel()
+
+		// An empty URL, as with no DATABASE_URL: the command starts a
+		// cluster of its own and removes it.
+		report, progress := runBenchJSON(t, "--database-url", "", "--duration", "100ms", "--clients", "2")
+		require.Len(t, report.Runs, 4)
+		require.Contains(t, progress, "starting a throwaway PostgreSQL")
+		require.Contains(t, progress, "removing the throwaway PostgreSQL")
+	})
+}

@@ -1,0 +1,283 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// SchemaVersion is the version of the report's JSON form. It changes only
+// when a field changes meaning or goes away; new fields may appear without
+// it changing.
+const SchemaVersion = 1
+
+// Report is the outcome of [Run]: one [Result] per implementation and
+// client count, and the gate's throughput relative to the others. Its
+// JSON form is stable (see [SchemaVersion]).
+type Report struct {
+	SchemaVersion int `json:"schema_version"`
+	// Database is the database the bench created on the server and
+	// dropped before Run returned.
+	Database string   `json:"database"`
+	Host     Host     `json:"host"`
+	Ratios   []Ratio  `json:"ratios"`
+	Runs     []Result `json:"runs"`
+	Server   Server   `json:"server"`
+	Settings Settings `json:"settings"`
+}
+
+// Host describes the machine the clients ran on.
+type Host struct {
+	CPUs       int    `json:"cpus"`
+	GoMaxProcs int    `json:"gomaxprocs"`
+	GoVersion  string `json:"go_version"`
+	OS         string `json:"os"`
+}
+
+// Server describes the PostgreSQL server, with the settings that move
+// write throughput most.
+type Server struct {
+	Fsync             string `json:"fsync"`
+	SynchronousCommit string `json:"synchronous_commit"`
+	Version           string `json:"version"`
+}
+
+// Settings are the run's parameters.
+type Settings struct {
+	Articles        int     `json:"articles"`
+	Clients         []int   `json:"clients"`
+	DurationSeconds float64 `json:"duration_seconds"`
+	ReplayRate      float64 `json:"replay_rate"`
+	Seed            uint64  `json:"seed"`
+	StaleRate       float64 `json:"stale_rate"`
+	// WarmupSeconds is how long each run sent requests before it started
+	// measuring. The check covers the warm-up's requests too.
+	WarmupSeconds float64 `json:"warmup_seconds"`
+}
+
+// Result is one run: one implementation at one client count.
+type Result struct {
+	Implementation Implementation `json:"implementation"`
+	Clients        int            `json:"clients"`
+
+	// ArticlesReplaced counts archived articles whose slot got a fresh
+	// draft in the measured window.
+	ArticlesReplaced int `json:"articles_replaced"`
+	// Claims counts the successes the check replayed.
+	Claims         int     `json:"claims"`
+	ElapsedSeconds float64 `json:"elapsed_seconds"`
+	Errors         Errors  `json:"errors"`
+	// Ops counts requests answered, successes and failures alike.
+	Ops          int     `json:"ops"`
+	OpsPerSecond float64 `json:"ops_per_second"`
+	// P50Ms and P99Ms are latency percentiles of every request, in
+	// milliseconds.
+	P50Ms         float64 `json:"p50_ms"`
+	P99Ms         float64 `json:"p99_ms"`
+	Replays       Replays `json:"replays"`
+	StaleRequests int     `json:"stale_requests"`
+	// Transitions counts successful requests that changed the article: a
+	// retry answered with the original result is not one.
+	Transitions          int        `json:"transitions"`
+	TransitionsPerSecond float64    `json:"transitions_per_second"`
+	Violations           Violations `json:"violations"`
+}
+
+// Ratio is the gate's throughput divided by each other implementation's,
+// at one client count. Ratios hold better than absolute numbers on a
+// noisy machine. A ratio whose divisor is zero is zero.
+type Ratio struct {
+	Clients     int      `json:"clients"`
+	Ops         RatioSet `json:"ops_per_second"`
+	Transitions RatioSet `json:"transitions_per_second"`
+}
+
+// RatioSet holds the gate's throughput over the db, naive and raw
+// implementations'.
+type RatioSet struct {
+	GateDB    float64 `json:"gate_db"`
+	GateNaive float64 `json:"gate_naive"`
+	GateRaw   float64 `json:"gate_raw"`
+}
+
+// MarshalJSON adds the total to the counts by kind.
+func (v Violations) MarshalJSON() ([]byte, error) {
+	type counts Violations
+	return json.Marshal(struct {
+		counts
+		Total int `json:"total"`
+	}{counts(v), v.Total()})
+}
+
+// GuardedViolations returns the violations found in the runs of the gate
+// and db implementations. Anything but zero is a defect in bulwark.
+func (r *Report) GuardedViolations() int {
+	n := 0
+	for _, res := range r.Runs {
+		if res.Implementation == ImplementationGate || res.Implementation == ImplementationDB {
+			n += res.Violations.Total()
+		}
+	}
+	return n
+}
+
+// ratios computes the gate's ratios for every client count that ran the
+// gate.
+func ratios(runs []Result) []Ratio {
+	by := make(map[int]map[Implementation]Result)
+	var order []int
+	for _, r := range runs {
+		if by[r.Clients] == nil {
+			by[r.Clients] = make(map[Implementation]Result)
+			order = append(order, r.Clients)
+		}
+		by[r.Clients][r.Implementation] = r
+	}
+	div := func(a, b float64) float64 {
+		if b == 0 {
+			return 0
+		}
+		return a / b
+	}
+	var out []Ratio
+	for _, n := range order {
+		m := by[n]
+		gate, ok := m[ImplementationGate]
+		if !ok {
+			continue
+		}
+		out = append(out, Ratio{
+			Clients: n,
+			Ops: RatioSet{
+				GateDB:    div(gate.OpsPerSecond, m[ImplementationDB].OpsPerSecond),
+				GateNaive: div(gate.OpsPerSecond, m[ImplementationNaive].OpsPerSecond),
+				GateRaw:   div(gate.OpsPerSecond, m[ImplementationRaw].OpsPerSecond),
+			},
+			Transitions: RatioSet{
+				GateDB:    div(gate.TransitionsPerSecond, m[ImplementationDB].TransitionsPerSecond),
+				GateNaive: div(gate.TransitionsPerSecond, m[ImplementationNaive].TransitionsPerSecond),
+				GateRaw:   div(gate.TransitionsPerSecond, m[ImplementationRaw].TransitionsPerSecond),
+			},
+		})
+	}
+	return out
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteTable writes the report for people: the settings, one row per run,
+// the ratios, and what the check and the retries found.
+func (r *Report) WriteTable(w io.Writer) error {
+	s := r.Settings
+	fmt.Fprintf(w, "bulwark bench: %d articles, %s per run after %s of warm-up, clients %s, seed %d, %.0f%% stale, %.0f%% retried\n",
+		s.Articles, seconds(s.DurationSeconds), seconds(s.WarmupSeconds), joinInts(s.Clients, ","), s.Seed,
+		100*s.StaleRate, 100*s.ReplayRate)
+	fmt.Fprintf(w, "server: PostgreSQL %s (fsync %s, synchronous_commit %s); host: %d CPUs, %s, %s\n\n",
+		r.Server.Version, r.Server.Fsync, r.Server.SynchronousCommit, r.Host.CPUs, r.Host.OS, r.Host.GoVersion)
+
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "implementation\tclients\tops/s\ttransitions/s\tp50 ms\tp99 ms\tconflict\tpolicy\tinvariant\tother\tviolations\t")
+	for _, res := range r.Runs {
+		e := res.Errors
+		// Padded by hand: the tabwriter right-aligns every column, and
+		// names read better left-aligned.
+		fmt.Fprintf(tw, "%-14s\t%d\t%.0f\t%.0f\t%.2f\t%.2f\t%d\t%d\t%d\t%d\t%d\t\n",
+			res.Implementation, res.Clients, res.OpsPerSecond, res.TransitionsPerSecond, res.P50Ms, res.P99Ms,
+			e.Conflict, e.Policy, e.Invariant, e.Invalid+e.NotFound+e.Other+e.Permission, res.Violations.Total())
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	fmt.Fprintln(w, "\ngate throughput relative to the others (transitions/s; ops/s in parentheses):")
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "clients\tgate/naive\tgate/raw\tgate/db\t")
+	for _, ra := range r.Ratios {
+		fmt.Fprintf(tw, "%d\t%.2f (%.2f)\t%.2f (%.2f)\t%.2f (%.2f)\t\n", ra.Clients,
+			ra.Transitions.GateNaive, ra.Ops.GateNaive, ra.Transitions.GateRaw, ra.Ops.GateRaw,
+			ra.Transitions.GateDB, ra.Ops.GateDB)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	fmt.Fprintln(w, "\nviolations by kind (successes replayed per article in commit order against the state machine):")
+	found := false
+	for _, res := range r.Runs {
+		if res.Violations.Total() == 0 {
+			continue
+		}
+		found = true
+		fmt.Fprintf(w, "  %-5s %s: %s\n", res.Implementation, clientsLabel(res.Clients), violationKinds(res.Violations))
+	}
+	if !found {
+		fmt.Fprintln(w, "  none")
+	}
+
+	fmt.Fprintln(w, "\nretries of a request that had succeeded, answered with the original result (all client counts):")
+	var parts []string
+	for _, impl := range Implementations() {
+		var rp Replays
+		for _, res := range r.Runs {
+			if res.Implementation == impl {
+				rp = rp.plus(res.Replays)
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%s %d/%d", impl, rp.AnsweredOriginal, rp.OfSuccesses))
+	}
+	fmt.Fprintf(w, "  %s\n", strings.Join(parts, ", "))
+
+	if n := r.GuardedViolations(); n > 0 {
+		fmt.Fprintf(w, "\nDEFECT: the gate and db implementations produced %d violations; bulwark must produce none.\n", n)
+	}
+	return nil
+}
+
+// violationKinds lists v's non-zero kinds.
+func violationKinds(v Violations) string {
+	kinds := []struct {
+		name string
+		n    int
+	}{
+		{"lost_update", v.LostUpdate},
+		{"wrong_state", v.WrongState},
+		{"illegal_transition", v.IllegalTransition},
+		{"applied_twice", v.AppliedTwice},
+		{"shared_commit", v.SharedCommit},
+		{"unrecorded", v.Unrecorded},
+		{"final_state", v.FinalState},
+	}
+	var parts []string
+	for _, k := range kinds {
+		if k.n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k.name, k.n))
+		}
+	}
+	return fmt.Sprintf("%d (%s)", v.Total(), strings.Join(parts, ", "))
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// clientsLabel returns "1 client" or "n clients", padded to line up.
+func clientsLabel(n int) string {
+	if n == 1 {
+		return fmt.Sprintf("%3d client ", n)
+	}
+	return fmt.Sprintf("%3d clients", n)
+}
+
+func joinInts(ns []int, sep string) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = fmt.Sprint(n)
+	}
+	return strings.Join(s, sep)
+}

@@ -3,8 +3,14 @@
 //
 // Usage:
 //
-//	bulwark migrate up|down|status|redo [--database-url URL]
+//	bulwark migrate up|down|status|redo [--database-url URL] [--no-verify]
+//	bulwark verify [--database-url URL] [--format text|json] [--migration-role ROLE]...
+//	bulwark demo [--database-url URL]
+//	bulwark bench [--database-url URL] [--duration D] [--clients 1,8,32] [--articles N] [--seed N] [--json]
 //	bulwark jobs [--database-url URL] [--retention-age D] [--max-workers N]
+//
+// Exit status: 0 success, 1 a failure the command reports (drift, a demo
+// step or a bench check that broke), 2 the command could not run.
 package main
 
 import (

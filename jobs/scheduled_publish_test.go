@@ -289,17 +289,18 @@ func TestWorkersShareTheLoad(t *testing.T) {
 	ctx := context.Background()
 	b := setup(t)
 	const n = 40
+	// Two runners, as two processes would be: separate pools and clients,
+	// both started before any job is due.
+	b.runnerOn(t, connect(t, b.jobsURL, nil), &jobs.RunnerOpts{ID: "worker-a", MaxWorkers: 2})
+	b.runnerOn(t, connect(t, b.jobsURL, nil), &jobs.RunnerOpts{ID: "worker-b", MaxWorkers: 2})
+	due := time.Now().Add(3 * time.Second)
 	var schedules []articles.Schedule
 	for range n {
 		a := b.approved(t)
-		s, err := b.svc.SchedulePublish(ctx, b.pat, articles.ScheduleRequest{ArticleID: a.ID, At: time.Now().Add(500 * time.Millisecond)}, nil)
+		s, err := b.svc.SchedulePublish(ctx, b.pat, articles.ScheduleRequest{ArticleID: a.ID, At: due}, nil)
 		require.NoError(t, err)
 		schedules = append(schedules, s)
 	}
-	// Two runners, as two processes would be: separate pools and clients.
-	first := b.runnerOn(t, connect(t, b.jobsURL, nil), &jobs.RunnerOpts{ID: "worker-a", MaxWorkers: 2})
-	second := b.runnerOn(t, connect(t, b.jobsURL, nil), &jobs.RunnerOpts{ID: "worker-b", MaxWorkers: 2})
-	_, _ = first, second
 
 	for _, s := range schedules {
 		require.Equal(t, articles.ScheduleDone, b.waitSchedule(t, s.ID).State)

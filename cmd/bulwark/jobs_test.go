@@ -29,8 +29,8 @@ func buildBinary(t *testing.T) string {
 }
 
 // scheduleDue makes n approved articles through the SQL API and schedules
-// each for now, as a publisher.
-func scheduleDue(t *testing.T, pool *pgxpool.Pool, n int) []uuid.UUID {
+// each for due, as a publisher.
+func scheduleDue(t *testing.T, pool *pgxpool.Pool, n int, due time.Time) []uuid.UUID {
 	t.Helper()
 	ctx := context.Background()
 	q := db.New()
@@ -61,7 +61,7 @@ func scheduleDue(t *testing.T, pool *pgxpool.Pool, n int) []uuid.UUID {
 		require.NoError(t, err)
 		a, err = q.ArticleApprove(ctx, pool, db.ArticleApproveParams{Actor: editor, ID: a.ID, ExpectedVersion: a.Version})
 		require.NoError(t, err)
-		s, err := q.ArticleSchedulePublish(ctx, tx, db.ArticleSchedulePublishParams{Actor: publisher, ArticleID: a.ID, PublishAt: time.Now()})
+		s, err := q.ArticleSchedulePublish(ctx, tx, db.ArticleSchedulePublishParams{Actor: publisher, ArticleID: a.ID, PublishAt: due})
 		require.NoError(t, err)
 		require.NoError(t, enqueuer.EnqueueScheduledPublishTx(ctx, tx, s))
 		schedules = append(schedules, s.ID)
@@ -85,7 +85,9 @@ func TestJobsCommand(t *testing.T) {
 	jobsURL := pgtest.LoginAs(t, url, "bulwark_jobs")
 
 	const n = 30
-	scheduleDue(t, admin, n)
+	// Due once both processes are surely up, so that one of them cannot
+	// finish everything before the other has started.
+	scheduleDue(t, admin, n, time.Now().Add(4*time.Second))
 
 	type proc struct {
 		cmd    *exec.Cmd

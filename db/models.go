@@ -93,7 +93,7 @@ type BulwarkMachine struct {
 	InitialState string `json:"initial_state"`
 }
 
-// What each applied migration was when it was applied: sha256 of a SQL file, or go for a Go migration. Recorded by schema.Up after migrating; read by bulwark verify.
+// What each applied migration was when it was applied: sha256 of a SQL file, or go[:marker] for a Go migration (what it installs, e.g. go:river-schema-8). Recorded by schema.Up after migrating; read by bulwark verify.
 type BulwarkMigrationChecksum struct {
 	Version  int64  `json:"version"`
 	Checksum string `json:"checksum"`

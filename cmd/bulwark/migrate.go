@@ -109,7 +109,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			if !s.AppliedAt.IsZero() {
 				applied = s.AppliedAt.UTC().Format("2006-01-02 15:04:05Z")
 			}
-			fmt.Fprintf(tw, "%05d\t%s\t%s\t%s\n", s.Source.Version, s.State, applied, s.Source.Path)
+			fmt.Fprintf(tw, "%05d\t%s\t%s\t%s\n", s.Source.Version, s.State, applied, sourceName(s.Source))
 		}
 		return tw.Flush()
 	default:
@@ -156,6 +156,23 @@ func printResults(w io.Writer, results []*goose.MigrationResult) {
 		if r.Error != nil {
 			status = "FAILED"
 		}
-		fmt.Fprintf(w, "%-4s %05d %-40s %-6s %s\n", direction, r.Source.Version, r.Source.Path, status, r.Duration.Round(1e6))
+		fmt.Fprintf(w, "%-4s %05d %-40s %-6s %s\n", direction, r.Source.Version, sourceName(r.Source), status, r.Duration.Round(1e6))
 	}
+}
+
+// sourceName names a migration: its file, or, for a Go migration, what it
+// installs (its recorded checksum marker).
+func sourceName(src *goose.Source) string {
+	if src.Path != "" {
+		return src.Path
+	}
+	sums, err := schema.Checksums()
+	if err == nil {
+		for _, c := range sums {
+			if c.Version == src.Version {
+				return "(Go) " + c.Sum
+			}
+		}
+	}
+	return "(Go migration)"
 }

@@ -72,7 +72,12 @@ func verifyDatabase(ctx context.Context, url, format string, roles []string, std
 		return &exitError{code: exitUsage, err: fmt.Errorf("write report: %w", err)}
 	}
 	if !report.OK {
-		return &exitError{code: exitDrift, err: fmt.Errorf("the enforcement boundary has drifted: %d problems (see the report)", len(report.Failures()))}
+		n := len(report.Failures())
+		noun := "problems"
+		if n == 1 {
+			noun = "problem"
+		}
+		return &exitError{code: exitDrift, err: fmt.Errorf("the enforcement boundary has drifted: %d %s (see the report)", n, noun)}
 	}
 	return nil
 }

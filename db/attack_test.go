@@ -431,7 +431,7 @@ func appRoleAttacks(w *world, tg targets) []attack {
 		{name: "CallBoundaryEnter", sql: "SELECT bulwark.boundary_enter()"},
 		{name: "CallBoundaryLeave", sql: "SELECT bulwark.boundary_leave('on')"},
 		{name: "CallDeclareCapability", sql: "SELECT bulwark.declare_capability('article.delete', 'Delete an article.')"},
-		{name: "CallDeclarePrincipal", sql: "SELECT bulwark.declare_principal('human', 'mallory', ARRAY['admin'])"},
+		{name: "CallDeclarePrincipal", sql: "SELECT bulwark.declare_principal('human', 'mallory', ARRAY['admin'], NULL)"},
 		{name: "CallDeclareRole", sql: "SELECT bulwark.declare_role('author', ARRAY['article.publish'])"},
 		{name: "CallDeclareTransition", sql: "SELECT bulwark.declare_transition('article', 'shortcut', 'draft', 'published')"},
 		{name: "CallGuard", sql: "SELECT bulwark.guard('app.articles', 'article', 'state')"},
@@ -558,6 +558,13 @@ func TestAttackShadowing(t *testing.T) {
 	// The year the shadows claim it is; nothing the functions write may be
 	// that old.
 	shadowYear := time.Date(2000, 1, 2, 0, 0, 0, 0, time.UTC)
+	// People act through services (bulwark_app) only; here the job role
+	// must drive the same calls, so this world's people are unbound.
+	_, err := w.pool.Exec(ctx, `BEGIN;
+		SELECT bulwark.maintenance_begin('attack test: let the job role act as people');
+		UPDATE bulwark.principals SET db_role = NULL WHERE kind = 'human';
+		COMMIT`)
+	require.NoError(t, err)
 
 	for _, tc := range []struct {
 		name       string
@@ -1038,4 +1045,44 @@ func TestAttackCapabilityRules(t *testing.T) {
 			w.runAttacks(t, urls[tc.role], capabilityAttacks())
 		})
 	}
+}
+
+// TestAttackAssertedIdentity: a session asserts the actor, but only within
+// its binding. A job credential cannot act as a person or as bootstrap; an
+// application credential cannot act as the scheduler or as bootstrap. Each
+// refusal is BWP01 and changes nothing.
+func TestAttackAssertedIdentity(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	w := newWorld(t)
+	urls := w.logins(t)
+	d := w.draft(t)
+	n := w.logCount(t, d.ID)
+	var scheduler uuid.UUID
+	require.NoError(t, w.pool.QueryRow(ctx, `SELECT bulwark.principal_id('scheduler')`).Scan(&scheduler))
+
+	for _, tc := range []struct {
+		name, role, sql string
+		args            []any
+	}{
+		{"JobsAsPerson", "bulwark_jobs", `SELECT * FROM app.article_submit($1, $2, $3, NULL)`, []any{w.alice, d.ID, d.Version}},
+		{"JobsAsBootstrap", "bulwark_jobs", `SELECT bulwark.role_grant(bulwark.principal_id('bootstrap'), $1, 'admin')`, []any{scheduler}},
+		{"AppAsBootstrap", "bulwark_app", `SELECT bulwark.role_grant(bulwark.principal_id('bootstrap'), $1, 'admin')`, []any{w.nobody}},
+		{"AppAsBootstrapCreate", "bulwark_app", `SELECT bulwark.principal_create(bulwark.principal_id('bootstrap'), 'human', 'mallory')`, nil},
+		{"AppAsScheduler", "bulwark_app", `SELECT * FROM app.article_archive($1, $2, $3, NULL)`, []any{scheduler, d.ID, d.Version}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			conn := dial(t, urls[tc.role])
+			_, err := conn.Exec(ctx, tc.sql, tc.args...)
+			requireLayer(t, err, db.LayerPermission, db.CodeMissingCapability)
+		})
+	}
+	t.Cleanup(func() {
+		w.requireUnchanged(t, d, n)
+		var admins int
+		require.NoError(t, w.pool.QueryRow(ctx, `SELECT count(*) FROM bulwark.principal_roles WHERE role = 'admin'`).Scan(&admins))
+		require.Equal(t, 2, admins, "bootstrap and the fixture's admin only")
+	})
 }

@@ -108,6 +108,8 @@ type BulwarkPrincipal struct {
 	// False disables every capability without touching grants.
 	Active    bool      `json:"active"`
 	CreatedAt time.Time `json:"created_at"`
+	// The database role a session must belong to for this principal to act: humans act through services (bulwark_app), the job principals through job runners (bulwark_jobs), bootstrap only from the migration role (bulwark_owner). NULL: from any session that may call the functions.
+	DbRole *string `json:"db_role"`
 	// human or service.
 	Kind string `json:"kind"`
 	Name string `json:"name"`
@@ -157,8 +159,10 @@ type BulwarkTransitionLog struct {
 	ActorID *uuid.UUID `json:"actor_id"`
 	At      time.Time  `json:"at"`
 	// The caller's correlation id (transaction setting bulwark.correlation_id), tying this row to the Go decision record.
-	CorrelationID *string    `json:"correlation_id"`
-	EntityID      *uuid.UUID `json:"entity_id"`
+	CorrelationID *string `json:"correlation_id"`
+	// The database login that made the call: who asserted actor_id.
+	DBUser   string     `json:"db_user"`
+	EntityID *uuid.UUID `json:"entity_id"`
 	// NULL on creation.
 	FromState      *string `json:"from_state"`
 	IdempotencyKey *string `json:"idempotency_key"`

@@ -127,7 +127,7 @@ func (q *Queries) PrincipalCreate(ctx context.Context, db DBTX, arg PrincipalCre
 }
 
 const principalGetByID = `-- name: PrincipalGetByID :one
-SELECT id, active, created_at, kind, name
+SELECT id, active, created_at, db_role, kind, name
 FROM bulwark.principals
 WHERE id = $1::uuid
 `
@@ -139,6 +139,7 @@ func (q *Queries) PrincipalGetByID(ctx context.Context, db DBTX, id uuid.UUID) (
 		&i.ID,
 		&i.Active,
 		&i.CreatedAt,
+		&i.DbRole,
 		&i.Kind,
 		&i.Name,
 	)
@@ -146,7 +147,7 @@ func (q *Queries) PrincipalGetByID(ctx context.Context, db DBTX, id uuid.UUID) (
 }
 
 const principalGetByName = `-- name: PrincipalGetByName :one
-SELECT id, active, created_at, kind, name
+SELECT id, active, created_at, db_role, kind, name
 FROM bulwark.principals
 WHERE name = $1::text
 `
@@ -158,6 +159,7 @@ func (q *Queries) PrincipalGetByName(ctx context.Context, db DBTX, name string) 
 		&i.ID,
 		&i.Active,
 		&i.CreatedAt,
+		&i.DbRole,
 		&i.Kind,
 		&i.Name,
 	)

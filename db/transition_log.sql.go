@@ -13,7 +13,7 @@ import (
 
 const transitionLogByEntity = `-- name: TransitionLogByEntity :many
 
-SELECT id, actor_id, at, correlation_id, entity_id, from_state, idempotency_key, machine, note, to_state, transition
+SELECT id, actor_id, at, correlation_id, db_user, entity_id, from_state, idempotency_key, machine, note, to_state, transition
 FROM bulwark.transition_log
 WHERE entity_id = $1::uuid
 ORDER BY id
@@ -34,6 +34,7 @@ func (q *Queries) TransitionLogByEntity(ctx context.Context, db DBTX, entityID u
 			&i.ActorID,
 			&i.At,
 			&i.CorrelationID,
+			&i.DBUser,
 			&i.EntityID,
 			&i.FromState,
 			&i.IdempotencyKey,

@@ -83,7 +83,7 @@ func setup(t testing.TB) *testBundle {
 
 func (b *testBundle) principalID(t testing.TB, name string) uuid.UUID {
 	t.Helper()
-	p, err := b.q.PrincipalGetByName(context.Background(), b.app, name)
+	p, err := b.q.PrincipalGetByName(context.Background(), b.admin, name)
 	require.NoError(t, err)
 	return p.ID
 }
@@ -91,10 +91,11 @@ func (b *testBundle) principalID(t testing.TB, name string) uuid.UUID {
 func (b *testBundle) newPrincipal(t testing.TB, name string, roles ...string) uuid.UUID {
 	t.Helper()
 	ctx := context.Background()
-	id, err := b.q.PrincipalCreate(ctx, b.app, db.PrincipalCreateParams{Actor: b.boot, Kind: "human", Name: name})
+	// bootstrap acts only from the migration role's session.
+	id, err := b.q.PrincipalCreate(ctx, b.admin, db.PrincipalCreateParams{Actor: b.boot, Kind: "human", Name: name})
 	require.NoError(t, err)
 	for _, role := range roles {
-		require.NoError(t, b.q.RoleGrant(ctx, b.app, db.RoleGrantParams{Actor: b.boot, PrincipalID: id, Role: role}))
+		require.NoError(t, b.q.RoleGrant(ctx, b.admin, db.RoleGrantParams{Actor: b.boot, PrincipalID: id, Role: role}))
 	}
 	return id
 }

@@ -55,7 +55,7 @@ func TestScheduledPublish(t *testing.T) {
 		a := b.approved(t)
 		s, err := b.svc.SchedulePublish(ctx, b.pat, articles.ScheduleRequest{ArticleID: a.ID, At: time.Now().Add(time.Second)}, nil)
 		require.NoError(t, err)
-		require.NoError(t, b.q.RoleRevoke(ctx, b.app, db.RoleRevokeParams{Actor: b.boot, PrincipalID: b.scheduler, Role: "scheduler"}))
+		require.NoError(t, b.q.RoleRevoke(ctx, b.admin, db.RoleRevokeParams{Actor: b.boot, PrincipalID: b.scheduler, Role: "scheduler"}))
 
 		s = b.waitSchedule(t, s.ID)
 		require.Equal(t, articles.ScheduleFailed, s.State)

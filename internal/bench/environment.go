@@ -133,17 +133,18 @@ func newEnvironment(ctx context.Context, serverURL string, maxClients int, progr
 }
 
 // cast creates the principals through the grant functions, as the
-// bootstrap principal.
+// bootstrap principal, which acts only from the migration role's session
+// (admin).
 func (e *environment) cast(ctx context.Context) error {
 	q := db.New()
-	boot, err := q.PrincipalGetByName(ctx, e.app, "bootstrap")
+	boot, err := q.PrincipalGetByName(ctx, e.admin, "bootstrap")
 	if err != nil {
 		return fmt.Errorf("find the bootstrap principal: %w", db.InterpretError(err))
 	}
 	create := func(role string, n int) ([]uuid.UUID, error) {
 		ids := make([]uuid.UUID, n)
 		for i := range ids {
-			id, err := q.PrincipalCreate(ctx, e.app, db.PrincipalCreateParams{
+			id, err := q.PrincipalCreate(ctx, e.admin, db.PrincipalCreateParams{
 				Actor: boot.ID,
 				Kind:  "human",
 				Name:  fmt.Sprintf("bench-%s-%d", role, i+1),
@@ -151,7 +152,7 @@ func (e *environment) cast(ctx context.Context) error {
 			if err != nil {
 				return nil, fmt.Errorf("create principal: %w", db.InterpretError(err))
 			}
-			if err := q.RoleGrant(ctx, e.app, db.RoleGrantParams{Actor: boot.ID, PrincipalID: id, Role: role}); err != nil {
+			if err := q.RoleGrant(ctx, e.admin, db.RoleGrantParams{Actor: boot.ID, PrincipalID: id, Role: role}); err != nil {
 				return nil, fmt.Errorf("grant role %s: %w", role, db.InterpretError(err))
 			}
 			ids[i] = id

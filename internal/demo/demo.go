@@ -246,13 +246,14 @@ func (w *world) cast(ctx context.Context) error {
 		return err
 	}
 	w.boot = boot.ID
+	// bootstrap acts only from the migration role's session (admin).
 	mk := func(name string, roles ...string) (uuid.UUID, error) {
-		id, err := w.q.PrincipalCreate(ctx, w.app, db.PrincipalCreateParams{Actor: w.boot, Kind: "human", Name: name})
+		id, err := w.q.PrincipalCreate(ctx, w.admin, db.PrincipalCreateParams{Actor: w.boot, Kind: "human", Name: name})
 		if err != nil {
 			return id, err
 		}
 		for _, r := range roles {
-			if err := w.q.RoleGrant(ctx, w.app, db.RoleGrantParams{Actor: w.boot, PrincipalID: id, Role: r}); err != nil {
+			if err := w.q.RoleGrant(ctx, w.admin, db.RoleGrantParams{Actor: w.boot, PrincipalID: id, Role: r}); err != nil {
 				return id, err
 			}
 		}

@@ -60,8 +60,10 @@ CREATE TABLE bulwark.principals (
     id         uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
     active     boolean NOT NULL DEFAULT true,
     created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    db_role    text,
     kind       text NOT NULL,
     name       text NOT NULL,
+    CONSTRAINT principal_db_role CHECK (db_role IN ('bulwark_app', 'bulwark_jobs', 'bulwark_owner')),
     CONSTRAINT principal_kind CHECK (kind IN ('human', 'service')),
     CONSTRAINT principal_name_format CHECK (
         pg_catalog.char_length(name) BETWEEN 1 AND 200
@@ -73,6 +75,7 @@ CREATE TABLE bulwark.principals (
 
 COMMENT ON TABLE bulwark.principals IS 'Who can act: humans and services. An inactive principal has no capabilities.';
 COMMENT ON COLUMN bulwark.principals.kind IS 'human or service.';
+COMMENT ON COLUMN bulwark.principals.db_role IS 'The database role a session must belong to for this principal to act: humans act through services (bulwark_app), the job principals through job runners (bulwark_jobs), bootstrap only from the migration role (bulwark_owner). NULL: from any session that may call the functions.';
 COMMENT ON COLUMN bulwark.principals.active IS 'False disables every capability without touching grants.';
 
 CREATE TABLE bulwark.capabilities (
@@ -193,6 +196,7 @@ CREATE TABLE bulwark.transition_log (
     actor_id        uuid,
     at              timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
     correlation_id  text,
+    db_user         text NOT NULL DEFAULT session_user,
     entity_id       uuid,
     from_state      text,
     idempotency_key text,
@@ -204,6 +208,7 @@ CREATE TABLE bulwark.transition_log (
 
 COMMENT ON TABLE bulwark.transition_log IS 'Append-only audit of every write to a guarded table and of grants; written by trigger. Ids increase in commit order per entity because the writer holds the entity''s row lock.';
 COMMENT ON COLUMN bulwark.transition_log.from_state IS 'NULL on creation.';
+COMMENT ON COLUMN bulwark.transition_log.db_user IS 'The database login that made the call: who asserted actor_id.';
 COMMENT ON COLUMN bulwark.transition_log.correlation_id IS 'The caller''s correlation id (transaction setting bulwark.correlation_id), tying this row to the Go decision record.';
 COMMENT ON COLUMN bulwark.transition_log.actor_id IS 'The principal that acted; NULL only for maintenance writes, whose note names the database user.';
 
@@ -412,6 +417,8 @@ LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    v_db_role text;
 BEGIN
     IF p_actor IS NULL OR NOT EXISTS (
         SELECT
@@ -422,6 +429,18 @@ BEGIN
         PERFORM bulwark.raise(
             'BWP01',
             pg_catalog.format('principal %s lacks capability %s', coalesce(p_actor::text, '(none)'), p_capability),
+            pg_catalog.format('capability=%s', p_capability));
+    END IF;
+    -- p_actor is asserted by the caller: the service authenticated the
+    -- person. The binding limits whom a session may assert: a job runner's
+    -- credentials cannot act as a person or as bootstrap, a service's
+    -- cannot act as the scheduler. (session_user: inside a SECURITY
+    -- DEFINER function current_user is the owner.)
+    SELECT p.db_role INTO v_db_role FROM bulwark.principals AS p WHERE p.id = p_actor;
+    IF v_db_role IS NOT NULL AND NOT pg_catalog.pg_has_role(session_user, v_db_role, 'MEMBER') THEN
+        PERFORM bulwark.raise(
+            'BWP01',
+            pg_catalog.format('principal %s acts only from a session in %s, not as %s', p_actor, v_db_role, session_user),
             pg_catalog.format('capability=%s', p_capability));
     END IF;
 END;
@@ -999,7 +1018,7 @@ $$;
 -- +goose StatementEnd
 
 -- +goose StatementBegin
-CREATE FUNCTION bulwark.declare_principal(p_kind text, p_name text, p_roles text[])
+CREATE FUNCTION bulwark.declare_principal(p_kind text, p_name text, p_roles text[], p_db_role text)
 RETURNS uuid
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -1008,7 +1027,7 @@ DECLARE
     v_boundary text := bulwark.boundary_enter();
     v_id uuid;
 BEGIN
-    INSERT INTO bulwark.principals (kind, name) VALUES (p_kind, p_name) RETURNING id INTO v_id;
+    INSERT INTO bulwark.principals (kind, name, db_role) VALUES (p_kind, p_name, p_db_role) RETURNING id INTO v_id;
     INSERT INTO bulwark.principal_roles (principal_id, role)
     SELECT v_id, r FROM pg_catalog.unnest(p_roles) AS r;
     PERFORM bulwark.log_append('bulwark.principal', v_id, NULL, 'active', 'declare', NULL, NULL,
@@ -1150,7 +1169,11 @@ BEGIN
     IF p_name IS NULL OR pg_catalog.char_length(p_name) NOT BETWEEN 1 AND 200 OR p_name <> pg_catalog.btrim(p_name) OR p_name ~ '[[:cntrl:]]' THEN
         PERFORM bulwark.raise('22023', 'a principal name has 1 to 200 printable characters without surrounding spaces');
     END IF;
-    INSERT INTO bulwark.principals (kind, name) VALUES (p_kind, p_name) RETURNING id INTO v_id;
+    -- A person acts through a service (bulwark_app); a service principal
+    -- made at run time is bound to nothing until a migration says so.
+    INSERT INTO bulwark.principals (kind, name, db_role)
+    VALUES (p_kind, p_name, CASE WHEN p_kind = 'human' THEN 'bulwark_app' END)
+    RETURNING id INTO v_id;
     PERFORM bulwark.log_append('bulwark.principal', v_id, NULL, 'active', 'create', p_actor, NULL, p_kind || ' ' || p_name);
     PERFORM bulwark.boundary_leave(v_boundary);
     RETURN v_id;
@@ -1306,7 +1329,9 @@ SELECT bulwark.declare_capability('principal.create', 'Create a principal (a hum
 SELECT bulwark.declare_capability('role.grant', 'Grant a domain role to a principal.');
 SELECT bulwark.declare_capability('role.revoke', 'Revoke a domain role from a principal.');
 SELECT bulwark.declare_role('admin', ARRAY['principal.create', 'role.grant', 'role.revoke']);
-SELECT bulwark.declare_principal('service', 'bootstrap', ARRAY['admin']);
+-- bootstrap acts only from the migration role: an application or job
+-- credential cannot use it to grant itself anything.
+SELECT bulwark.declare_principal('service', 'bootstrap', ARRAY['admin'], 'bulwark_owner');
 
 RESET ROLE;
 

@@ -27,8 +27,9 @@ SELECT bulwark.declare_role('scheduler', ARRAY['article.publish']);
 SELECT bulwark.declare_role('schedule_runner', ARRAY['article.schedule']);
 SELECT bulwark.declare_role('retention', ARRAY['article.archive']);
 
-SELECT bulwark.declare_principal('service', 'scheduler', ARRAY['scheduler', 'schedule_runner']);
-SELECT bulwark.declare_principal('service', 'retention', ARRAY['retention']);
+-- Each acts only from a job runner's session (a member of bulwark_jobs).
+SELECT bulwark.declare_principal('service', 'scheduler', ARRAY['scheduler', 'schedule_runner'], 'bulwark_jobs');
+SELECT bulwark.declare_principal('service', 'retention', ARRAY['retention'], 'bulwark_jobs');
 
 CREATE TABLE app.article_schedules (
     id             uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),

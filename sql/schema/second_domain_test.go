@@ -121,11 +121,15 @@ func TestSecondDomain(t *testing.T) {
 	app, err := pgx.Connect(ctx, pgtest.LoginAs(t, url, "bulwark_app"))
 	require.NoError(t, err)
 	defer app.Close(ctx)
+	// Principals are made by bootstrap, which acts only from the migration
+	// role's session.
 	var accountant, nobody string
-	require.NoError(t, app.QueryRow(ctx, `SELECT bulwark.principal_create(bulwark.principal_id('bootstrap'), 'human', 'acc')`).Scan(&accountant))
-	require.NoError(t, app.QueryRow(ctx, `SELECT bulwark.principal_create(bulwark.principal_id('bootstrap'), 'human', 'nobody')`).Scan(&nobody))
-	_, err = app.Exec(ctx, `SELECT bulwark.role_grant(bulwark.principal_id('bootstrap'), $1, 'accountant')`, accountant)
+	require.NoError(t, conn.QueryRow(ctx, `SELECT bulwark.principal_create(bulwark.principal_id('bootstrap'), 'human', 'acc')`).Scan(&accountant))
+	require.NoError(t, conn.QueryRow(ctx, `SELECT bulwark.principal_create(bulwark.principal_id('bootstrap'), 'human', 'nobody')`).Scan(&nobody))
+	_, err = conn.Exec(ctx, `SELECT bulwark.role_grant(bulwark.principal_id('bootstrap'), $1, 'accountant')`, accountant)
 	require.NoError(t, err)
+	_, err = app.Exec(ctx, `SELECT bulwark.role_grant(bulwark.principal_id('bootstrap'), $1, 'admin')`, nobody)
+	require.Equal(t, "BWP01", sqlState(err), "an application credential cannot act as bootstrap")
 
 	const id = "00000000-0000-0000-0000-000000000001"
 	_, err = app.Exec(ctx, `SELECT * FROM billing.invoice_pay($1, $2, 1, NULL)`, nobody, id)

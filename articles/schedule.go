@@ -31,6 +31,17 @@ type Enqueuer interface {
 	EnqueueScheduledPublishTx(ctx context.Context, tx pgx.Tx, s Schedule) error
 }
 
+// EnqueueError reports that the schedule's job could not be queued (the
+// schedule rolled back with it). It names no layer: it is the deployment's
+// problem (a missing privilege, a lost connection), not the caller's nor an
+// invariant, so it deliberately hides its cause from errors.As and the
+// SQLSTATE mapping; Err keeps it for logs.
+type EnqueueError struct {
+	Err error
+}
+
+func (e *EnqueueError) Error() string { return "articles: enqueue scheduled publish: " + e.Err.Error() }
+
 // ErrNoEnqueuer is returned by the scheduling methods of a Service built
 // without an Enqueuer: a wiring mistake, not a caller's.
 var ErrNoEnqueuer = errors.New("articles: no job enqueuer configured (ServiceOpts.Enqueuer)")
@@ -110,6 +121,9 @@ func PolicyEndSchedule(_ *authz.Principal, s Schedule, req EndScheduleRequest) a
 	}
 	if req.Token != uuid.Nil && req.Token != s.Token {
 		return authz.Deny(CodeStaleSchedule, "the schedule was moved since this job was queued")
+	}
+	if req.Transition != "cancel" && req.Token == uuid.Nil {
+		return authz.Deny(CodeStaleSchedule, "only the job queued for a schedule completes or fails it")
 	}
 	return authz.Allow()
 }
@@ -193,14 +207,14 @@ func (s *Service) scheduleActions(enqueuer Enqueuer) {
 			return errors.New("articles: enqueueing needs the gate's transaction")
 		}
 		if err := enqueuer.EnqueueScheduledPublishTx(ctx, tx, sched); err != nil {
-			return fmt.Errorf("enqueue scheduled publish: %w", err)
+			return &EnqueueError{Err: err}
 		}
 		return nil
 	}
 
 	s.schedulePublish = &authz.Action[scheduleTarget, ScheduleRequest, Schedule]{
 		Name:         "article.schedule_publish",
-		Capability:   CanSchedule,
+		Capability:   CanPublish, // publishing, later
 		ValidateFunc: validateSchedule,
 		LoadFunc: func(ctx context.Context, conn db.DBTX, req ScheduleRequest) (scheduleTarget, error) {
 			a, err := q.ArticleGetByID(ctx, conn, req.ArticleID)
@@ -236,7 +250,7 @@ func (s *Service) scheduleActions(enqueuer Enqueuer) {
 
 	s.moveSchedule = &authz.Action[Schedule, MoveScheduleRequest, Schedule]{
 		Name:         "article.move_schedule",
-		Capability:   CanSchedule,
+		Capability:   CanPublish,
 		ValidateFunc: validateMoveSchedule,
 		LoadFunc: func(ctx context.Context, conn db.DBTX, req MoveScheduleRequest) (Schedule, error) {
 			return q.ArticleScheduleGetByID(ctx, conn, req.ID)
@@ -317,7 +331,7 @@ func (s *Service) scheduleActions(enqueuer Enqueuer) {
 
 // SchedulePublish records that an approved article is to be published at
 // req.At and queues the job that will do it, in one transaction. Needs
-// article.schedule. An article has at most one pending schedule: a second
+// article.publish: scheduling is publishing, later. An article has at most one pending schedule: a second
 // is refused by the policy, or, when two race, by the database (a
 // conflict whose retry meets the policy).
 func (s *Service) SchedulePublish(ctx context.Context, actor uuid.UUID, req ScheduleRequest, opts *authz.DoOpts) (Schedule, error) {
@@ -330,8 +344,9 @@ func (s *Service) MoveSchedule(ctx context.Context, actor uuid.UUID, req MoveSch
 	return doWith(ctx, s, actor, s.moveSchedule, req, opts)
 }
 
-// EndSchedule completes, cancels or fails a pending schedule. People cancel;
-// the scheduled-publish job completes or fails it.
+// EndSchedule completes, cancels or fails a pending schedule. Needs
+// article.schedule. People cancel; the scheduled-publish job completes or
+// fails it, presenting the schedule's token.
 func (s *Service) EndSchedule(ctx context.Context, actor uuid.UUID, req EndScheduleRequest, opts *authz.DoOpts) (Schedule, error) {
 	return doWith(ctx, s, actor, s.endSchedule, req, opts)
 }

@@ -36,7 +36,7 @@ type AppArticleSchedule struct {
 	CreatedAt   time.Time `json:"created_at"`
 	CreatedBy   uuid.UUID `json:"created_by"`
 	OutcomeCode *string   `json:"outcome_code"`
-	// For a failed schedule, the layer that refused the publication (permission, policy, invariant, invalid).
+	// For a failed schedule, the layer that refused the publication (permission, policy, invariant, invalid, not_found, conflict), or unavailable when retries ran out on errors that name no layer.
 	OutcomeLayer  *string   `json:"outcome_layer"`
 	OutcomeReason *string   `json:"outcome_reason"`
 	PublishAt     time.Time `json:"publish_at"`

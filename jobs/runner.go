@@ -87,7 +87,7 @@ func NewRunner(ctx context.Context, pool *pgxpool.Pool, opts *RunnerOpts) (*Runn
 	}
 
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &scheduledPublishWorker{logger: logger, pool: pool, scheduler: scheduler.ID, svc: svc})
+	river.AddWorker(workers, &scheduledPublishWorker{grants: grants, logger: logger, pool: pool, scheduler: scheduler.ID, svc: svc})
 	river.AddWorker(workers, &retentionWorker{age: opts.RetentionAge, logger: logger, pool: pool, retention: retention.ID, svc: svc})
 
 	cfg := &river.Config{
@@ -162,7 +162,9 @@ func NewEnqueuer(pool *pgxpool.Pool) (*Enqueuer, error) {
 // EnqueueScheduledPublishTx queues the job for s at s.PublishAt in tx.
 func (e *Enqueuer) EnqueueScheduledPublishTx(ctx context.Context, tx pgx.Tx, s articles.Schedule) error {
 	_, err := e.client.InsertTx(ctx, tx, ScheduledPublishArgs{ScheduleID: s.ID, Token: s.Token}, &river.InsertOpts{
-		MaxAttempts: 10,
+		// With the short conflict backoff this spans about eight minutes;
+		// the last attempt records the failure on the schedule.
+		MaxAttempts: 25,
 		ScheduledAt: s.PublishAt,
 		// A second job for the same schedule and token would only find
 		// itself stale; River's uniqueness saves the insert. The database

@@ -21,6 +21,7 @@ import (
 // the scheduler principal, and ends the schedule in the same transaction.
 type scheduledPublishWorker struct {
 	river.WorkerDefaults[ScheduledPublishArgs]
+	grants    *authz.Grants
 	logger    *slog.Logger
 	pool      *pgxpool.Pool
 	scheduler uuid.UUID
@@ -48,28 +49,49 @@ func (w *scheduledPublishWorker) Work(ctx context.Context, job *river.Job[Schedu
 			slog.Int64("job_id", job.ID), slog.String("schedule_id", sched.ID.String()), slog.String("state", sched.State))
 		return nil
 	}
-
-	err = db.WithTx(ctx, w.pool, func(tx pgx.Tx) error {
-		opts := &authz.DoOpts{Tx: tx}
-		if _, err := w.svc.Publish(ctx, w.scheduler, articles.TransitionRequest{
-			ID:      sched.ArticleID,
-			IdemKey: "schedule:" + sched.Token.String(),
-		}, opts); err != nil {
-			return err
+	// The schedule's time, not the job's, decides: a job row run early (by
+	// hand, or inserted by someone with access to River's tables) waits.
+	if wait := time.Until(sched.PublishAt); wait > 0 {
+		return river.JobSnooze(wait)
+	}
+	// The schedule carries its creator's authority: a publisher who lost
+	// article.publish since scheduling no longer gets it published.
+	creator, err := w.grants.Principal(ctx, sched.CreatedBy)
+	if err == nil && !creator.Can(articles.CanPublish) {
+		err = &authz.Error{
+			Layer:  authz.LayerPermission,
+			Code:   CodeCreatorLacksCapability,
+			Reason: fmt.Sprintf("%s, who scheduled it, no longer holds %s", creator.Name, articles.CanPublish),
 		}
-		_, err := w.svc.EndSchedule(ctx, w.scheduler, articles.EndScheduleRequest{
-			ID:         sched.ID,
-			Token:      sched.Token,
-			Transition: "complete",
-		}, opts)
-		return err
-	})
+	}
+	if err == nil {
+		err = db.WithTx(ctx, w.pool, func(tx pgx.Tx) error {
+			opts := &authz.DoOpts{Tx: tx}
+			if _, err := w.svc.Publish(ctx, w.scheduler, articles.TransitionRequest{
+				ID:      sched.ArticleID,
+				IdemKey: "schedule:" + sched.Token.String(),
+			}, opts); err != nil {
+				return err
+			}
+			_, err := w.svc.EndSchedule(ctx, w.scheduler, articles.EndScheduleRequest{
+				ID:         sched.ID,
+				Token:      sched.Token,
+				Transition: "complete",
+			}, opts)
+			return err
+		})
+	}
 	if err == nil {
 		return nil
 	}
 	e, isFinal := final(err)
-	if !isFinal {
+	if !isFinal && job.Attempt < job.MaxAttempts {
 		return err // a conflict or an outage: River retries, and the gate decides again
+	}
+	if !isFinal {
+		// The last attempt: record why, so the schedule does not stay
+		// pending (and block a new one) after River gives up.
+		e = exhausted(err)
 	}
 	// Record why on the schedule (a separate transaction: the publication
 	// rolled back), then cancel the job. Recording needs only
@@ -80,8 +102,29 @@ func (w *scheduledPublishWorker) Work(ctx context.Context, job *river.Job[Schedu
 		Transition: "fail",
 		Outcome:    e,
 	}, nil); endErr != nil {
-		w.logger.WarnContext(ctx, "bulwark job: could not record the failed schedule",
+		if endE, ok := final(endErr); !ok || endE.Layer == authz.LayerPermission || endE.Layer == authz.LayerInvariant {
+			// The failure is not on record: retry the job rather than
+			// leave a pending schedule that nothing will finish.
+			return fmt.Errorf("record failed schedule %s: %w", sched.ID, endErr)
+		}
+		// Someone ended or moved it meanwhile: that outcome stands.
+		w.logger.InfoContext(ctx, "bulwark job: schedule ended elsewhere meanwhile",
 			slog.String("schedule_id", sched.ID.String()), slog.String("error", endErr.Error()))
 	}
 	return cancel(ctx, w.logger, job.Kind, job.ID, e)
+}
+
+// CodeCreatorLacksCapability: the schedule's creator no longer holds
+// article.publish when it comes due.
+const CodeCreatorLacksCapability = "creator_lacks_capability"
+
+// exhausted describes a failure that retries did not cure: a conflict
+// keeps its layer; an error that names none (an outage) is "unavailable".
+func exhausted(err error) *authz.Error {
+	e := &authz.Error{Layer: "unavailable", Code: "retries_exhausted", Reason: err.Error(), Cause: err}
+	var layered *authz.Error
+	if errors.As(err, &layered) {
+		e.Layer, e.Reason = layered.Layer, layered.Reason
+	}
+	return e
 }

@@ -89,14 +89,14 @@ func TestScheduledPublish(t *testing.T) {
 		b := setup(t)
 		b.runner(t, nil)
 		a := b.approved(t)
-		s, err := b.svc.SchedulePublish(ctx, b.pat, articles.ScheduleRequest{ArticleID: a.ID, At: time.Now().Add(200 * time.Millisecond)}, nil)
+		s, err := b.svc.SchedulePublish(ctx, b.pat, articles.ScheduleRequest{ArticleID: a.ID, At: time.Now().Add(time.Second)}, nil)
 		require.NoError(t, err)
-		moved, err := b.svc.MoveSchedule(ctx, b.pat, articles.MoveScheduleRequest{ID: s.ID, At: time.Now().Add(1500 * time.Millisecond)}, nil)
+		moved, err := b.svc.MoveSchedule(ctx, b.pat, articles.MoveScheduleRequest{ID: s.ID, At: time.Now().Add(3 * time.Second)}, nil)
 		require.NoError(t, err)
 		require.NotEqual(t, s.Token, moved.Token)
 
 		// The first job runs at the old time and finds itself stale.
-		time.Sleep(700 * time.Millisecond)
+		time.Sleep(2 * time.Second)
 		require.Equal(t, string(articles.StateApproved), b.article(t, a.ID).State)
 		done := b.waitSchedule(t, s.ID)
 		require.Equal(t, articles.ScheduleDone, done.State)
@@ -120,6 +120,42 @@ func TestScheduledPublish(t *testing.T) {
 		require.Equal(t, articles.ScheduleCancelled, s.State)
 		require.Equal(t, []jobRow{{Attempt: 1, State: "completed"}}, b.waitJobs(t, s.ID))
 		require.Equal(t, a, b.article(t, a.ID))
+	})
+
+	t.Run("CreatorWhoLostPublishGetsNothingPublished", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.runner(t, nil)
+		a := b.approved(t)
+		s, err := b.svc.SchedulePublish(ctx, b.pat, articles.ScheduleRequest{ArticleID: a.ID, At: time.Now().Add(time.Second)}, nil)
+		require.NoError(t, err)
+		require.NoError(t, b.q.RoleRevoke(ctx, b.admin, db.RoleRevokeParams{Actor: b.boot, PrincipalID: b.pat, Role: "publisher"}))
+
+		s = b.waitSchedule(t, s.ID)
+		require.Equal(t, articles.ScheduleFailed, s.State)
+		require.Equal(t, string(authz.LayerPermission), *s.OutcomeLayer)
+		require.Equal(t, jobs.CodeCreatorLacksCapability, *s.OutcomeCode)
+		require.Equal(t, a, b.article(t, a.ID))
+	})
+
+	t.Run("AJobRunEarlyWaitsForTheSchedule", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.runner(t, nil)
+		a := b.approved(t)
+		s, err := b.svc.SchedulePublish(ctx, b.pat, articles.ScheduleRequest{ArticleID: a.ID, At: time.Now().Add(2 * time.Second)}, nil)
+		require.NoError(t, err)
+		// Someone with access to River's tables queues the same job for
+		// now: the worker goes by the schedule's time, not the job's.
+		tx, err := b.jobsPool.Begin(ctx)
+		require.NoError(t, err)
+		require.NoError(t, enqueueEarly(ctx, tx, s))
+		require.NoError(t, tx.Commit(ctx))
+
+		time.Sleep(1200 * time.Millisecond)
+		require.Equal(t, string(articles.StateApproved), b.article(t, a.ID).State, "not before its time")
+		require.Equal(t, articles.ScheduleDone, b.waitSchedule(t, s.ID).State)
+		require.False(t, b.article(t, a.ID).PublishedAt.Before(s.PublishAt))
 	})
 
 	t.Run("ConflictIsRetriedAndDecidedAgain", func(t *testing.T) {
@@ -238,6 +274,35 @@ func TestScheduleInvariant(t *testing.T) {
 			SELECT count(*) FROM river.river_job j JOIN app.article_schedules s ON s.id::text = j.args ->> 'schedule_id'
 			WHERE s.article_id = $1`, a.ID).Scan(&queued))
 		require.Equal(t, 1, queued, "the losers' jobs rolled back with their schedules")
+	})
+
+	t.Run("SchedulesEndTruthfully", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		// Only an approved article is scheduled: the policy says so, and
+		// the database when the policy is skipped.
+		d, err := b.svc.Create(ctx, b.alice, articles.CreateRequest{Title: "Draft"}, nil)
+		require.NoError(t, err)
+		_, err = b.svc.SchedulePublish(ctx, b.pat, articles.ScheduleRequest{ArticleID: d.ID, At: time.Now().Add(time.Hour)}, nil)
+		requireCode(t, err, authz.LayerPolicy, articles.CodeWrongState)
+		_, err = b.q.ArticleSchedulePublish(ctx, b.app, db.ArticleSchedulePublishParams{Actor: b.pat, ArticleID: d.ID, PublishAt: time.Now().Add(time.Hour)})
+		requireCode(t, db.InterpretError(err), authz.LayerInvariant, db.CodePreconditionFailed)
+
+		// A schedule is completed only by its job (its token), and only
+		// once its article is published.
+		a := b.approved(t)
+		s, err := b.svc.SchedulePublish(ctx, b.pat, articles.ScheduleRequest{ArticleID: a.ID, At: time.Now().Add(time.Hour)}, nil)
+		require.NoError(t, err)
+		_, err = b.svc.EndSchedule(ctx, b.pat, articles.EndScheduleRequest{ID: s.ID, Transition: "complete"}, nil)
+		requireCode(t, err, authz.LayerPolicy, articles.CodeStaleSchedule)
+		_, err = b.q.ArticleScheduleEnd(ctx, b.app, db.ArticleScheduleEndParams{Actor: b.pat, ID: s.ID, Transition: "complete"})
+		requireCode(t, db.InterpretError(err), authz.LayerInvalid, db.CodeInvalidInput)
+		_, err = b.q.ArticleScheduleEnd(ctx, b.app, db.ArticleScheduleEndParams{Actor: b.pat, ID: s.ID, Token: &s.Token, Transition: "complete"})
+		requireCode(t, db.InterpretError(err), authz.LayerInvariant, db.CodePreconditionFailed)
+		bogus := "bogus"
+		_, err = b.q.ArticleScheduleEnd(ctx, b.app, db.ArticleScheduleEndParams{Actor: b.pat, ID: s.ID, Token: &s.Token, Transition: "fail", OutcomeLayer: &bogus})
+		requireCode(t, db.InterpretError(err), authz.LayerInvalid, db.CodeInvalidInput)
+		require.Equal(t, articles.SchedulePending, b.schedule(t, s.ID).State)
 	})
 
 	t.Run("DatabaseRefusesASecondPendingScheduleWhoeverAsks", func(t *testing.T) {
@@ -362,4 +427,24 @@ func TestRetention(t *testing.T) {
 	var e *authz.Error
 	require.ErrorAs(t, err, &e)
 	require.Equal(t, articles.CodeNotExpired, e.Code)
+}
+
+// enqueueEarly queues a job for s due now, with a raw INSERT as anyone
+// with write access to River's tables could (River's own insert would
+// refuse the duplicate args).
+func enqueueEarly(ctx context.Context, tx pgx.Tx, s articles.Schedule) error {
+	_, err := tx.Exec(ctx, `
+		INSERT INTO river.river_job (args, kind, max_attempts, queue, state, scheduled_at, priority)
+		VALUES (pg_catalog.jsonb_build_object('schedule_id', $1::uuid, 'token', $2::uuid),
+			'bulwark.scheduled_publish', 25, 'default', 'available', pg_catalog.now(), 1)`,
+		s.ID, s.Token)
+	return err
+}
+
+func requireCode(t *testing.T, err error, layer authz.Layer, code string) {
+	t.Helper()
+	var e *authz.Error
+	require.ErrorAs(t, err, &e)
+	require.Equal(t, layer, e.Layer, "%v", err)
+	require.Equal(t, code, e.Code, "%v", err)
 }

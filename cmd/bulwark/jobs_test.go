@@ -29,8 +29,8 @@ func buildBinary(t *testing.T) string {
 }
 
 // scheduleDue makes n approved articles through the SQL API and schedules
-// each for due, as a publisher.
-func scheduleDue(t *testing.T, pool *pgxpool.Pool, n int, due time.Time) []uuid.UUID {
+// each, as a publisher, for delay after they all exist.
+func scheduleDue(t *testing.T, pool *pgxpool.Pool, n int, delay time.Duration) []uuid.UUID {
 	t.Helper()
 	ctx := context.Background()
 	q := db.New()
@@ -50,7 +50,7 @@ func scheduleDue(t *testing.T, pool *pgxpool.Pool, n int, due time.Time) []uuid.
 	tx, err := pool.Begin(ctx)
 	require.NoError(t, err)
 	defer func() { _ = tx.Rollback(ctx) }()
-	var schedules []uuid.UUID
+	var approved []uuid.UUID
 	for i := range n {
 		a, err := q.ArticleCreate(ctx, pool, db.ArticleCreateParams{Actor: author, Title: "T", Body: "B"})
 		require.NoError(t, err)
@@ -61,7 +61,12 @@ func scheduleDue(t *testing.T, pool *pgxpool.Pool, n int, due time.Time) []uuid.
 		require.NoError(t, err)
 		a, err = q.ArticleApprove(ctx, pool, db.ArticleApproveParams{Actor: editor, ID: a.ID, ExpectedVersion: a.Version})
 		require.NoError(t, err)
-		s, err := q.ArticleSchedulePublish(ctx, tx, db.ArticleSchedulePublishParams{Actor: publisher, ArticleID: a.ID, PublishAt: due})
+		approved = append(approved, a.ID)
+	}
+	due := time.Now().Add(delay)
+	var schedules []uuid.UUID
+	for _, id := range approved {
+		s, err := q.ArticleSchedulePublish(ctx, tx, db.ArticleSchedulePublishParams{Actor: publisher, ArticleID: id, PublishAt: due})
 		require.NoError(t, err)
 		require.NoError(t, enqueuer.EnqueueScheduledPublishTx(ctx, tx, s))
 		schedules = append(schedules, s.ID)
@@ -87,7 +92,7 @@ func TestJobsCommand(t *testing.T) {
 	const n = 30
 	// Due once both processes are surely up, so that one of them cannot
 	// finish everything before the other has started.
-	scheduleDue(t, admin, n, time.Now().Add(4*time.Second))
+	scheduleDue(t, admin, n, 4*time.Second)
 
 	type proc struct {
 		cmd    *exec.Cmd

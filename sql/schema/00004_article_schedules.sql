@@ -15,7 +15,7 @@ SELECT bulwark.declare_transition('article_schedule', 'complete', 'pending', 'do
 SELECT bulwark.declare_transition('article_schedule', 'cancel', 'pending', 'cancelled');
 SELECT bulwark.declare_transition('article_schedule', 'fail', 'pending', 'failed');
 
-SELECT bulwark.declare_capability('article.schedule', 'Schedule an article''s publication: create, move or cancel a schedule, and record how it ended.');
+SELECT bulwark.declare_capability('article.schedule', 'End a scheduled publication: cancel it, or record how it ended.');
 
 SELECT bulwark.declare_role('publisher', ARRAY['article.schedule']);
 SELECT bulwark.declare_role('admin', ARRAY['article.schedule']);
@@ -48,7 +48,7 @@ CREATE TABLE app.article_schedules (
         (state IN ('pending', 'done', 'cancelled')) = (outcome_layer IS NULL)
     ),
     CONSTRAINT article_schedule_outcome_layer CHECK (
-        outcome_layer IN ('invalid', 'permission', 'policy', 'conflict', 'invariant', 'not_found')
+        outcome_layer IN ('invalid', 'permission', 'policy', 'conflict', 'invariant', 'not_found', 'unavailable')
     ),
     CONSTRAINT article_schedule_outcome_length CHECK (
         pg_catalog.char_length(outcome_code) <= 100 AND pg_catalog.char_length(outcome_reason) <= 2000
@@ -58,7 +58,7 @@ CREATE TABLE app.article_schedules (
 
 COMMENT ON TABLE app.article_schedules IS 'Scheduled publications. At most one pending per article; change them only through the app.article_schedule_* functions.';
 COMMENT ON COLUMN app.article_schedules.token IS 'Changes on every reschedule: a queued job whose token no longer matches is stale and does nothing.';
-COMMENT ON COLUMN app.article_schedules.outcome_layer IS 'For a failed schedule, the layer that refused the publication (permission, policy, invariant, invalid).';
+COMMENT ON COLUMN app.article_schedules.outcome_layer IS 'For a failed schedule, the layer that refused the publication (permission, policy, invariant, invalid, not_found, conflict), or unavailable when retries ran out on errors that name no layer.';
 
 -- The invariant the job queue's unique options cannot guarantee: a second
 -- pending schedule for one article is refused, whoever inserts it.
@@ -131,7 +131,9 @@ DECLARE
     v_schedule app.article_schedules;
     v_replay   jsonb;
 BEGIN
-    PERFORM bulwark.require_capability(p_actor, 'article.schedule');
+    -- Scheduling a publication is publishing, later: it needs the same
+    -- capability.
+    PERFORM bulwark.require_capability(p_actor, 'article.publish');
     IF p_article_id IS NULL OR p_publish_at IS NULL THEN
         PERFORM bulwark.raise('22004', 'an article id and a publication time are required');
     END IF;
@@ -142,10 +144,10 @@ BEGIN
         PERFORM bulwark.boundary_leave(v_boundary);
         RETURN pg_catalog.jsonb_populate_record(NULL::app.article_schedules, v_replay);
     END IF;
-    IF v_article.state NOT IN ('approved', 'in_review', 'draft') THEN
+    IF v_article.state <> 'approved' THEN
         PERFORM bulwark.raise(
             'BWI03',
-            pg_catalog.format('article %s is %s: only an article that can still be published is scheduled', p_article_id, v_article.state));
+            pg_catalog.format('article %s is %s: only an approved article is scheduled for publication', p_article_id, v_article.state));
     END IF;
     PERFORM bulwark.transition_begin(p_actor, 'schedule', p_idem_key, NULL);
     INSERT INTO app.article_schedules (article_id, created_by, publish_at, state)
@@ -173,7 +175,7 @@ DECLARE
     v_schedule app.article_schedules;
     v_replay   jsonb;
 BEGIN
-    PERFORM bulwark.require_capability(p_actor, 'article.schedule');
+    PERFORM bulwark.require_capability(p_actor, 'article.publish');
     IF p_publish_at IS NULL OR p_expected_version IS NULL THEN
         PERFORM bulwark.raise('22004', 'a publication time and an expected version are required');
     END IF;
@@ -240,6 +242,13 @@ BEGIN
     IF (p_transition = 'fail') <> (p_outcome_layer IS NOT NULL) THEN
         PERFORM bulwark.raise('22023', 'a failed schedule records the refusing layer; no other ending does');
     END IF;
+    IF p_outcome_layer NOT IN ('invalid', 'permission', 'policy', 'conflict', 'invariant', 'not_found', 'unavailable') THEN
+        PERFORM bulwark.raise('22023', pg_catalog.format('unknown outcome layer %s', p_outcome_layer));
+    END IF;
+    -- Only the job that was queued for the schedule completes or fails it.
+    IF p_transition IN ('complete', 'fail') AND p_token IS NULL THEN
+        PERFORM bulwark.raise('22023', 'completing or failing a schedule needs its token');
+    END IF;
     v_schedule := app.article_schedule_lock(p_id);
     v_replay := bulwark.idempotency_claim(p_actor, p_idem_key, pg_catalog.jsonb_build_object(
         'fn', 'article_schedule_end', 'id', p_id, 'token', p_token,
@@ -257,6 +266,12 @@ BEGIN
         PERFORM bulwark.raise('BWC01', pg_catalog.format('schedule %s was moved since this job was queued', p_id));
     END IF;
     v_to := bulwark.transition_target('article_schedule', p_transition, v_schedule.state);
+    -- A schedule is done only when its article was published.
+    IF p_transition = 'complete' AND NOT EXISTS (
+        SELECT FROM app.articles AS a WHERE a.id = v_schedule.article_id AND a.state = 'published'
+    ) THEN
+        PERFORM bulwark.raise('BWI03', pg_catalog.format('schedule %s: its article is not published', p_id));
+    END IF;
     PERFORM bulwark.transition_begin(p_actor, p_transition, p_idem_key, p_outcome_reason);
     UPDATE app.article_schedules AS s
     SET state = v_to,

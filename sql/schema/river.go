@@ -24,12 +24,16 @@ const (
 	riverVersion = 8
 
 	riverMigrationVersion = 3
+
+	// riverGrantsRevision counts changes to what migration 3 grants on
+	// River's tables, so that its recorded checksum changes with them.
+	riverGrantsRevision = 3
 )
 
 // goMigrationMarkers are the checksums recorded for Go migrations: what
 // they install, since they have no file to hash.
 var goMigrationMarkers = map[int64]string{
-	riverMigrationVersion: fmt.Sprintf("go:river-schema-%d", riverVersion),
+	riverMigrationVersion: fmt.Sprintf("go:river-schema-%d-grants-%d", riverVersion, riverGrantsRevision),
 }
 
 // riverMigration installs River's tables in schema river with River's own
@@ -88,9 +92,20 @@ func riverUp(ctx context.Context, db *sql.DB) error {
 	}
 	return inTx(ctx, db,
 		`GRANT USAGE ON SCHEMA river TO bulwark_app, bulwark_jobs`,
-		`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA river TO bulwark_app, bulwark_jobs`,
-		`GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA river TO bulwark_app, bulwark_jobs`,
-		`GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA river TO bulwark_app, bulwark_jobs`,
+		// Job runners work River's tables: fetch, lock, complete, elect a
+		// leader, clean up.
+		`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA river TO bulwark_jobs`,
+		`GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA river TO bulwark_jobs`,
+		`GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA river TO bulwark_jobs`,
+		// Services only enqueue: no leader election, no deleting or
+		// rescheduling others' jobs.
+		`GRANT SELECT, INSERT ON river.river_job TO bulwark_app`,
+		// River's unique insert returns the existing row with
+		// ON CONFLICT DO UPDATE SET kind = river_job.kind: a no-op, but it
+		// needs UPDATE on that column, and only that one.
+		`GRANT UPDATE (kind) ON river.river_job TO bulwark_app`,
+		`GRANT USAGE ON ALL SEQUENCES IN SCHEMA river TO bulwark_app`,
+		`GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA river TO bulwark_app`,
 	)
 }
 

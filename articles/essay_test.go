@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -323,4 +324,36 @@ func TestIdempotentRetryThroughTheGate(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.Equal(t, 5, b.logLen(t, c.ID))
+}
+
+// TestCallersTransactionNeedsNoSecondConnection: inside the caller's
+// transaction the gate reads the principal through that transaction, so
+// requests holding every connection of the pool still finish.
+func TestCallersTransactionNeedsNoSecondConnection(t *testing.T) {
+	t.Parallel()
+
+	b := setupWith(t, func(cfg *pgxpool.Config) { cfg.MaxConns = 2 })
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make([]error, 2)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs[i] = db.WithTx(ctx, b.pool, func(tx pgx.Tx) error {
+				// Both transactions hold a connection before either asks
+				// the gate for anything.
+				time.Sleep(100 * time.Millisecond)
+				_, err := b.svc.Create(ctx, b.alice, articles.CreateRequest{Title: "In a transaction"}, &authz.DoOpts{Tx: tx})
+				return err
+			})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	require.NoError(t, errs[0])
+	require.NoError(t, errs[1])
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/bulwarkdb/bulwark/authz"
+	"github.com/bulwarkdb/bulwark/db"
 )
 
 // Policy reason codes. Stable: services may switch on them.
@@ -89,6 +90,26 @@ func PolicyPublish(_ *authz.Principal, a Article, _ TransitionRequest) authz.Dec
 	}
 	if len(missing) > 0 {
 		return authz.Deny(CodeIncompleteMetadata, "publishing needs a "+strings.Join(missing, ", "))
+	}
+	return authz.Allow()
+}
+
+// CodeSlugTaken: another published article uses the slug.
+const CodeSlugTaken = db.CodeSlugTaken
+
+// publishTarget is the publish policy's snapshot: the article, and whether
+// another published article holds its slug.
+type publishTarget struct {
+	Article   Article
+	SlugTaken bool
+}
+
+func policyPublishTarget(p *authz.Principal, t publishTarget, req TransitionRequest) authz.Decision {
+	if d := PolicyPublish(p, t.Article, req); !d.Allowed {
+		return d
+	}
+	if t.SlugTaken {
+		return authz.Deny(CodeSlugTaken, fmt.Sprintf("another published article uses the slug %q", *t.Article.Slug))
 	}
 	return authz.Allow()
 }

@@ -23,7 +23,7 @@ type Service struct {
 	get             *authz.Action[Article, uuid.UUID, Article]
 	list            *authz.Action[Page, ListRequest, Page]
 	moveSchedule    *authz.Action[Schedule, MoveScheduleRequest, Schedule]
-	publish         *authz.Action[Article, TransitionRequest, Article]
+	publish         *authz.Action[publishTarget, TransitionRequest, Article]
 	requestChanges  *authz.Action[Article, TransitionRequest, Article]
 	retry           *authz.RetryOpts
 	schedulePublish *authz.Action[scheduleTarget, ScheduleRequest, Schedule]
@@ -141,10 +141,31 @@ func NewService(ctx context.Context, gate *authz.Gate, opts *ServiceOpts) (*Serv
 		func(ctx context.Context, conn db.DBTX, actor uuid.UUID, a Article, req TransitionRequest) (Article, error) {
 			return q.ArticleWithdraw(ctx, conn, db.ArticleWithdrawParams{Actor: actor, ID: a.ID, ExpectedVersion: a.Version, IdemKey: optional(req.IdemKey)})
 		})
-	s.publish = transition("article.publish", CanPublish, PolicyPublish,
-		func(ctx context.Context, conn db.DBTX, actor uuid.UUID, a Article, req TransitionRequest) (Article, error) {
-			return q.ArticlePublish(ctx, conn, db.ArticlePublishParams{Actor: actor, ID: a.ID, ExpectedVersion: a.Version, IdemKey: optional(req.IdemKey)})
-		})
+	// Publishing needs one more piece of context than the other
+	// transitions: whether another published article holds the slug.
+	s.publish = &authz.Action[publishTarget, TransitionRequest, Article]{
+		Name:         "article.publish",
+		Capability:   CanPublish,
+		ValidateFunc: validateTransition,
+		LoadFunc: func(ctx context.Context, conn db.DBTX, req TransitionRequest) (publishTarget, error) {
+			a, err := q.ArticleGetByID(ctx, conn, req.ID)
+			if err != nil {
+				return publishTarget{}, err
+			}
+			taken, err := q.ArticleSlugTaken(ctx, conn, db.ArticleSlugTakenParams{Slug: a.Slug, ID: a.ID})
+			return publishTarget{Article: a, SlugTaken: taken}, err
+		},
+		ExpectFunc: func(t publishTarget, req TransitionRequest) error {
+			return expectVersion("article", t.Article.ID, t.Article.Version, req.ExpectedVersion)
+		},
+		PolicyFunc: policyPublishTarget,
+		ActFunc: func(ctx context.Context, conn db.DBTX, c authz.Call[publishTarget, TransitionRequest]) (Article, error) {
+			a := c.Snapshot.Article
+			return q.ArticlePublish(ctx, conn, db.ArticlePublishParams{Actor: c.Principal.ID, ID: a.ID, ExpectedVersion: a.Version, IdemKey: optional(c.Request.IdemKey)})
+		},
+		TargetFunc:  func(req TransitionRequest) string { return req.ID.String() },
+		IdemKeyFunc: func(req TransitionRequest) string { return req.IdemKey },
+	}
 	s.archive = transition("article.archive", CanArchive, PolicyArchive,
 		func(ctx context.Context, conn db.DBTX, actor uuid.UUID, a Article, req TransitionRequest) (Article, error) {
 			return q.ArticleArchive(ctx, conn, db.ArticleArchiveParams{Actor: actor, ID: a.ID, ExpectedVersion: a.Version, IdemKey: optional(req.IdemKey)})

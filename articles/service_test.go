@@ -405,3 +405,22 @@ func TestGetAndList(t *testing.T) {
 	_, err = b.svc.List(ctx, b.erin, articles.ListRequest{State: articles.StateDraft, Limit: 1000})
 	requireLayer(t, err, authz.LayerInvalid, db.CodeInvalidInput)
 }
+
+func TestPublishRefusesATakenSlug(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	b := setup(t)
+	first := b.inState(t, articles.StatePublished)
+	second := b.inState(t, articles.StateDraft)
+	second, err := b.svc.Edit(ctx, b.alice, articles.EditRequest{ID: second.ID, Slug: first.Slug}, nil)
+	require.NoError(t, err, "a draft may share a slug")
+	second, err = b.svc.Submit(ctx, b.alice, articles.TransitionRequest{ID: second.ID}, nil)
+	require.NoError(t, err)
+	second, err = b.svc.Approve(ctx, b.erin, articles.TransitionRequest{ID: second.ID}, nil)
+	require.NoError(t, err)
+	_, err = b.svc.Publish(ctx, b.pat, articles.TransitionRequest{ID: second.ID}, nil)
+	requireLayer(t, err, authz.LayerPolicy, articles.CodeSlugTaken)
+	require.Equal(t, 422, authz.HTTPStatus(err), "a collision is the request's problem, not a defect")
+	require.Equal(t, second, b.get(t, second.ID))
+}

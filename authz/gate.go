@@ -156,7 +156,12 @@ func Do[S, R, T any](ctx context.Context, g *Gate, principalID uuid.UUID, a *Act
 		rec.Target = a.TargetFunc(req)
 	}
 
-	principal, err := g.grants.Principal(ctx, principalID)
+	var principal *Principal
+	if opts.Tx != nil {
+		principal, err = g.grants.PrincipalOn(ctx, opts.Tx, principalID)
+	} else {
+		principal, err = g.grants.Principal(ctx, principalID)
+	}
 	if err != nil {
 		return result, err
 	}
@@ -186,7 +191,7 @@ func Do[S, R, T any](ctx context.Context, g *Gate, principalID uuid.UUID, a *Act
 		if !replay {
 			if a.ExpectFunc != nil {
 				if err := a.ExpectFunc(snapshot, req); err != nil {
-					return db.InterpretError(err)
+					return &expectError{err: db.InterpretError(err)}
 				}
 			}
 			if d := a.PolicyFunc(principal, snapshot, req); !d.Allowed {
@@ -219,3 +224,11 @@ func Do[S, R, T any](ctx context.Context, g *Gate, principalID uuid.UUID, a *Act
 	}
 	return result, nil
 }
+
+// expectError marks a conflict the caller pinned (ExpectFunc): retrying
+// the same request meets it again, so DoRetry does not. It is transparent
+// to errors.Is and errors.As.
+type expectError struct{ err error }
+
+func (e *expectError) Error() string { return e.err.Error() }
+func (e *expectError) Unwrap() error { return e.err }

@@ -176,6 +176,14 @@ func (g *Grants) InvalidateAll() {
 // unknown principal is a permission *Error (code unknown_principal): it may
 // attempt nothing. An inactive one is returned with no capabilities.
 func (g *Grants) Principal(ctx context.Context, id uuid.UUID) (*Principal, error) {
+	return g.PrincipalOn(ctx, g.pool, id)
+}
+
+// PrincipalOn is Principal reading through conn on a cache miss: the gate
+// passes the caller's transaction, so a request inside one never needs a
+// second connection from the pool (two such requests on a pool of two would
+// otherwise wait on each other forever).
+func (g *Grants) PrincipalOn(ctx context.Context, conn db.DBTX, id uuid.UUID) (*Principal, error) {
 	g.mu.Lock()
 	generation := g.generation
 	if c, ok := g.cache[id]; ok && g.listening.Load() && time.Since(c.loadedAt) < g.maxAge {
@@ -185,7 +193,7 @@ func (g *Grants) Principal(ctx context.Context, id uuid.UUID) (*Principal, error
 	g.mu.Unlock()
 
 	loadedAt := time.Now()
-	row, err := db.New().PrincipalGrants(ctx, g.pool, id)
+	row, err := db.New().PrincipalGrants(ctx, conn, id)
 	if err != nil {
 		err = db.InterpretError(err)
 		if errors.Is(err, db.ErrNotFound) {
@@ -195,7 +203,9 @@ func (g *Grants) Principal(ctx context.Context, id uuid.UUID) (*Principal, error
 		}
 		return nil, fmt.Errorf("load principal %s: %w", id, err)
 	}
-	p := &Principal{ID: row.ID, Active: row.Active, Kind: PrincipalKind(row.Kind), Name: row.Name, Roles: row.Roles}
+	// Sorted here, not only by the query: the database's collation may
+	// order names otherwise, and HasRole searches by bytes.
+	p := &Principal{ID: row.ID, Active: row.Active, Kind: PrincipalKind(row.Kind), Name: row.Name, Roles: slices.Sorted(slices.Values(row.Roles))}
 	if p.Active {
 		for _, c := range row.Capabilities {
 			p.Capabilities = append(p.Capabilities, Capability(c))

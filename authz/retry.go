@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -27,7 +28,10 @@ type RetryOpts struct {
 // makes invalid ends as a policy failure instead of being re-sent. It only
 // helps requests that let the gate take the version from the snapshot; a
 // request pinned to a version the caller saw stays a conflict, as it should.
-// It stops when ctx is done, returning the last error and ctx's.
+// It stops when ctx is done, returning the last error and ctx's. With
+// DoOpts.Tx, retry only in a READ COMMITTED transaction: a REPEATABLE READ
+// or SERIALIZABLE one keeps its snapshot, so every attempt meets the same
+// conflict.
 func DoRetry[S, R, T any](ctx context.Context, g *Gate, principalID uuid.UUID, a *Action[S, R, T], req R, opts *DoOpts, retry *RetryOpts) (T, error) {
 	attempts, base, maxDelay := 4, 10*time.Millisecond, 500*time.Millisecond
 	if retry != nil {
@@ -45,7 +49,8 @@ func DoRetry[S, R, T any](ctx context.Context, g *Gate, principalID uuid.UUID, a
 	ctx, _ = ensureCorrelationID(ctx)
 	for attempt := 1; ; attempt++ {
 		result, err := Do(ctx, g, principalID, a, req, opts)
-		if err == nil || !IsRetryable(err) || attempt >= attempts {
+		var pinned *expectError
+		if err == nil || !IsRetryable(err) || errors.As(err, &pinned) || attempt >= attempts {
 			return result, err
 		}
 		delay := maxDelay

@@ -408,6 +408,30 @@ func (q *Queries) ArticleRequestChanges(ctx context.Context, db DBTX, arg Articl
 	return i, err
 }
 
+const articleSlugTaken = `-- name: ArticleSlugTaken :one
+SELECT EXISTS (
+    SELECT
+    FROM app.articles
+    WHERE state = 'published'
+      AND slug = $1::text
+      AND id <> $2::uuid
+)::boolean AS taken
+`
+
+type ArticleSlugTakenParams struct {
+	Slug *string   `json:"slug"`
+	ID   uuid.UUID `json:"id"`
+}
+
+// ArticleSlugTaken reports whether another published article uses slug:
+// the publish policy's context (the unique index is the last line).
+func (q *Queries) ArticleSlugTaken(ctx context.Context, db DBTX, arg ArticleSlugTakenParams) (bool, error) {
+	row := db.QueryRow(ctx, articleSlugTaken, arg.Slug, arg.ID)
+	var taken bool
+	err := row.Scan(&taken)
+	return taken, err
+}
+
 const articleSubmit = `-- name: ArticleSubmit :one
 SELECT id, approved_by, author_id, body, created_at, published_at, slug, state, summary, title, updated_at, version FROM app.article_submit(
     p_actor            => $1::uuid,

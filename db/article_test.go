@@ -485,8 +485,15 @@ func TestArticleConcurrency(t *testing.T) {
 				wins++
 				continue
 			}
-			// The explicit check or, in a race, the unique index refuses.
-			require.ErrorIs(t, db.InterpretError(err), db.ErrInvariant)
+			// The explicit check refuses (a precondition: only a caller
+			// that skipped the policy gets here) or, in a race, the unique
+			// index (a conflict: the world moved).
+			var e *db.Error
+			require.ErrorAs(t, db.InterpretError(err), &e)
+			require.Contains(t, []string{
+				string(db.LayerInvariant) + "/" + db.CodePreconditionFailed,
+				string(db.LayerConflict) + "/" + db.CodeSlugTaken,
+			}, string(e.Layer)+"/"+e.Code)
 		}
 		require.Equal(t, 1, wins)
 		var published int

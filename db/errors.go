@@ -71,6 +71,7 @@ const (
 	CodePreconditionFailed   = "precondition_failed"
 	CodeSeparationOfDuties   = "separation_of_duties"
 	CodeSerializationFailure = "serialization_failure"
+	CodeSlugTaken            = "slug_taken"
 	CodeStaleVersion         = "stale_version"
 	CodeTooLong              = "too_long"
 )
@@ -222,6 +223,11 @@ func InterpretError(err error) error {
 		switch pgErr.ConstraintName {
 		case ConstraintPrincipalNameUnique:
 			e.Layer, e.Code, e.Reason = LayerConflict, CodeNameTaken, "a principal with that name exists"
+			return e
+		case ConstraintArticleSlugPublishedUnique:
+			// Two publishers of one slug raced: a conflict, whose retry
+			// meets the publish policy's slug check.
+			e.Layer, e.Code, e.Reason = LayerConflict, CodeSlugTaken, "another published article took the slug"
 			return e
 		case ConstraintArticleSchedulePending:
 			// Two schedulers raced: the world moved. A retry re-reads and

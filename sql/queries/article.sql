@@ -95,3 +95,14 @@ WHERE state = 'published'
   AND published_at < @published_before::timestamptz
 ORDER BY published_at, id
 LIMIT @max_rows::integer;
+
+-- ArticleSlugTaken reports whether another published article uses slug:
+-- the publish policy's context (the unique index is the last line).
+-- name: ArticleSlugTaken :one
+SELECT EXISTS (
+    SELECT
+    FROM app.articles
+    WHERE state = 'published'
+      AND slug = sqlc.narg('slug')::text
+      AND id <> @id::uuid
+)::boolean AS taken;

@@ -70,12 +70,12 @@ SELECT
     p.kind,
     p.name,
     coalesce((
-        SELECT array_agg(pc.capability ORDER BY pc.capability)
+        SELECT array_agg(pc.capability ORDER BY pc.capability COLLATE "C")
         FROM bulwark.principal_capabilities AS pc
         WHERE pc.principal_id = p.id
     ), '{}')::text[] AS capabilities,
     coalesce((
-        SELECT array_agg(pr.role ORDER BY pr.role)
+        SELECT array_agg(pr.role ORDER BY pr.role COLLATE "C")
         FROM bulwark.principal_roles AS pr
         WHERE pr.principal_id = p.id
     ), '{}')::text[] AS roles

@@ -46,19 +46,19 @@ var ErrStepFailed = errors.New("demo: a step did not behave as promised")
 
 // world is everything the story needs.
 type world struct {
-	admin   *pgxpool.Pool // the migration role: runs verify and the careless migration
-	owners  []string      // login roles allowed in bulwark_owner (see Run)
-	alice   uuid.UUID     // author
-	app     *pgxpool.Pool // a login member of bulwark_app
-	boot    uuid.UUID
-	erin    uuid.UUID     // author and editor
-	jobs    *pgxpool.Pool // a login member of bulwark_jobs
-	pat     uuid.UUID     // publisher
-	q       *db.Queries
-	records *recorder
-	slug    int
-	steps   []step
-	svc     *articles.Service
+	admin    *pgxpool.Pool // the migration role: runs verify and the careless migration
+	progress func(format string, args ...any)
+	alice    uuid.UUID     // author
+	app      *pgxpool.Pool // a login member of bulwark_app
+	boot     uuid.UUID
+	erin     uuid.UUID     // author and editor
+	jobs     *pgxpool.Pool // a login member of bulwark_jobs
+	pat      uuid.UUID     // publisher
+	q        *db.Queries
+	records  *recorder
+	slug     int
+	steps    []step
+	svc      *articles.Service
 }
 
 type recorder struct {
@@ -123,24 +123,7 @@ func Run(ctx context.Context, opts Opts) error {
 		}
 	}
 
-	w := &world{q: db.New(), records: &recorder{}}
-	// Roles are cluster-wide: on a shared server, login members of
-	// bulwark_owner that existed before the demo are the server's business,
-	// not this story's. The demo's own verify treats them (and the demo's
-	// migration role) as migration roles, and says so.
-	rows, err := adminConn.Query(ctx, `
-		SELECT r.rolname FROM pg_catalog.pg_roles AS r
-		WHERE r.rolcanlogin AND pg_catalog.pg_has_role(r.oid, 'bulwark_owner', 'MEMBER') AND NOT r.rolsuper
-		UNION SELECT current_user ORDER BY 1`)
-	if err != nil {
-		return err
-	}
-	if w.owners, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
-		return err
-	}
-	if len(w.owners) > 1 {
-		progress("verify treats these existing login members of bulwark_owner as migration roles: %s", strings.Join(w.owners, ", "))
-	}
+	w := &world{q: db.New(), records: &recorder{}, progress: progress}
 	if w.admin, err = pgxpool.New(ctx, dbURL); err != nil {
 		return err
 	}
@@ -500,7 +483,25 @@ func (w *world) jobRawUpdate(ctx context.Context) error {
 // it; the migration is reverted; verify passes again.
 func (w *world) verifyDrift(ctx context.Context) error {
 	check := func(who, tried string, wantOK bool, wantObject string) error {
-		report, err := verify.Run(ctx, w.admin, &verify.Opts{MigrationRoles: w.owners})
+		// Roles are cluster-wide: on a shared server, login members of
+		// bulwark_owner are the server's business, not this story's (which
+		// adds none). The demo's verify treats them as migration roles, and
+		// says so.
+		rows, err := w.admin.Query(ctx, `
+			SELECT r.rolname FROM pg_catalog.pg_roles AS r
+			WHERE r.rolcanlogin AND pg_catalog.pg_has_role(r.oid, 'bulwark_owner', 'MEMBER') AND NOT r.rolsuper
+			UNION SELECT current_user ORDER BY 1`)
+		if err != nil {
+			return err
+		}
+		owners, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		if len(owners) > 1 {
+			w.progress("verify treats the server's login members of bulwark_owner as migration roles: %s", strings.Join(owners, ", "))
+		}
+		report, err := verify.Run(ctx, w.admin, &verify.Opts{MigrationRoles: owners})
 		if err != nil {
 			return fmt.Errorf("verify: %w", err)
 		}

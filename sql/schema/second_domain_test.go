@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bulwarkdb/bulwark/internal/drift"
 	"github.com/bulwarkdb/bulwark/internal/pgtest"
 	"github.com/bulwarkdb/bulwark/verify"
 )
@@ -155,26 +156,12 @@ func TestSecondDomain(t *testing.T) {
 	require.Equal(t, 2, logged)
 
 	// And verify holds the second domain to the same contract.
-	report, err := verify.Run(ctx, conn, &verify.Opts{MigrationRoles: loginOwners(t, conn)})
+	report, err := verify.Run(ctx, conn, &verify.Opts{MigrationRoles: drift.MigrationRoles(t, url, nil, "")})
 	require.NoError(t, err)
 	require.True(t, report.OK, "%v", report.Failures())
 	_, err = conn.Exec(ctx, `ALTER TABLE billing.invoices DROP CONSTRAINT invoice_total_positive`)
 	require.NoError(t, err)
-	report, err = verify.Run(ctx, conn, &verify.Opts{MigrationRoles: loginOwners(t, conn)})
+	report, err = verify.Run(ctx, conn, &verify.Opts{MigrationRoles: drift.MigrationRoles(t, url, nil, "")})
 	require.NoError(t, err)
 	require.Equal(t, []string{"constraints billing.invoices.invoice_total_positive"}, report.Failures())
-}
-
-// loginOwners lists the login roles in bulwark_owner: roles are
-// cluster-wide, and other tests' logins share this cluster.
-func loginOwners(t *testing.T, conn *pgx.Conn) []string {
-	t.Helper()
-	rows, err := conn.Query(context.Background(), `
-		SELECT r.rolname FROM pg_catalog.pg_roles AS r
-		WHERE r.rolcanlogin AND pg_catalog.pg_has_role(r.oid, 'bulwark_owner', 'MEMBER') AND NOT r.rolsuper
-		UNION SELECT current_user`)
-	require.NoError(t, err)
-	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	require.NoError(t, err)
-	return names
 }

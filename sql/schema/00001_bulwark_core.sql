@@ -447,6 +447,27 @@ END;
 $$;
 -- +goose StatementEnd
 
+-- Raises BWC01 when an entity's current version is not the one the caller
+-- decided on: the optimistic-concurrency check every transition function
+-- makes after locking the row (and after answering an idempotent replay).
+-- A NULL expected version checks nothing.
+-- +goose StatementBegin
+CREATE FUNCTION bulwark.require_version(p_entity text, p_id uuid, p_current integer, p_expected integer)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_expected IS NOT NULL AND p_current IS DISTINCT FROM p_expected THEN
+        PERFORM bulwark.raise(
+            'BWC01',
+            pg_catalog.format('%s %s is at version %s, not %s', p_entity, p_id, p_current, p_expected),
+            pg_catalog.format('current_version=%s', p_current));
+    END IF;
+END;
+$$;
+-- +goose StatementEnd
+
 -- Returns the state that transition p_transition of p_machine leads to
 -- from p_from, or raises BWI01: the check every transition function makes
 -- before it writes (the state-machine trigger would refuse the write too,

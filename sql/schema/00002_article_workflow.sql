@@ -191,24 +191,6 @@ END;
 $$;
 -- +goose StatementEnd
 
--- +goose StatementBegin
-CREATE FUNCTION app.article_check_version(p_article app.articles, p_expected_version integer)
-RETURNS void
-LANGUAGE plpgsql
-
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF p_article.version <> p_expected_version THEN
-        PERFORM bulwark.raise(
-            'BWC01',
-            pg_catalog.format('article %s is at version %s, not %s', p_article.id, p_article.version, p_expected_version),
-            pg_catalog.format('current_version=%s', p_article.version));
-    END IF;
-END;
-$$;
--- +goose StatementEnd
-
 -- The state-changing transitions share one body; the public functions below
 -- fix the transition and its capability. Checks run in the documented order:
 -- capability, existence, idempotency, version, transition, preconditions.
@@ -246,7 +228,7 @@ BEGIN
         PERFORM bulwark.boundary_leave(v_boundary);
         RETURN pg_catalog.jsonb_populate_record(NULL::app.articles, v_replay);
     END IF;
-    PERFORM app.article_check_version(v_article, p_expected_version);
+    PERFORM bulwark.require_version('article', v_article.id, v_article.version, p_expected_version);
     v_to := bulwark.transition_target('article', p_transition, v_article.state);
     IF v_to = 'approved' AND v_article.author_id = p_actor THEN
         PERFORM bulwark.raise('BWI05', pg_catalog.format('article %s: the author cannot approve their own article', p_id));
@@ -368,7 +350,7 @@ BEGIN
         PERFORM bulwark.boundary_leave(v_boundary);
         RETURN pg_catalog.jsonb_populate_record(NULL::app.articles, v_replay);
     END IF;
-    PERFORM app.article_check_version(v_article, p_expected_version);
+    PERFORM bulwark.require_version('article', v_article.id, v_article.version, p_expected_version);
     IF v_article.state <> 'draft' THEN
         PERFORM bulwark.raise(
             'BWI02',

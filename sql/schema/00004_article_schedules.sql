@@ -186,11 +186,7 @@ BEGIN
         PERFORM bulwark.boundary_leave(v_boundary);
         RETURN pg_catalog.jsonb_populate_record(NULL::app.article_schedules, v_replay);
     END IF;
-    IF v_schedule.version <> p_expected_version THEN
-        PERFORM bulwark.raise('BWC01',
-            pg_catalog.format('schedule %s is at version %s, not %s', p_id, v_schedule.version, p_expected_version),
-            pg_catalog.format('current_version=%s', v_schedule.version));
-    END IF;
+    PERFORM bulwark.require_version('schedule', p_id, v_schedule.version, p_expected_version);
     IF v_schedule.state <> 'pending' THEN
         PERFORM bulwark.raise('BWI02', pg_catalog.format('schedule %s is %s and frozen', p_id, v_schedule.state));
     END IF;
@@ -257,11 +253,7 @@ BEGIN
         PERFORM bulwark.boundary_leave(v_boundary);
         RETURN pg_catalog.jsonb_populate_record(NULL::app.article_schedules, v_replay);
     END IF;
-    IF p_expected_version IS NOT NULL AND v_schedule.version <> p_expected_version THEN
-        PERFORM bulwark.raise('BWC01',
-            pg_catalog.format('schedule %s is at version %s, not %s', p_id, v_schedule.version, p_expected_version),
-            pg_catalog.format('current_version=%s', v_schedule.version));
-    END IF;
+    PERFORM bulwark.require_version('schedule', p_id, v_schedule.version, p_expected_version);
     IF p_token IS NOT NULL AND v_schedule.token <> p_token THEN
         PERFORM bulwark.raise('BWC01', pg_catalog.format('schedule %s was moved since this job was queued', p_id));
     END IF;

@@ -57,9 +57,7 @@ BEGIN
         PERFORM bulwark.boundary_leave(v_boundary);
         RETURN pg_catalog.jsonb_populate_record(NULL::billing.invoices, v_replay);
     END IF;
-    IF v_invoice.version <> p_expected_version THEN
-        PERFORM bulwark.raise('BWC01', 'stale invoice');
-    END IF;
+    PERFORM bulwark.require_version('invoice', p_id, v_invoice.version, p_expected_version);
     PERFORM bulwark.transition_begin(p_actor, 'pay', p_idem_key, NULL);
     UPDATE billing.invoices AS i
     SET state = bulwark.transition_target('invoice', 'pay', v_invoice.state)

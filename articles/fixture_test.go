@@ -17,6 +17,7 @@ import (
 	"github.com/bulwarkdb/bulwark/authz"
 	"github.com/bulwarkdb/bulwark/db"
 	"github.com/bulwarkdb/bulwark/internal/pgtest"
+	"github.com/bulwarkdb/bulwark/internal/seed"
 )
 
 // testBundle is a migrated database, a gate over it and a cast of
@@ -25,7 +26,6 @@ type testBundle struct {
 	admin    uuid.UUID
 	alice    uuid.UUID // author
 	bob      uuid.UUID // author
-	boot     uuid.UUID
 	erin     uuid.UUID // editor
 	nobody   uuid.UUID // no roles
 	pat      uuid.UUID // publisher
@@ -83,14 +83,12 @@ func setupWith(t *testing.T, configure func(*pgxpool.Config)) *testBundle {
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	q := db.New()
-	boot, err := q.PrincipalGetByName(ctx, pool, "bootstrap")
-	require.NoError(t, err)
 	rec := &recorder{}
 	grants := authz.NewGrants(pool, nil)
 	gate := authz.NewGate(pool, grants, &authz.GateOpts{Observer: multiObserver{rec, &authz.SlogObserver{Logger: slog.New(slog.DiscardHandler)}}})
 	svc, err := articles.NewService(ctx, gate, nil)
 	require.NoError(t, err)
-	b := &testBundle{boot: boot.ID, gate: gate, pool: pool, q: q, records: rec, svc: svc}
+	b := &testBundle{gate: gate, pool: pool, q: q, records: rec, svc: svc}
 	b.admin = b.newPrincipal(t, "admin", "admin")
 	b.alice = b.newPrincipal(t, "alice", "author")
 	b.bob = b.newPrincipal(t, "bob", "author")
@@ -112,11 +110,8 @@ func (m multiObserver) Observe(ctx context.Context, rec authz.Record) {
 func (b *testBundle) newPrincipal(t *testing.T, name string, roles ...string) uuid.UUID {
 	t.Helper()
 	ctx := context.Background()
-	id, err := b.q.PrincipalCreate(ctx, b.pool, db.PrincipalCreateParams{Actor: b.boot, Kind: "human", Name: name})
+	id, err := seed.Principal(ctx, b.pool, name, roles...)
 	require.NoError(t, err)
-	for _, role := range roles {
-		require.NoError(t, b.q.RoleGrant(ctx, b.pool, db.RoleGrantParams{Actor: b.boot, PrincipalID: id, Role: role}))
-	}
 	return id
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/bulwarkdb/bulwark/authz"
 	"github.com/bulwarkdb/bulwark/db"
 	"github.com/bulwarkdb/bulwark/internal/pgtest"
+	"github.com/bulwarkdb/bulwark/internal/seed"
 )
 
 // world is a database of its own whose principals and articles are made
@@ -80,13 +81,8 @@ func uniqueName(prefix string) string {
 // newPrincipal creates a human principal holding roles.
 func (w *world) newPrincipal(t *testing.T, roles ...string) uuid.UUID {
 	t.Helper()
-	id, err := w.q.PrincipalCreate(context.Background(), w.pool, db.PrincipalCreateParams{
-		Actor: w.boot, Kind: "human", Name: uniqueName("principal"),
-	})
+	id, err := seed.Principal(context.Background(), w.pool, uniqueName("principal"), roles...)
 	require.NoError(t, err)
-	for _, role := range roles {
-		w.grant(t, id, role)
-	}
 	return id
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/bulwarkdb/bulwark/db"
 	"github.com/bulwarkdb/bulwark/internal/pgtest"
+	"github.com/bulwarkdb/bulwark/internal/seed"
 )
 
 // world is a migrated database with a cast of principals, made through the
@@ -21,7 +22,6 @@ type world struct {
 	admin     uuid.UUID
 	alice     uuid.UUID // author
 	bob       uuid.UUID // author
-	boot      uuid.UUID // bootstrap (admin)
 	erin      uuid.UUID // editor
 	nobody    uuid.UUID // no roles
 	pat       uuid.UUID // publisher
@@ -34,13 +34,10 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	ctx := context.Background()
 	url := pgtest.NewDatabase(t)
 	pool := poolFor(t, url)
 	q := db.New()
-	boot, err := q.PrincipalGetByName(ctx, pool, "bootstrap")
-	require.NoError(t, err)
-	w := &world{boot: boot.ID, pool: pool, q: q, url: url, principal: map[string]uuid.UUID{}}
+	w := &world{pool: pool, q: q, url: url, principal: map[string]uuid.UUID{}}
 	w.admin = w.newPrincipal(t, "admin", "admin")
 	w.alice = w.newPrincipal(t, "alice", "author")
 	w.bob = w.newPrincipal(t, "bob", "author")
@@ -66,11 +63,8 @@ func poolFor(t *testing.T, url string) *pgxpool.Pool {
 func (w *world) newPrincipal(t *testing.T, name string, roles ...string) uuid.UUID {
 	t.Helper()
 	ctx := context.Background()
-	id, err := w.q.PrincipalCreate(ctx, w.pool, db.PrincipalCreateParams{Actor: w.boot, Kind: "human", Name: name})
+	id, err := seed.Principal(ctx, w.pool, name, roles...)
 	require.NoError(t, err)
-	for _, role := range roles {
-		require.NoError(t, w.q.RoleGrant(ctx, w.pool, db.RoleGrantParams{Actor: w.boot, PrincipalID: id, Role: role}))
-	}
 	w.principal[name] = id
 	return id
 }

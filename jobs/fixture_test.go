@@ -17,6 +17,7 @@ import (
 	"github.com/bulwarkdb/bulwark/authz"
 	"github.com/bulwarkdb/bulwark/db"
 	"github.com/bulwarkdb/bulwark/internal/pgtest"
+	"github.com/bulwarkdb/bulwark/internal/seed"
 	"github.com/bulwarkdb/bulwark/jobs"
 )
 
@@ -92,11 +93,8 @@ func (b *testBundle) newPrincipal(t testing.TB, name string, roles ...string) uu
 	t.Helper()
 	ctx := context.Background()
 	// bootstrap acts only from the migration role's session.
-	id, err := b.q.PrincipalCreate(ctx, b.admin, db.PrincipalCreateParams{Actor: b.boot, Kind: "human", Name: name})
+	id, err := seed.Principal(ctx, b.admin, name, roles...)
 	require.NoError(t, err)
-	for _, role := range roles {
-		require.NoError(t, b.q.RoleGrant(ctx, b.admin, db.RoleGrantParams{Actor: b.boot, PrincipalID: id, Role: role}))
-	}
 	return id
 }
 

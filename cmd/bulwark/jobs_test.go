@@ -16,6 +16,7 @@ import (
 
 	"github.com/bulwarkdb/bulwark/db"
 	"github.com/bulwarkdb/bulwark/internal/pgtest"
+	"github.com/bulwarkdb/bulwark/internal/seed"
 	"github.com/bulwarkdb/bulwark/jobs"
 )
 
@@ -34,14 +35,9 @@ func scheduleDue(t *testing.T, pool *pgxpool.Pool, n int, delay time.Duration) [
 	t.Helper()
 	ctx := context.Background()
 	q := db.New()
-	boot, err := q.PrincipalGetByName(ctx, pool, "bootstrap")
-	require.NoError(t, err)
 	mk := func(name string, roles ...string) uuid.UUID {
-		id, err := q.PrincipalCreate(ctx, pool, db.PrincipalCreateParams{Actor: boot.ID, Kind: "human", Name: name})
+		id, err := seed.Principal(ctx, pool, name, roles...)
 		require.NoError(t, err)
-		for _, r := range roles {
-			require.NoError(t, q.RoleGrant(ctx, pool, db.RoleGrantParams{Actor: boot.ID, PrincipalID: id, Role: r}))
-		}
 		return id
 	}
 	author, editor, publisher := mk("author", "author"), mk("editor", "editor"), mk("publisher", "publisher")

@@ -17,6 +17,7 @@ import (
 	"github.com/bulwarkdb/bulwark/articles"
 	"github.com/bulwarkdb/bulwark/authz"
 	"github.com/bulwarkdb/bulwark/db"
+	"github.com/bulwarkdb/bulwark/internal/seed"
 	"github.com/bulwarkdb/bulwark/sql/schema"
 )
 
@@ -136,29 +137,18 @@ func newEnvironment(ctx context.Context, serverURL string, maxClients int, progr
 // bootstrap principal, which acts only from the migration role's session
 // (admin).
 func (e *environment) cast(ctx context.Context) error {
-	q := db.New()
-	boot, err := q.PrincipalGetByName(ctx, e.admin, "bootstrap")
-	if err != nil {
-		return fmt.Errorf("find the bootstrap principal: %w", db.InterpretError(err))
-	}
 	create := func(role string, n int) ([]uuid.UUID, error) {
 		ids := make([]uuid.UUID, n)
 		for i := range ids {
-			id, err := q.PrincipalCreate(ctx, e.admin, db.PrincipalCreateParams{
-				Actor: boot.ID,
-				Kind:  "human",
-				Name:  fmt.Sprintf("bench-%s-%d", role, i+1),
-			})
+			id, err := seed.Principal(ctx, e.admin, fmt.Sprintf("bench-%s-%d", role, i+1), role)
 			if err != nil {
-				return nil, fmt.Errorf("create principal: %w", db.InterpretError(err))
-			}
-			if err := q.RoleGrant(ctx, e.admin, db.RoleGrantParams{Actor: boot.ID, PrincipalID: id, Role: role}); err != nil {
-				return nil, fmt.Errorf("grant role %s: %w", role, db.InterpretError(err))
+				return nil, err
 			}
 			ids[i] = id
 		}
 		return ids, nil
 	}
+	var err error
 	if e.authors, err = create("author", 4); err != nil {
 		return err
 	}

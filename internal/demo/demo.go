@@ -22,6 +22,7 @@ import (
 	"github.com/bulwarkdb/bulwark/authz"
 	"github.com/bulwarkdb/bulwark/db"
 	"github.com/bulwarkdb/bulwark/internal/pgcluster"
+	"github.com/bulwarkdb/bulwark/internal/seed"
 	"github.com/bulwarkdb/bulwark/jobs"
 	"github.com/bulwarkdb/bulwark/sql/schema"
 	"github.com/bulwarkdb/bulwark/verify"
@@ -50,7 +51,6 @@ type world struct {
 	progress func(format string, args ...any)
 	alice    uuid.UUID     // author
 	app      *pgxpool.Pool // a login member of bulwark_app
-	boot     uuid.UUID
 	erin     uuid.UUID     // author and editor
 	jobs     *pgxpool.Pool // a login member of bulwark_jobs
 	pat      uuid.UUID     // publisher
@@ -224,24 +224,11 @@ func migrate(ctx context.Context, dbURL string) error {
 // cast creates the principals through the real grant functions, and the
 // services as an application would.
 func (w *world) cast(ctx context.Context) error {
-	boot, err := w.q.PrincipalGetByName(ctx, w.app, "bootstrap")
-	if err != nil {
-		return err
-	}
-	w.boot = boot.ID
 	// bootstrap acts only from the migration role's session (admin).
 	mk := func(name string, roles ...string) (uuid.UUID, error) {
-		id, err := w.q.PrincipalCreate(ctx, w.admin, db.PrincipalCreateParams{Actor: w.boot, Kind: "human", Name: name})
-		if err != nil {
-			return id, err
-		}
-		for _, r := range roles {
-			if err := w.q.RoleGrant(ctx, w.admin, db.RoleGrantParams{Actor: w.boot, PrincipalID: id, Role: r}); err != nil {
-				return id, err
-			}
-		}
-		return id, nil
+		return seed.Principal(ctx, w.admin, name, roles...)
 	}
+	var err error
 	if w.alice, err = mk("alice", "author"); err != nil {
 		return err
 	}

@@ -47,6 +47,33 @@ type AppArticleSchedule struct {
 	Version   int32     `json:"version"`
 }
 
+// Every action of every machine and the capability it needs: the one declaration the engine, bulwark verify, the Go layers and the docs read.
+type BulwarkAction struct {
+	Machine    string `json:"machine"`
+	Name       string `json:"name"`
+	Capability string `json:"capability"`
+	Kind       string `json:"kind"`
+}
+
+// Checks, column assignments and after-statements of each action, in order; a set rule with no action applies to every update of the machine. Generated into the machine's engine functions.
+type BulwarkActionRule struct {
+	ID       int64   `json:"id"`
+	Machine  string  `json:"machine"`
+	Action   *string `json:"action"`
+	Body     string  `json:"body"`
+	Col      *string `json:"col"`
+	Kind     string  `json:"kind"`
+	Message  *string `json:"message"`
+	Sqlstate *string `json:"sqlstate"`
+}
+
+// The typed SQL API of each action (what sqlc calls), registered by bulwark.declare_api(), which grants EXECUTE to the application and job roles.
+type BulwarkApiFunction struct {
+	Function interface{} `json:"function"`
+	Action   string      `json:"action"`
+	Machine  string      `json:"machine"`
+}
+
 // What a principal may attempt, as resource.action. Never encodes state or condition; immutable once created, can only be deprecated.
 type BulwarkCapability struct {
 	Name         string     `json:"name"`
@@ -70,7 +97,7 @@ type BulwarkContractConstraint struct {
 	Kind       string `json:"kind"`
 }
 
-// Registry of tables behind the boundary, filled by bulwark.guard(); read by bulwark verify.
+// Registry of tables behind the boundary, one per machine, filled by bulwark.guard(); read by the engine and bulwark verify.
 type BulwarkGuardedTable struct {
 	Relation    interface{} `json:"relation"`
 	GuardedAt   time.Time   `json:"guarded_at"`
@@ -78,19 +105,30 @@ type BulwarkGuardedTable struct {
 	StateColumn string      `json:"state_column"`
 }
 
-// Idempotency keys, scoped per actor: the request they were first used with and the result it returned.
+// Idempotency keys, scoped per actor: a hash of the request they were first used with, the entity and version it produced, and the returned row when it is small (at most 8 KiB). Expire after bulwark.idempotency_ttl(); purged by bulwark.idempotency_purge().
 type BulwarkIdempotencyKey struct {
-	ActorID     uuid.UUID `json:"actor_id"`
-	Key         string    `json:"key"`
-	CreatedAt   time.Time `json:"created_at"`
-	RequestHash []byte    `json:"request_hash"`
-	Result      []byte    `json:"result"`
+	ActorID     uuid.UUID  `json:"actor_id"`
+	Key         string     `json:"key"`
+	CreatedAt   time.Time  `json:"created_at"`
+	EntityID    *uuid.UUID `json:"entity_id"`
+	RequestHash []byte     `json:"request_hash"`
+	Result      []byte     `json:"result"`
+	Version     *int32     `json:"version"`
 }
 
-// A state machine: its states and transitions are data, enforced by trigger on every guarded table that uses it.
+// A state machine: its states, transitions and actions are data, enforced by the engine and by trigger on every guarded table that uses it.
 type BulwarkMachine struct {
 	Name         string `json:"name"`
 	InitialState string `json:"initial_state"`
+}
+
+// Every transaction that opened the maintenance switch, by whom and why. Written only by bulwark.maintenance_begin().
+type BulwarkMaintenanceWindow struct {
+	Txid     int64      `json:"txid"`
+	ClosedAt *time.Time `json:"closed_at"`
+	DBUser   string     `json:"db_user"`
+	OpenedAt time.Time  `json:"opened_at"`
+	Reason   string     `json:"reason"`
 }
 
 // What each applied migration was when it was applied: sha256 of a SQL file, or go[:marker] for a Go migration (what it installs, e.g. go:river-schema-8). Recorded by schema.Up after migrating; read by bulwark verify.
@@ -112,6 +150,7 @@ type BulwarkPrincipal struct {
 	DbRole *string `json:"db_role"`
 	// human or service.
 	Kind string `json:"kind"`
+	// 1 to 200 characters, NFKC-normalised, without control or format characters, not mixing Latin with Cyrillic or Greek letters.
 	Name string `json:"name"`
 }
 
@@ -144,7 +183,7 @@ type BulwarkState struct {
 	Name    string `json:"name"`
 }
 
-// The legal state changes of each machine. A state change that is not listed here is refused (BWI01) whoever writes.
+// The legal state changes of each machine, each named by its action. A state change that is not listed here is refused (BWI01) whoever writes.
 type BulwarkTransition struct {
 	Machine   string `json:"machine"`
 	FromState string `json:"from_state"`
@@ -152,10 +191,10 @@ type BulwarkTransition struct {
 	Name      string `json:"name"`
 }
 
-// Append-only audit of every write to a guarded table and of grants; written by trigger. Ids increase in commit order per entity because the writer holds the entity's row lock.
+// Append-only audit of every write to a guarded or protected table; written by trigger. Ids increase in commit order per entity because the writer holds the entity's row lock. Every text is bounded (note 2000, correlation id and key 200).
 type BulwarkTransitionLog struct {
 	ID int64 `json:"id"`
-	// The principal that acted; NULL only for maintenance writes, whose note names the database user.
+	// The principal that acted; NULL only for maintenance writes and declarations made by migrations, whose db_user names the login.
 	ActorID *uuid.UUID `json:"actor_id"`
 	At      time.Time  `json:"at"`
 	// The caller's correlation id (transaction setting bulwark.correlation_id), tying this row to the Go decision record.

@@ -95,3 +95,27 @@ func (s *session) checkOwnerMembers(ctx context.Context, c *Check) error {
 	})
 	return err
 }
+
+// checkEngineMembers refuses any member of bulwark_engine, login or not:
+// the write guards let through exactly the code bulwark_engine owns, so a
+// member could write every guarded table unlogged. The role exists with no
+// members; only a superuser (or CREATEROLE) could add one.
+func (s *session) checkEngineMembers(ctx context.Context, c *Check) error {
+	rows, err := s.tx.Query(ctx, `
+		SELECT pg_catalog.quote_ident(r.rolname)
+		FROM pg_catalog.pg_auth_members AS a
+		JOIN pg_catalog.pg_roles AS r ON r.oid = a.member
+		WHERE a.roleid = (SELECT e.oid FROM pg_catalog.pg_roles AS e WHERE e.rolname = $1)
+		ORDER BY 1`, roleEngine)
+	if err != nil {
+		return err
+	}
+	c.Checked++
+	var member string
+	_, err = pgx.ForEachRow(rows, []any{&member}, func() error {
+		c.fail(member, "a member of "+roleEngine+": it can write every guarded table around the engine",
+			fmt.Sprintf("REVOKE %s FROM %s", roleEngine, member))
+		return nil
+	})
+	return err
+}

@@ -26,7 +26,7 @@ type triggerSpec struct {
 	name string
 	// events is the CREATE TRIGGER text between the name and ON.
 	events string
-	fn     string // without the argument list
+	fn     func(g guardedTable) string // without the argument list
 	tgtype int16
 	// args returns the trigger's arguments for a guarded table.
 	args func(g guardedTable) []string
@@ -34,43 +34,38 @@ type triggerSpec struct {
 
 func noArgs(guardedTable) []string { return nil }
 
-func machineArgs(g guardedTable) []string { return []string{g.Machine, g.StateColumn} }
+// fixed is a trigger function that is the same for every table.
+func fixed(name string) func(guardedTable) string {
+	return func(guardedTable) string { return name }
+}
+
+// generated is the trigger function the engine generates for a guarded
+// table's machine (bulwark.engine_build).
+func generated(suffix string) func(guardedTable) string {
+	return func(g guardedTable) string { return "bulwark.trg_" + g.Machine + "_" + suffix }
+}
 
 // guardTriggers are the triggers bulwark.guard() attaches to every guarded
 // table.
 var guardTriggers = []triggerSpec{
 	{
-		name:   "bulwark_10_write_guard",
+		name:   "bulwark_10_boundary",
 		events: "BEFORE INSERT OR UPDATE OR DELETE",
-		fn:     "bulwark.trg_write_guard",
+		fn:     generated("boundary"),
 		tgtype: tgRow | tgBefore | tgInsert | tgUpdate | tgDelete,
-		args:   func(guardedTable) []string { return []string{"audited"} },
-	},
-	{
-		name:   "bulwark_20_state_machine",
-		events: "BEFORE INSERT OR UPDATE",
-		fn:     "bulwark.trg_state_machine",
-		tgtype: tgRow | tgBefore | tgInsert | tgUpdate,
-		args:   machineArgs,
-	},
-	{
-		name:   "bulwark_30_version",
-		events: "BEFORE UPDATE",
-		fn:     "bulwark.trg_bump_version",
-		tgtype: tgRow | tgBefore | tgUpdate,
 		args:   noArgs,
 	},
 	{
 		name:   "bulwark_90_audit",
 		events: "AFTER INSERT OR UPDATE OR DELETE",
-		fn:     "bulwark.trg_audit",
+		fn:     generated("audit"),
 		tgtype: tgRow | tgInsert | tgUpdate | tgDelete,
-		args:   machineArgs,
+		args:   noArgs,
 	},
 	{
 		name:   "bulwark_truncate",
 		events: "BEFORE TRUNCATE",
-		fn:     "bulwark.trg_refuse_truncate",
+		fn:     fixed("bulwark.trg_refuse_truncate"),
 		tgtype: tgBefore | tgTruncate,
 		args:   noArgs,
 	},
@@ -82,14 +77,14 @@ var appendOnlyTriggers = []triggerSpec{
 	{
 		name:   "bulwark_append_only",
 		events: "BEFORE UPDATE OR DELETE",
-		fn:     "bulwark.trg_append_only",
+		fn:     fixed("bulwark.trg_append_only"),
 		tgtype: tgRow | tgBefore | tgUpdate | tgDelete,
 		args:   noArgs,
 	},
 	{
 		name:   "bulwark_append_only_truncate",
 		events: "BEFORE TRUNCATE",
-		fn:     "bulwark.trg_append_only",
+		fn:     fixed("bulwark.trg_append_only"),
 		tgtype: tgBefore | tgTruncate,
 		args:   noArgs,
 	},
@@ -106,7 +101,7 @@ func (t triggerSpec) createSQL(g guardedTable) string {
 		args = append(args, quoteLiteral(a))
 	}
 	return fmt.Sprintf("CREATE TRIGGER %s %s ON %s %s EXECUTE FUNCTION %s(%s)",
-		t.name, t.events, g.Name, level, t.fn, strings.Join(args, ", "))
+		t.name, t.events, g.Name, level, t.fn(g), strings.Join(args, ", "))
 }
 
 // liveTrigger is a pg_trigger row.
@@ -213,8 +208,8 @@ func (s *session) checkTriggerSet(ctx context.Context, c *Check, tables []guarde
 // triggerChanges lists how t differs from what spec makes on g.
 func triggerChanges(t liveTrigger, spec triggerSpec, g guardedTable) []string {
 	var changed []string
-	if t.Fn != spec.fn {
-		changed = append(changed, fmt.Sprintf("calls %s, not %s", t.Fn, spec.fn))
+	if want := spec.fn(g); t.Fn != want {
+		changed = append(changed, fmt.Sprintf("calls %s, not %s", t.Fn, want))
 	}
 	if t.Type != spec.tgtype {
 		changed = append(changed, "fires on other events than "+spec.events)

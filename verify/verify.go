@@ -32,6 +32,7 @@ const (
 	CheckFunctionExecute    = "function_execute"
 	CheckOwners             = "owners"
 	CheckOwnerMembers       = "owner_members"
+	CheckEngineMembers      = "engine_members"
 	CheckCapabilityNames    = "capability_names"
 	CheckRoleCapabilities   = "role_capabilities"
 	CheckStateMachines      = "state_machines"
@@ -40,6 +41,9 @@ const (
 
 // roleOwner owns everything behind the boundary.
 const roleOwner = "bulwark_owner"
+
+// roleEngine owns the code that writes guarded tables; it has no members.
+const roleEngine = "bulwark_engine"
 
 // defaultVersionTable is goose's version table as bulwark's migrations
 // create it.
@@ -140,6 +144,7 @@ var checks = []struct {
 	{CheckFunctionExecute, "functions", (*session).checkFunctionExecute},
 	{CheckOwners, "tables and schemas", (*session).checkOwners},
 	{CheckOwnerMembers, "login roles", (*session).checkOwnerMembers},
+	{CheckEngineMembers, "roles", (*session).checkEngineMembers},
 	{CheckCapabilityNames, "capabilities", (*session).checkCapabilityNames},
 	{CheckRoleCapabilities, "grants", (*session).checkRoleCapabilities},
 	{CheckStateMachines, "state machines", (*session).checkStateMachines},

@@ -10,12 +10,16 @@ SET LOCAL lock_timeout = '10s';
 SET LOCAL statement_timeout = '5min';
 SET LOCAL ROLE bulwark_owner;
 
-SELECT bulwark.declare_machine('article_schedule', 'pending', ARRAY['pending', 'done', 'cancelled', 'failed']);
-SELECT bulwark.declare_transition('article_schedule', 'complete', 'pending', 'done');
-SELECT bulwark.declare_transition('article_schedule', 'cancel', 'pending', 'cancelled');
-SELECT bulwark.declare_transition('article_schedule', 'fail', 'pending', 'failed');
-
 SELECT bulwark.declare_capability('article.schedule', 'End a scheduled publication: cancel it, or record how it ended.');
+
+SELECT bulwark.declare_machine('article_schedule', 'pending', ARRAY['pending', 'done', 'cancelled', 'failed']);
+-- Scheduling a publication is publishing, later: it needs the same
+-- capability.
+SELECT bulwark.declare_action('article_schedule', 'schedule', 'create', 'article.publish');
+SELECT bulwark.declare_action('article_schedule', 'move', 'update', 'article.publish');
+SELECT bulwark.declare_transition('article_schedule', 'complete', 'pending', 'done', 'article.schedule');
+SELECT bulwark.declare_transition('article_schedule', 'cancel', 'pending', 'cancelled', 'article.schedule');
+SELECT bulwark.declare_transition('article_schedule', 'fail', 'pending', 'failed', 'article.schedule');
 
 SELECT bulwark.declare_role('publisher', ARRAY['article.schedule']);
 SELECT bulwark.declare_role('admin', ARRAY['article.schedule']);
@@ -93,121 +97,108 @@ FOR EACH ROW EXECUTE FUNCTION app.trg_article_schedule_frozen();
 
 SELECT bulwark.guard('app.article_schedules', 'article_schedule', 'state');
 
+-- Locks the article to be scheduled, so that concurrent schedulers of one
+-- article queue (the partial unique index refuses a second pending schedule
+-- in any case: a conflict), and says whether it is approved. Runs inside the
+-- engine, as bulwark_engine.
 -- +goose StatementBegin
-CREATE FUNCTION app.article_schedule_lock(p_id uuid)
-RETURNS app.article_schedules
+CREATE FUNCTION app.article_lock_approved(p_id uuid)
+RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_schedule app.article_schedules;
+    v_state text;
 BEGIN
-    IF p_id IS NULL THEN
-        PERFORM bulwark.raise('22004', 'a schedule id is required');
-    END IF;
-    SELECT * INTO v_schedule FROM app.article_schedules AS s WHERE s.id = p_id FOR UPDATE;
+    SELECT a.state INTO v_state FROM app.articles AS a WHERE a.id = p_id FOR UPDATE;
     IF NOT FOUND THEN
-        PERFORM bulwark.raise('BWN01', pg_catalog.format('no schedule %s', p_id));
+        PERFORM bulwark.raise('BWN01', pg_catalog.format('no article %s', p_id));
     END IF;
-    RETURN v_schedule;
+    RETURN v_state = 'approved';
 END;
 $$;
 -- +goose StatementEnd
 
--- Schedules the publication of an article. The article row is locked so
--- that concurrent schedulers of one article queue; the partial unique
--- index refuses a second pending schedule in any case (a conflict: the
--- world moved).
+REVOKE EXECUTE ON FUNCTION app.article_lock_approved(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION app.article_lock_approved(uuid) TO bulwark_engine;
+
+-- schedule
+SELECT bulwark.declare_arg_check('article_schedule', 'schedule',
+    $$p_args ->> 'article_id' IS NOT NULL AND p_args ->> 'publish_at' IS NOT NULL$$, '22004',
+    $$'an article id and a publication time are required'$$);
+SELECT bulwark.declare_check('article_schedule', 'schedule',
+    $$app.article_lock_approved((p_args ->> 'article_id')::uuid)$$, 'BWI03',
+    $$pg_catalog.format('article %s is not approved: only an approved article is scheduled for publication', p_args ->> 'article_id')$$);
+SELECT bulwark.declare_set('article_schedule', 'schedule', 'article_id', $$(p_args ->> 'article_id')::uuid$$);
+SELECT bulwark.declare_set('article_schedule', 'schedule', 'created_by', 'p_actor');
+SELECT bulwark.declare_set('article_schedule', 'schedule', 'publish_at', $$(p_args ->> 'publish_at')::timestamptz$$);
+
+-- move: a new time and a new token, so the job queued for the old time
+-- finds itself stale and does nothing.
+SELECT bulwark.declare_arg_check('article_schedule', 'move', $$p_args ->> 'publish_at' IS NOT NULL$$, '22004',
+    $$'a publication time is required'$$);
+SELECT bulwark.declare_check('article_schedule', 'move', $$r.state = 'pending'$$, 'BWI02',
+    $$pg_catalog.format('schedule %s is %s and frozen', r.id, r.state)$$);
+SELECT bulwark.declare_set('article_schedule', 'move', 'publish_at', $$(p_args ->> 'publish_at')::timestamptz$$);
+SELECT bulwark.declare_set('article_schedule', 'move', 'token', 'pg_catalog.gen_random_uuid()');
+
+-- complete, cancel, fail: only the job queued for the schedule (its token)
+-- completes or fails it; a failure records the refusing layer and why.
+SELECT bulwark.declare_arg_check('article_schedule', 'complete', $$p_args ->> 'token' IS NOT NULL$$, '22023',
+    $$'completing a schedule needs its token'$$);
+SELECT bulwark.declare_arg_check('article_schedule', 'fail', $$p_args ->> 'token' IS NOT NULL$$, '22023',
+    $$'failing a schedule needs its token'$$);
+SELECT bulwark.declare_arg_check('article_schedule', 'complete', $$p_args ->> 'layer' IS NULL$$, '22023',
+    $$'only a failed schedule records a refusing layer'$$);
+SELECT bulwark.declare_arg_check('article_schedule', 'cancel', $$p_args ->> 'layer' IS NULL$$, '22023',
+    $$'only a failed schedule records a refusing layer'$$);
+SELECT bulwark.declare_arg_check('article_schedule', 'fail',
+    $$p_args ->> 'layer' IN ('invalid', 'permission', 'policy', 'conflict', 'invariant', 'not_found', 'unavailable')$$, '22023',
+    $$'a failed schedule records the refusing layer: invalid, permission, policy, conflict, invariant, not_found or unavailable'$$);
+SELECT bulwark.declare_arg_check('article_schedule', 'fail', $$pg_catalog.char_length(p_args ->> 'code') <= 100$$, '22001',
+    $$'an outcome code has at most 100 characters'$$);
+SELECT bulwark.declare_check('article_schedule', 'complete', $$r.token = (p_args ->> 'token')::uuid$$, 'BWC01',
+    $$pg_catalog.format('schedule %s was moved since this job was queued', r.id)$$);
+SELECT bulwark.declare_check('article_schedule', 'fail', $$r.token = (p_args ->> 'token')::uuid$$, 'BWC01',
+    $$pg_catalog.format('schedule %s was moved since this job was queued', r.id)$$);
+SELECT bulwark.declare_check('article_schedule', 'cancel', $$r.token = (p_args ->> 'token')::uuid$$, 'BWC01',
+    $$pg_catalog.format('schedule %s was moved since this job was queued', r.id)$$);
+-- A schedule is done only when its article was published.
+SELECT bulwark.declare_check('article_schedule', 'complete',
+    $$EXISTS (SELECT FROM app.articles AS a WHERE a.id = r.article_id AND a.state = 'published')$$, 'BWI03',
+    $$pg_catalog.format('schedule %s: its article is not published', r.id)$$);
+SELECT bulwark.declare_set('article_schedule', 'fail', 'outcome_layer', $$p_args ->> 'layer'$$);
+SELECT bulwark.declare_set('article_schedule', 'fail', 'outcome_code', $$p_args ->> 'code'$$);
+SELECT bulwark.declare_set('article_schedule', 'fail', 'outcome_reason', 'p_note');
+SELECT bulwark.declare_set('article_schedule', NULL, 'updated_at', 'pg_catalog.now()');
+
+------------------------------------------------------------------------------
+-- The SQL API
+------------------------------------------------------------------------------
+
 -- +goose StatementBegin
 CREATE FUNCTION app.article_schedule_publish(p_actor uuid, p_article_id uuid, p_publish_at timestamptz, p_idem_key text)
-RETURNS app.article_schedules
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+RETURNS app.article_schedules LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    v_boundary text := bulwark.boundary_enter();
-    v_article  app.articles;
-    v_schedule app.article_schedules;
-    v_replay   jsonb;
-BEGIN
-    -- Scheduling a publication is publishing, later: it needs the same
-    -- capability.
-    PERFORM bulwark.require_capability(p_actor, 'article.publish');
-    IF p_article_id IS NULL OR p_publish_at IS NULL THEN
-        PERFORM bulwark.raise('22004', 'an article id and a publication time are required');
-    END IF;
-    v_article := app.article_lock(p_article_id);
-    v_replay := bulwark.idempotency_claim(p_actor, p_idem_key, pg_catalog.jsonb_build_object(
-        'fn', 'article_schedule_publish', 'article_id', p_article_id, 'publish_at', p_publish_at));
-    IF v_replay IS NOT NULL THEN
-        PERFORM bulwark.boundary_leave(v_boundary);
-        RETURN pg_catalog.jsonb_populate_record(NULL::app.article_schedules, v_replay);
-    END IF;
-    IF v_article.state <> 'approved' THEN
-        PERFORM bulwark.raise(
-            'BWI03',
-            pg_catalog.format('article %s is %s: only an approved article is scheduled for publication', p_article_id, v_article.state));
-    END IF;
-    PERFORM bulwark.transition_begin(p_actor, 'schedule', p_idem_key, NULL);
-    INSERT INTO app.article_schedules (article_id, created_by, publish_at, state)
-    VALUES (p_article_id, p_actor, p_publish_at, 'pending')
-    RETURNING * INTO v_schedule;
-    PERFORM bulwark.transition_end();
-    PERFORM bulwark.idempotency_complete(p_actor, p_idem_key, pg_catalog.to_jsonb(v_schedule));
-    PERFORM bulwark.boundary_leave(v_boundary);
-    RETURN v_schedule;
-END;
+    SELECT * FROM app.article_schedule_apply('schedule', p_actor, NULL, NULL, p_idem_key,
+        pg_catalog.jsonb_build_object('article_id', p_article_id, 'publish_at', p_publish_at))
 $$;
 -- +goose StatementEnd
+SELECT bulwark.declare_api('app.article_schedule_publish(uuid, uuid, timestamptz, text)', 'article_schedule', 'schedule');
 
--- Moves a pending schedule to another time. The token changes, so the job
--- queued for the old time finds itself stale and does nothing.
 -- +goose StatementBegin
 CREATE FUNCTION app.article_schedule_move(p_actor uuid, p_id uuid, p_expected_version integer, p_publish_at timestamptz, p_idem_key text)
-RETURNS app.article_schedules
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+RETURNS app.article_schedules LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    v_boundary text := bulwark.boundary_enter();
-    v_schedule app.article_schedules;
-    v_replay   jsonb;
-BEGIN
-    PERFORM bulwark.require_capability(p_actor, 'article.publish');
-    IF p_publish_at IS NULL OR p_expected_version IS NULL THEN
-        PERFORM bulwark.raise('22004', 'a publication time and an expected version are required');
-    END IF;
-    v_schedule := app.article_schedule_lock(p_id);
-    v_replay := bulwark.idempotency_claim(p_actor, p_idem_key, pg_catalog.jsonb_build_object(
-        'fn', 'article_schedule_move', 'id', p_id, 'publish_at', p_publish_at));
-    IF v_replay IS NOT NULL THEN
-        PERFORM bulwark.boundary_leave(v_boundary);
-        RETURN pg_catalog.jsonb_populate_record(NULL::app.article_schedules, v_replay);
-    END IF;
-    PERFORM bulwark.require_version('schedule', p_id, v_schedule.version, p_expected_version);
-    IF v_schedule.state <> 'pending' THEN
-        PERFORM bulwark.raise('BWI02', pg_catalog.format('schedule %s is %s and frozen', p_id, v_schedule.state));
-    END IF;
-    PERFORM bulwark.transition_begin(p_actor, 'move', p_idem_key, NULL);
-    UPDATE app.article_schedules AS s
-    SET publish_at = p_publish_at,
-        token = pg_catalog.gen_random_uuid(),
-        updated_at = pg_catalog.now()
-    WHERE s.id = p_id
-    RETURNING s.* INTO v_schedule;
-    PERFORM bulwark.transition_end();
-    PERFORM bulwark.idempotency_complete(p_actor, p_idem_key, pg_catalog.to_jsonb(v_schedule));
-    PERFORM bulwark.boundary_leave(v_boundary);
-    RETURN v_schedule;
-END;
+    SELECT * FROM app.article_schedule_apply('move', p_actor, p_id, p_expected_version, p_idem_key,
+        pg_catalog.jsonb_build_object('publish_at', p_publish_at))
 $$;
 -- +goose StatementEnd
+SELECT bulwark.declare_api('app.article_schedule_move(uuid, uuid, integer, timestamptz, text)', 'article_schedule', 'move');
 
 -- Ends a pending schedule: complete (published), cancel, or fail (with the
--- layer, code and reason that refused the publication). A job must present
--- the schedule's current token, so a stale job cannot end a moved schedule.
+-- layer, code and reason that refused the publication; the reason is the
+-- log row's note, at most 2000 characters).
 -- +goose StatementBegin
 CREATE FUNCTION app.article_schedule_end(
     p_actor uuid,
@@ -220,75 +211,16 @@ CREATE FUNCTION app.article_schedule_end(
     p_outcome_reason text,
     p_idem_key text
 )
-RETURNS app.article_schedules
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+RETURNS app.article_schedules LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    v_boundary text := bulwark.boundary_enter();
-    v_schedule app.article_schedules;
-    v_replay   jsonb;
-    v_to       text;
-BEGIN
-    PERFORM bulwark.require_capability(p_actor, 'article.schedule');
-    IF p_transition IS NULL OR p_transition NOT IN ('complete', 'cancel', 'fail') THEN
-        PERFORM bulwark.raise('22023', 'a schedule ends by complete, cancel or fail');
-    END IF;
-    IF (p_transition = 'fail') <> (p_outcome_layer IS NOT NULL) THEN
-        PERFORM bulwark.raise('22023', 'a failed schedule records the refusing layer; no other ending does');
-    END IF;
-    IF p_outcome_layer NOT IN ('invalid', 'permission', 'policy', 'conflict', 'invariant', 'not_found', 'unavailable') THEN
-        PERFORM bulwark.raise('22023', pg_catalog.format('unknown outcome layer %s', p_outcome_layer));
-    END IF;
-    -- Only the job that was queued for the schedule completes or fails it.
-    IF p_transition IN ('complete', 'fail') AND p_token IS NULL THEN
-        PERFORM bulwark.raise('22023', 'completing or failing a schedule needs its token');
-    END IF;
-    v_schedule := app.article_schedule_lock(p_id);
-    v_replay := bulwark.idempotency_claim(p_actor, p_idem_key, pg_catalog.jsonb_build_object(
-        'fn', 'article_schedule_end', 'id', p_id, 'token', p_token,
-        'transition', p_transition, 'layer', p_outcome_layer, 'code', p_outcome_code, 'reason', p_outcome_reason));
-    IF v_replay IS NOT NULL THEN
-        PERFORM bulwark.boundary_leave(v_boundary);
-        RETURN pg_catalog.jsonb_populate_record(NULL::app.article_schedules, v_replay);
-    END IF;
-    PERFORM bulwark.require_version('schedule', p_id, v_schedule.version, p_expected_version);
-    IF p_token IS NOT NULL AND v_schedule.token <> p_token THEN
-        PERFORM bulwark.raise('BWC01', pg_catalog.format('schedule %s was moved since this job was queued', p_id));
-    END IF;
-    v_to := bulwark.transition_target('article_schedule', p_transition, v_schedule.state);
-    -- A schedule is done only when its article was published.
-    IF p_transition = 'complete' AND NOT EXISTS (
-        SELECT FROM app.articles AS a WHERE a.id = v_schedule.article_id AND a.state = 'published'
-    ) THEN
-        PERFORM bulwark.raise('BWI03', pg_catalog.format('schedule %s: its article is not published', p_id));
-    END IF;
-    PERFORM bulwark.transition_begin(p_actor, p_transition, p_idem_key, p_outcome_reason);
-    UPDATE app.article_schedules AS s
-    SET state = v_to,
-        outcome_layer = p_outcome_layer,
-        outcome_code = pg_catalog.left(p_outcome_code, 100),
-        outcome_reason = pg_catalog.left(p_outcome_reason, 2000),
-        updated_at = pg_catalog.now()
-    WHERE s.id = p_id
-    RETURNING s.* INTO v_schedule;
-    PERFORM bulwark.transition_end();
-    PERFORM bulwark.idempotency_complete(p_actor, p_idem_key, pg_catalog.to_jsonb(v_schedule));
-    PERFORM bulwark.boundary_leave(v_boundary);
-    RETURN v_schedule;
-END;
+    SELECT * FROM app.article_schedule_apply(
+        CASE WHEN p_transition IN ('complete', 'cancel', 'fail') THEN p_transition ELSE 'end:' || coalesce(p_transition, 'NULL') END,
+        p_actor, p_id, p_expected_version, p_idem_key,
+        pg_catalog.jsonb_build_object('token', p_token, 'layer', p_outcome_layer, 'code', p_outcome_code),
+        p_outcome_reason)
 $$;
 -- +goose StatementEnd
-
-REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA app FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION
-    app.article_schedule_publish(uuid, uuid, timestamptz, text),
-    app.article_schedule_move(uuid, uuid, integer, timestamptz, text),
-    app.article_schedule_end(uuid, uuid, integer, uuid, text, text, text, text, text)
-TO bulwark_app, bulwark_jobs;
-
-GRANT SELECT ON app.article_schedules TO bulwark_app, bulwark_jobs;
+SELECT bulwark.declare_api('app.article_schedule_end(uuid, uuid, integer, uuid, text, text, text, text, text)', 'article_schedule', 'complete');
 
 RESET ROLE;
 
@@ -302,9 +234,11 @@ SELECT bulwark.unguard('app.article_schedules');
 DROP FUNCTION app.article_schedule_end(uuid, uuid, integer, uuid, text, text, text, text, text);
 DROP FUNCTION app.article_schedule_move(uuid, uuid, integer, timestamptz, text);
 DROP FUNCTION app.article_schedule_publish(uuid, uuid, timestamptz, text);
-DROP FUNCTION app.article_schedule_lock(uuid);
+DROP FUNCTION app.article_lock_approved(uuid);
 DROP TABLE app.article_schedules;
 DROP FUNCTION app.trg_article_schedule_frozen();
+
+SELECT bulwark.undeclare_machine('article_schedule');
 
 -- +goose StatementBegin
 DO $down$
@@ -324,6 +258,5 @@ END
 $down$;
 -- +goose StatementEnd
 
-SELECT bulwark.undeclare_machine('article_schedule');
 
 RESET ROLE;

@@ -57,7 +57,8 @@ func TestContract(t *testing.T) {
 			);
 			CREATE UNIQUE INDEX widget_name_unique ON app.widgets (name);
 			CREATE INDEX widget_state ON app.widgets (state);
-			SELECT bulwark.guard('app.widgets', 'article', 'state');
+			SELECT bulwark.declare_machine('widget', 'draft', ARRAY['draft']);
+			SELECT bulwark.guard('app.widgets', 'widget', 'state');
 			COMMIT`)
 		require.NoError(t, err)
 	}

@@ -151,12 +151,15 @@ func TestMigrationsSecurity(t *testing.T) {
 		require.Empty(t, names)
 	})
 
+	// bulwark_owner owns the typed API and the helpers; bulwark_engine owns
+	// the code that writes guarded tables (generated engines, grant and
+	// declaration functions). Nobody else owns a definer.
 	t.Run("DefinerFunctionsOwnedByOwner", func(t *testing.T) {
 		rows, err := conn.Query(ctx, `
 			SELECT p.oid::regprocedure::text
 			FROM pg_catalog.pg_proc AS p
 			WHERE p.pronamespace::regnamespace::text IN ('bulwark', 'app')
-			  AND (p.prosecdef AND pg_catalog.pg_get_userbyid(p.proowner) <> 'bulwark_owner')`)
+			  AND (p.prosecdef AND pg_catalog.pg_get_userbyid(p.proowner) NOT IN ('bulwark_owner', 'bulwark_engine'))`)
 		require.NoError(t, err)
 		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		require.NoError(t, err)

@@ -113,8 +113,23 @@ func (w *world) maintenance(t *testing.T, sql string, args ...any) {
 	require.NoError(t, err)
 }
 
+// unnotified runs sql as the superuser with triggers off: a write whose
+// notification is lost.
+func (w *world) unnotified(t *testing.T, sql string, args ...any) {
+	t.Helper()
+	ctx := context.Background()
+	err := db.WithTx(ctx, w.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SET LOCAL session_replication_role = replica"); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, sql, args...)
+		return err
+	})
+	require.NoError(t, err)
+}
+
 // deactivate marks the principal inactive; the principals trigger notifies
-// "*".
+// its id.
 func (w *world) deactivate(t *testing.T, id uuid.UUID) {
 	t.Helper()
 	w.maintenance(t, "UPDATE bulwark.principals SET active = false WHERE id = $1", id)

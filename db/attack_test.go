@@ -412,37 +412,41 @@ func appRoleAttacks(w *world, tg targets) []attack {
 		{name: "DDLCreateTableInApp", sql: "CREATE TABLE app.evil (id integer)"},
 		{name: "DDLCreateTableInBulwark", sql: "CREATE TABLE bulwark.evil (id integer)"},
 		{name: "DDLCreateTableInPublic", sql: "CREATE TABLE public.evil (id integer)"},
-		{name: "DDLCreateTrigger", sql: "CREATE TRIGGER evil BEFORE UPDATE ON app.articles FOR EACH ROW EXECUTE FUNCTION bulwark.trg_bump_version()"},
+		{name: "DDLCreateTrigger", sql: "CREATE TRIGGER evil BEFORE UPDATE ON app.articles FOR EACH ROW EXECUTE FUNCTION bulwark.trg_article_boundary()"},
 		{name: "DDLDisableAllTriggers", sql: "ALTER TABLE app.articles DISABLE TRIGGER ALL"},
 		{name: "DDLDisableAppendOnly", sql: "ALTER TABLE bulwark.transition_log DISABLE TRIGGER bulwark_append_only"},
-		{name: "DDLDisableWriteGuard", sql: "ALTER TABLE app.articles DISABLE TRIGGER bulwark_10_write_guard"},
-		{name: "DDLDropWriteGuard", sql: "DROP TRIGGER bulwark_10_write_guard ON app.articles"},
+		{name: "DDLDisableWriteGuard", sql: "ALTER TABLE app.articles DISABLE TRIGGER bulwark_10_boundary"},
+		{name: "DDLDropWriteGuard", sql: "DROP TRIGGER bulwark_10_boundary ON app.articles"},
+		{name: "DDLReplaceEngine", sql: "CREATE OR REPLACE FUNCTION bulwark.trg_article_boundary() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$"},
 		{name: "DDLReplaceTransitionFunction", sql: "CREATE OR REPLACE FUNCTION app.article_publish(p_actor uuid, p_id uuid, p_expected_version integer, p_idem_key text) " +
 			"RETURNS app.articles LANGUAGE sql AS $$ SELECT * FROM app.articles WHERE id = p_id $$"},
+		{name: "RoleGrantEngineToSelf", sql: "GRANT bulwark_engine TO CURRENT_USER"},
 		{name: "RoleGrantOwnerToSelf", sql: "GRANT bulwark_owner TO CURRENT_USER"},
+		{name: "RoleSetEngine", sql: "SET ROLE bulwark_engine"},
 		{name: "RoleSetOwner", sql: "SET ROLE bulwark_owner"},
 		{name: "RoleSetSessionAuthorization", sql: "SET SESSION AUTHORIZATION bulwark_owner"},
 		{name: "SessionReplicationRoleReplica", sql: "SET session_replication_role = replica"},
 
 		// Internal helpers, each with arguments that would work if it ran.
-		{name: "CallArticleApply", sql: "SELECT * FROM app.article_apply(" + pat + ", " + ap + ", " +
-			fmt.Sprint(tg.approved.Version) + ", NULL, 'publish', 'article.publish', NULL)"},
-		{name: "CallArticleLock", sql: "SELECT app.article_lock(" + d + ")"},
-		{name: "CallBoundaryEnter", sql: "SELECT bulwark.boundary_enter()"},
-		{name: "CallBoundaryLeave", sql: "SELECT bulwark.boundary_leave('on')"},
+		{name: "CallArticleApply", sql: "SELECT * FROM app.article_apply('publish', " + pat + ", " + ap + ", " +
+			fmt.Sprint(tg.approved.Version) + ", NULL)"},
+		{name: "CallArticleLockApproved", sql: "SELECT app.article_lock_approved(" + d + ")"},
+		{name: "CallContextSet", sql: "SELECT bulwark.context_set(" + pat + ", 'publish', NULL, NULL)"},
+		{name: "CallDeclareAction", sql: "SELECT bulwark.declare_action('article', 'delete', 'update', 'article.edit')"},
+		{name: "CallDeclareAPI", sql: "SELECT bulwark.declare_api('app.article_publish(uuid, uuid, integer, text)', 'article', 'publish')"},
+		{name: "CallDeclareRule", sql: "SELECT bulwark.declare_rule('article', 'publish', 'after', 'PERFORM 1')"},
+		{name: "CallEngineBuild", sql: "SELECT bulwark.engine_build('article')"},
+		{name: "CallEngineRegister", sql: "SELECT bulwark.engine_register('app.articles', 'article', 'state')"},
+		{name: "CallEngineUnregister", sql: "SELECT bulwark.engine_unregister('app.articles')"},
 		{name: "CallDeclareCapability", sql: "SELECT bulwark.declare_capability('article.delete', 'Delete an article.')"},
 		{name: "CallDeclarePrincipal", sql: "SELECT bulwark.declare_principal('human', 'mallory', ARRAY['admin'], NULL)"},
 		{name: "CallDeclareRole", sql: "SELECT bulwark.declare_role('author', ARRAY['article.publish'])"},
 		{name: "CallDeclareTransition", sql: "SELECT bulwark.declare_transition('article', 'shortcut', 'draft', 'published')"},
 		{name: "CallGuard", sql: "SELECT bulwark.guard('app.articles', 'article', 'state')"},
-		{name: "CallIdempotencyClaim", sql: "SELECT bulwark.idempotency_claim(" + pat + ", 'forged', '{}')"},
-		{name: "CallIdempotencyComplete", sql: "SELECT bulwark.idempotency_complete(" + pat + ", 'forged', '{}')"},
-		{name: "CallLogAppend", sql: "SELECT bulwark.log_append('article', " + ap + ", 'approved', 'published', 'publish', " + pat + ", NULL, NULL)"},
 		{name: "CallMaintenanceBegin", sql: "SELECT bulwark.maintenance_begin('attack test: let me in')"},
 		{name: "CallMaintenanceEnd", sql: "SELECT bulwark.maintenance_end()"},
 		{name: "CallProtect", sql: "SELECT bulwark.protect('app.articles')"},
 		{name: "CallRaise", sql: "SELECT bulwark.raise('BWI01', 'x')"},
-		{name: "CallTransitionBegin", sql: "SELECT bulwark.transition_begin(" + pat + ", 'publish', NULL, NULL)"},
 		{name: "CallUndeclareMachine", sql: "SELECT bulwark.undeclare_machine('article')"},
 		{name: "CallUnguard", sql: "SELECT bulwark.unguard('app.articles')"},
 	}
@@ -665,6 +669,18 @@ func principalName(w *world, id uuid.UUID) string {
 	return id.String()
 }
 
+// quoted doubles the quotes of a literal, for SQL inside a string literal.
+func quoted(literal string) string { return strings.ReplaceAll(literal, "'", "''") }
+
+// forgeFunction is the owner's pg_temp function that writes anything with
+// the old boundary flag and the engine's audit context set.
+const forgeFunction = `CREATE FUNCTION pg_temp.forge(p_sql text) RETURNS void LANGUAGE plpgsql AS $f$ BEGIN
+	PERFORM pg_catalog.set_config('bulwark.transition', 'on', true);
+	PERFORM pg_catalog.set_config('bulwark.actor', (SELECT p.id::text FROM bulwark.principals AS p WHERE p.name = 'bootstrap'), true);
+	PERFORM pg_catalog.set_config('bulwark.action', 'publish', true);
+	EXECUTE p_sql;
+END $f$`
+
 // ownerAttacks are what the owner (or a superuser) might do by hand. The
 // privileges allow all of it; the triggers refuse it, maintenance switch or
 // not.
@@ -698,6 +714,30 @@ func ownerAttacks(w *world, tg targets) []attack {
 			sqlState: db.SQLStateDirectWrite},
 		{name: "ForgedFlagInDOBlock", sql: "DO $$ BEGIN PERFORM pg_catalog.set_config('bulwark.transition', 'on', true); " +
 			"INSERT INTO bulwark.roles (name) VALUES ('forged'); END $$", sqlState: db.SQLStateDirectWrite},
+		// The forgery the call-stack check allowed: a pg_temp function owned
+		// by bulwark_owner that sets the old flag (and the engine's audit
+		// context) and runs any statement. The guards ask who is writing
+		// (current_user must be bulwark_engine), not what a setting says.
+		{name: "ForgedTempFunctionUpdate", setup: []string{forgeFunction},
+			sql: "SELECT pg_temp.forge('UPDATE app.articles SET title = ''forged'' WHERE id = " + quoted(d) + "')", sqlState: db.SQLStateDirectWrite},
+		{name: "ForgedTempFunctionGrantRole", setup: []string{forgeFunction},
+			sql:      "SELECT pg_temp.forge('INSERT INTO bulwark.principal_roles (principal_id, role) VALUES (" + quoted(nobody) + ", ''admin'')')",
+			sqlState: db.SQLStateDirectWrite},
+		{name: "ForgedTempFunctionIdempotencyResult", setup: []string{forgeFunction},
+			sql: "SELECT pg_temp.forge('INSERT INTO bulwark.idempotency_keys (actor_id, key, request_hash, result) VALUES (" + quoted(alice) +
+				", ''forged'', ''\\x00'', ''{}'')')", sqlState: db.SQLStateDirectWrite},
+		{name: "ForgedTempFunctionLogRow", setup: []string{forgeFunction},
+			sql:      "SELECT pg_temp.forge('INSERT INTO bulwark.transition_log (machine, transition, actor_id) VALUES (''article'', ''publish'', " + quoted(alice) + ")')",
+			sqlState: db.SQLStateDirectWrite},
+		{name: "ForgedContextUpdate", setup: []string{"SELECT pg_catalog.set_config('bulwark.actor', " + alice + "::text, false)",
+			"SELECT pg_catalog.set_config('bulwark.action', 'edit', false)"},
+			sql: touch, sqlState: db.SQLStateDirectWrite},
+		{name: "DirectLogInsert", sql: "INSERT INTO bulwark.transition_log (machine, transition, actor_id) VALUES ('article', 'publish', " + alice + ")",
+			sqlState: db.SQLStateDirectWrite},
+		{name: "DirectMaintenanceWindow", sql: "INSERT INTO bulwark.maintenance_windows (txid, reason) VALUES (pg_catalog.txid_current(), 'forged window')",
+			sqlState: db.SQLStateDirectWrite},
+		{name: "DirectActionRule", sql: "INSERT INTO bulwark.action_rules (machine, action, kind, body) VALUES ('article', 'publish', 'after', 'PERFORM 1')",
+			sqlState: db.SQLStateDirectWrite},
 
 		// The log is append-only for everyone, maintenance included.
 		{name: "LogDelete", sql: "DELETE FROM bulwark.transition_log WHERE entity_id = " + p, sqlState: db.SQLStateFrozen},
@@ -761,6 +801,14 @@ func TestAttackOwner(t *testing.T) {
 			// The owner is no superuser: it cannot switch the triggers off
 			// for the session.
 			attack{name: "SessionReplicationRoleReplica", sql: "SET session_replication_role = replica", sqlState: pgerrcode.InsufficientPrivilege},
+			// Nor become the engine: it has no members, and granting one
+			// takes a superuser.
+			attack{name: "SetRoleEngine", sql: "SET ROLE bulwark_engine", sqlState: pgerrcode.InsufficientPrivilege},
+			attack{name: "GrantEngineToSelf", sql: "GRANT bulwark_engine TO CURRENT_USER", sqlState: pgerrcode.InsufficientPrivilege},
+			attack{name: "AlterEngineFunctionOwner", sql: "ALTER FUNCTION app.article_apply(text, uuid, uuid, integer, text, jsonb, text) OWNER TO bulwark_owner",
+				sqlState: pgerrcode.InsufficientPrivilege},
+			attack{name: "ReplaceEngineFunction", sql: "CREATE OR REPLACE FUNCTION bulwark.trg_article_boundary() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
+				sqlState: pgerrcode.InsufficientPrivilege},
 		)
 		w.runAttacks(t, urls["bulwark_owner"], attacks)
 	})

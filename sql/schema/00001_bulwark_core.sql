@@ -229,7 +229,9 @@ COMMENT ON TABLE bulwark.transitions IS 'The legal state changes of each machine
 --   row_check:  a boolean over the locked row r and the target state v_to
 --   set:        column := expression, on the action's write
 --   after:      a statement run after the write (r is the new row)
--- Names usable in the SQL: p_actor, p_id, p_args (jsonb), p_note, r, v_to.
+-- Names usable in the SQL: p_actor, p_id, p_expected_version, p_args
+-- (jsonb), p_note, r, v_to. A check with no action applies to every action
+-- but creation; a set rule with no action to every update and transition.
 CREATE TABLE bulwark.action_rules (
     id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     machine  text NOT NULL REFERENCES bulwark.machines (name),
@@ -244,7 +246,7 @@ CREATE TABLE bulwark.action_rules (
     CONSTRAINT action_rule_shape CHECK (
         (kind IN ('arg_check', 'row_check')) = (sqlstate IS NOT NULL AND message IS NOT NULL)
         AND (kind = 'set') = (col IS NOT NULL)
-        AND (action IS NOT NULL OR kind = 'set')
+        AND (action IS NOT NULL OR kind <> 'after')
     ),
     CONSTRAINT action_rule_sqlstate CHECK (sqlstate ~ '^[0-9A-Z]{5}$'),
     CONSTRAINT action_rule_length CHECK (
@@ -914,16 +916,16 @@ BEGIN
     WHERE x.machine = p_machine;
 
     SELECT pg_catalog.string_agg(
-               pg_catalog.format(E'IF p_action = %L AND (%s) IS FALSE THEN\n        RAISE EXCEPTION USING ERRCODE = %L, MESSAGE = (%s);\n    END IF;',
-                   r.action, r.body, r.sqlstate, r.message),
+               pg_catalog.format(E'IF %s AND (%s) IS FALSE THEN\n        RAISE EXCEPTION USING ERRCODE = %L, MESSAGE = (%s);\n    END IF;',
+                   coalesce(pg_catalog.format('p_action = %L', r.action), 'v_kind <> ''create'''), r.body, r.sqlstate, r.message),
                E'\n    ' ORDER BY r.id)
     INTO v_args
     FROM bulwark.action_rules AS r
     WHERE r.machine = p_machine AND r.kind = 'arg_check';
 
     SELECT pg_catalog.string_agg(
-               pg_catalog.format(E'IF p_action = %L AND (%s) IS FALSE THEN\n        RAISE EXCEPTION USING ERRCODE = %L, MESSAGE = (%s);\n    END IF;',
-                   r.action, r.body, r.sqlstate, r.message),
+               pg_catalog.format(E'IF %s AND (%s) IS FALSE THEN\n        RAISE EXCEPTION USING ERRCODE = %L, MESSAGE = (%s);\n    END IF;',
+                   coalesce(pg_catalog.format('p_action = %L', r.action), 'v_kind <> ''create'''), r.body, r.sqlstate, r.message),
                E'\n    ' ORDER BY r.id)
     INTO v_rows
     FROM bulwark.action_rules AS r
@@ -1036,8 +1038,8 @@ BEGIN
         IF p_id IS NULL THEN
             RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = format('a %s id is required', @machine_lit@);
         END IF;
-        IF p_expected_version IS NULL OR p_expected_version < 1 THEN
-            RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'an expected version (1 or more) is required';
+        IF p_expected_version < 1 THEN
+            RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'an expected version is 1 or more';
         END IF;
     END IF;
     @arg_checks@
@@ -1073,7 +1075,7 @@ BEGIN
     IF v_kind = 'create' THEN
         v_to := @initial_lit@;
     ELSE
-        IF r.version <> p_expected_version THEN
+        IF r.version <> p_expected_version THEN -- NULL: the caller pins no version
             RAISE EXCEPTION USING ERRCODE = 'BWC01',
                 MESSAGE = format('%s %s is at version %s, not %s', @machine_lit@, p_id, r.version, p_expected_version),
                 DETAIL = 'current_version=' || r.version;

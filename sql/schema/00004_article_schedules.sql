@@ -135,8 +135,9 @@ SELECT bulwark.declare_set('article_schedule', 'schedule', 'publish_at', $$(p_ar
 
 -- move: a new time and a new token, so the job queued for the old time
 -- finds itself stale and does nothing.
-SELECT bulwark.declare_arg_check('article_schedule', 'move', $$p_args ->> 'publish_at' IS NOT NULL$$, '22004',
-    $$'a publication time is required'$$);
+SELECT bulwark.declare_arg_check('article_schedule', 'move',
+    $$p_args ->> 'publish_at' IS NOT NULL AND p_expected_version IS NOT NULL$$, '22004',
+    $$'a publication time and an expected version are required'$$);
 SELECT bulwark.declare_check('article_schedule', 'move', $$r.state = 'pending'$$, 'BWI02',
     $$pg_catalog.format('schedule %s is %s and frozen', r.id, r.state)$$);
 SELECT bulwark.declare_set('article_schedule', 'move', 'publish_at', $$(p_args ->> 'publish_at')::timestamptz$$);

@@ -178,8 +178,8 @@ SELECT bulwark.declare_set('article', 'edit', 'body', $$coalesce(p_args ->> 'bod
 
 -- +goose StatementBegin
 CREATE FUNCTION app.article_create(p_actor uuid, p_title text, p_body text, p_idem_key text)
-RETURNS app.articles LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$ SELECT * FROM app.article_apply('create', p_actor, NULL, NULL, p_idem_key, pg_catalog.jsonb_build_object('title', p_title, 'body', p_body)) $$;
+RETURNS app.articles LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ BEGIN RETURN app.article_apply('create', p_actor, NULL, NULL, p_idem_key, pg_catalog.jsonb_build_object('title', p_title, 'body', p_body)); END $$;
 -- +goose StatementEnd
 SELECT bulwark.declare_api('app.article_create(uuid, text, text, text)', 'article', 'create');
 
@@ -190,53 +190,55 @@ SELECT bulwark.declare_api('app.article_create(uuid, text, text, text)', 'articl
 CREATE FUNCTION app.article_edit(
     p_actor uuid, p_id uuid, p_expected_version integer, p_title text, p_slug text, p_summary text, p_body text, p_idem_key text
 )
-RETURNS app.articles LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+RETURNS app.articles LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT * FROM app.article_apply('edit', p_actor, p_id, p_expected_version, p_idem_key,
-        pg_catalog.jsonb_build_object('title', p_title, 'slug', p_slug, 'summary', p_summary, 'body', p_body))
+BEGIN
+    RETURN app.article_apply('edit', p_actor, p_id, p_expected_version, p_idem_key,
+        pg_catalog.jsonb_build_object('title', p_title, 'slug', p_slug, 'summary', p_summary, 'body', p_body));
+END
 $$;
 -- +goose StatementEnd
 SELECT bulwark.declare_api('app.article_edit(uuid, uuid, integer, text, text, text, text, text)', 'article', 'edit');
 
 -- +goose StatementBegin
 CREATE FUNCTION app.article_submit(p_actor uuid, p_id uuid, p_expected_version integer, p_idem_key text)
-RETURNS app.articles LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$ SELECT * FROM app.article_apply('submit', p_actor, p_id, p_expected_version, p_idem_key) $$;
+RETURNS app.articles LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ BEGIN RETURN app.article_apply('submit', p_actor, p_id, p_expected_version, p_idem_key); END $$;
 -- +goose StatementEnd
 SELECT bulwark.declare_api('app.article_submit(uuid, uuid, integer, text)', 'article', 'submit');
 
 -- +goose StatementBegin
 CREATE FUNCTION app.article_request_changes(p_actor uuid, p_id uuid, p_expected_version integer, p_note text, p_idem_key text)
-RETURNS app.articles LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$ SELECT * FROM app.article_apply('request_changes', p_actor, p_id, p_expected_version, p_idem_key, NULL, p_note) $$;
+RETURNS app.articles LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ BEGIN RETURN app.article_apply('request_changes', p_actor, p_id, p_expected_version, p_idem_key, NULL, p_note); END $$;
 -- +goose StatementEnd
 SELECT bulwark.declare_api('app.article_request_changes(uuid, uuid, integer, text, text)', 'article', 'request_changes');
 
 -- +goose StatementBegin
 CREATE FUNCTION app.article_approve(p_actor uuid, p_id uuid, p_expected_version integer, p_idem_key text)
-RETURNS app.articles LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$ SELECT * FROM app.article_apply('approve', p_actor, p_id, p_expected_version, p_idem_key) $$;
+RETURNS app.articles LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ BEGIN RETURN app.article_apply('approve', p_actor, p_id, p_expected_version, p_idem_key); END $$;
 -- +goose StatementEnd
 SELECT bulwark.declare_api('app.article_approve(uuid, uuid, integer, text)', 'article', 'approve');
 
 -- +goose StatementBegin
 CREATE FUNCTION app.article_withdraw(p_actor uuid, p_id uuid, p_expected_version integer, p_idem_key text)
-RETURNS app.articles LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$ SELECT * FROM app.article_apply('withdraw', p_actor, p_id, p_expected_version, p_idem_key) $$;
+RETURNS app.articles LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ BEGIN RETURN app.article_apply('withdraw', p_actor, p_id, p_expected_version, p_idem_key); END $$;
 -- +goose StatementEnd
 SELECT bulwark.declare_api('app.article_withdraw(uuid, uuid, integer, text)', 'article', 'withdraw');
 
 -- +goose StatementBegin
 CREATE FUNCTION app.article_publish(p_actor uuid, p_id uuid, p_expected_version integer, p_idem_key text)
-RETURNS app.articles LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$ SELECT * FROM app.article_apply('publish', p_actor, p_id, p_expected_version, p_idem_key) $$;
+RETURNS app.articles LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ BEGIN RETURN app.article_apply('publish', p_actor, p_id, p_expected_version, p_idem_key); END $$;
 -- +goose StatementEnd
 SELECT bulwark.declare_api('app.article_publish(uuid, uuid, integer, text)', 'article', 'publish');
 
 -- +goose StatementBegin
 CREATE FUNCTION app.article_archive(p_actor uuid, p_id uuid, p_expected_version integer, p_idem_key text)
-RETURNS app.articles LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$ SELECT * FROM app.article_apply('archive', p_actor, p_id, p_expected_version, p_idem_key) $$;
+RETURNS app.articles LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ BEGIN RETURN app.article_apply('archive', p_actor, p_id, p_expected_version, p_idem_key); END $$;
 -- +goose StatementEnd
 SELECT bulwark.declare_api('app.article_archive(uuid, uuid, integer, text)', 'article', 'archive');
 

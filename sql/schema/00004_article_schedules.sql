@@ -179,20 +179,24 @@ SELECT bulwark.declare_set('article_schedule', NULL, 'updated_at', 'pg_catalog.n
 
 -- +goose StatementBegin
 CREATE FUNCTION app.article_schedule_publish(p_actor uuid, p_article_id uuid, p_publish_at timestamptz, p_idem_key text)
-RETURNS app.article_schedules LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+RETURNS app.article_schedules LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT * FROM app.article_schedule_apply('schedule', p_actor, NULL, NULL, p_idem_key,
-        pg_catalog.jsonb_build_object('article_id', p_article_id, 'publish_at', p_publish_at))
+BEGIN
+    RETURN app.article_schedule_apply('schedule', p_actor, NULL, NULL, p_idem_key,
+        pg_catalog.jsonb_build_object('article_id', p_article_id, 'publish_at', p_publish_at));
+END
 $$;
 -- +goose StatementEnd
 SELECT bulwark.declare_api('app.article_schedule_publish(uuid, uuid, timestamptz, text)', 'article_schedule', 'schedule');
 
 -- +goose StatementBegin
 CREATE FUNCTION app.article_schedule_move(p_actor uuid, p_id uuid, p_expected_version integer, p_publish_at timestamptz, p_idem_key text)
-RETURNS app.article_schedules LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+RETURNS app.article_schedules LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT * FROM app.article_schedule_apply('move', p_actor, p_id, p_expected_version, p_idem_key,
-        pg_catalog.jsonb_build_object('publish_at', p_publish_at))
+BEGIN
+    RETURN app.article_schedule_apply('move', p_actor, p_id, p_expected_version, p_idem_key,
+        pg_catalog.jsonb_build_object('publish_at', p_publish_at));
+END
 $$;
 -- +goose StatementEnd
 SELECT bulwark.declare_api('app.article_schedule_move(uuid, uuid, integer, timestamptz, text)', 'article_schedule', 'move');
@@ -212,13 +216,15 @@ CREATE FUNCTION app.article_schedule_end(
     p_outcome_reason text,
     p_idem_key text
 )
-RETURNS app.article_schedules LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+RETURNS app.article_schedules LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT * FROM app.article_schedule_apply(
+BEGIN
+    RETURN app.article_schedule_apply(
         CASE WHEN p_transition IN ('complete', 'cancel', 'fail') THEN p_transition ELSE 'end:' || coalesce(p_transition, 'NULL') END,
         p_actor, p_id, p_expected_version, p_idem_key,
         pg_catalog.jsonb_build_object('token', p_token, 'layer', p_outcome_layer, 'code', p_outcome_code),
-        p_outcome_reason)
+        p_outcome_reason);
+END
 $$;
 -- +goose StatementEnd
 SELECT bulwark.declare_api('app.article_schedule_end(uuid, uuid, integer, uuid, text, text, text, text, text)', 'article_schedule', 'complete');

@@ -15,13 +15,16 @@
 // Each check is one catalog query for all tables, so verify stays fast
 // with hundreds of guarded tables. The checks, in report order:
 //
-//   - guard_triggers: every table in bulwark.guarded_tables has the five
-//     triggers bulwark.guard() attaches (bulwark_10_write_guard,
-//     bulwark_20_state_machine, bulwark_30_version, bulwark_90_audit,
-//     bulwark_truncate), calling the right function with the right
-//     arguments on the right events, without a WHEN condition or column
-//     list, and enabled: tgenabled O (origin) or A (always). D (disabled)
-//     and R (replica only) are drift.
+//   - guard_triggers: every table in bulwark.guarded_tables has the three
+//     triggers bulwark.guard() attaches: bulwark_10_boundary (the write
+//     guard, the machine's edges and the version bump) and
+//     bulwark_90_audit, which call the functions the engine generates for
+//     the table's own machine (bulwark.trg_<machine>_boundary and
+//     bulwark.trg_<machine>_audit), and bulwark_truncate. Each calls the
+//     right function with the right arguments on the right events,
+//     without a WHEN condition or column list, and is enabled: tgenabled
+//     O (origin) or A (always). D (disabled) and R (replica only) are
+//     drift.
 //   - append_only: bulwark.transition_log's bulwark_append_only and
 //     bulwark_append_only_truncate, likewise.
 //   - triggers_enabled: every other trigger on bulwark's tables and the
@@ -43,8 +46,10 @@
 //     (bulwark and those of the guarded tables) nor on any schema a
 //     transition function's search_path names.
 //   - function_definer, function_owner, function_search_path: every
-//     transition function is SECURITY DEFINER, owned by bulwark_owner, and
-//     pins search_path to existing schemas with pg_temp explicitly last.
+//     transition function is SECURITY DEFINER, owned by bulwark_owner (the
+//     domain's wrappers) or bulwark_engine (the engine's generated code and
+//     the core's own), and pins search_path to existing schemas with
+//     pg_temp explicitly last.
 //     A transition function is a SECURITY DEFINER function in a schema
 //     behind the boundary, or a volatile function there that bulwark_app
 //     or bulwark_jobs may execute other than through PUBLIC. (A stable
@@ -58,6 +63,10 @@
 //     ([Opts].MigrationRoles, by default the session's user) is a member
 //     of bulwark_owner, directly or through other roles. Superusers are
 //     beyond any role's boundary and not listed.
+//   - engine_members: no role at all, login or not, is a member of
+//     bulwark_engine. The write guards let through exactly the code that
+//     role owns, so a member could write every guarded table around the
+//     engine; the role is made without members and keeps none.
 //   - capability_names: every capability passes
 //     bulwark.capability_name_problem (no state or condition in the name).
 //   - role_capabilities: every capability a domain role grants exists.
@@ -90,13 +99,13 @@
 //	    {
 //	      "name": "guard_triggers",    // one of the check names above
 //	      "ok": false,                 // true when findings is empty
-//	      "checked": 10,               // how many objects the check examined
+//	      "checked": 6,               // how many objects the check examined
 //	      "objects": "triggers",       // what checked counts
 //	      "findings": [                // each object that breaks the rule; [] when none, never null
 //	        {
-//	          "object": "app.articles.bulwark_20_state_machine",
+//	          "object": "app.articles.bulwark_10_boundary",
 //	          "problem": "disabled: it does not fire",
-//	          "fix": "ALTER TABLE app.articles ENABLE TRIGGER bulwark_20_state_machine"
+//	          "fix": "ALTER TABLE app.articles ENABLE TRIGGER bulwark_10_boundary"
 //	        }
 //	      ]
 //	    }

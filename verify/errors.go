@@ -10,11 +10,12 @@ import (
 // the fix, retrying is not.
 var ErrNotInstalled = errors.New("bulwark: schema bulwark is missing: this database was never migrated (run bulwark migrate up)")
 
-// ErrNoContract reports that the database's migrations predate the
-// enforcement contract (migration 00005), so there is nothing to verify
-// constraints and migrations against. Returned by [Run]; migrating is the
-// fix, retrying is not.
-var ErrNoContract = errors.New("bulwark: the database predates the enforcement contract (migration 00005): run bulwark migrate up")
+// ErrNoContract reports that schema bulwark exists without the
+// enforcement contract (bulwark.contract_constraints), as an older
+// bulwark made it, so there is nothing to verify constraints and
+// migrations against. Returned by [Run]; migrating is the fix, retrying
+// is not.
+var ErrNoContract = errors.New("bulwark: the database predates the enforcement contract (bulwark.contract_constraints): run bulwark migrate up")
 
 // CheckError reports that a check could not run, most often because the
 // role lacks a privilege (SELECT on a bulwark table or on goose's version

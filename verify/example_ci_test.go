@@ -16,16 +16,17 @@ import (
 func Example_ci() {
 	// Only for the example: what `bulwark verify --format json` printed
 	// after someone ran ALTER TABLE app.articles DISABLE TRIGGER
-	// bulwark_20_state_machine.
+	// bulwark_10_boundary (so writes skipped the write guard, the state
+	// machine and the version).
 	out := `{
 	  "schema_version": 1,
 	  "database": "app_production",
 	  "ok": false,
 	  "checks": [
-	    {"name": "guard_triggers", "ok": false, "checked": 10, "objects": "triggers", "findings": [
-	      {"object": "app.articles.bulwark_20_state_machine",
+	    {"name": "guard_triggers", "ok": false, "checked": 6, "objects": "triggers", "findings": [
+	      {"object": "app.articles.bulwark_10_boundary",
 	       "problem": "disabled: it does not fire",
-	       "fix": "ALTER TABLE app.articles ENABLE TRIGGER bulwark_20_state_machine"}]},
+	       "fix": "ALTER TABLE app.articles ENABLE TRIGGER bulwark_10_boundary"}]},
 	    {"name": "append_only", "ok": true, "checked": 2, "objects": "triggers", "findings": []}
 	  ]
 	}`
@@ -48,5 +49,5 @@ func Example_ci() {
 
 	// Output:
 	// boundary holds: false
-	// guard_triggers app.articles.bulwark_20_state_machine: ALTER TABLE app.articles ENABLE TRIGGER bulwark_20_state_machine
+	// guard_triggers app.articles.bulwark_10_boundary: ALTER TABLE app.articles ENABLE TRIGGER bulwark_10_boundary
 }

@@ -10,8 +10,8 @@ import (
 // WriteText writes r as a table, one row per passed check and one per
 // finding, then a summary line:
 //
-//	CHECK           STATUS  OBJECT                                 PROBLEM                     FIX
-//	guard_triggers  FAIL    app.articles.bulwark_20_state_machine  disabled: it does not fire  ALTER TABLE app.articles ENABLE TRIGGER bulwark_20_state_machine
+//	CHECK           STATUS  OBJECT                            PROBLEM                     FIX
+//	guard_triggers  FAIL    app.articles.bulwark_10_boundary  disabled: it does not fire  ALTER TABLE app.articles ENABLE TRIGGER bulwark_10_boundary
 //	append_only     ok      2 triggers
 //
 // It returns the writer's error.

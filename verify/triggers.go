@@ -116,7 +116,7 @@ type liveTrigger struct {
 	HasCols bool
 }
 
-// checkGuardTriggers requires the guard's five triggers on every guarded
+// checkGuardTriggers requires the guard's three triggers on every guarded
 // table, enabled and as guard() made them.
 func (s *session) checkGuardTriggers(ctx context.Context, c *Check) error {
 	var targets []guardedTable

@@ -3,9 +3,11 @@ package verify_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgerrcode"
@@ -38,6 +40,7 @@ var allChecks = []string{
 	verify.CheckFunctionExecute,
 	verify.CheckOwners,
 	verify.CheckOwnerMembers,
+	verify.CheckEngineMembers,
 	verify.CheckCapabilityNames,
 	verify.CheckRoleCapabilities,
 	verify.CheckStateMachines,
@@ -100,8 +103,8 @@ func TestVerify(t *testing.T) {
 		for _, c := range report.Checks {
 			checked[c.Name] = c.Checked
 		}
-		// Two guarded tables, five guard triggers each; the log's two.
-		require.GreaterOrEqual(t, checked[verify.CheckGuardTriggers], 10)
+		// Two guarded tables, three guard triggers each; the log's two.
+		require.GreaterOrEqual(t, checked[verify.CheckGuardTriggers], 6)
 		require.Equal(t, 2, checked[verify.CheckAppendOnly])
 		require.Positive(t, checked[verify.CheckConstraints])
 		require.Positive(t, checked[verify.CheckFunctionSearchPath])
@@ -161,11 +164,11 @@ func TestVerify(t *testing.T) {
 		t.Parallel()
 
 		bundle := setup(t)
-		exec(t, bundle, `ALTER TABLE app.articles DISABLE TRIGGER bulwark_20_state_machine`)
+		exec(t, bundle, `ALTER TABLE app.articles DISABLE TRIGGER bulwark_10_boundary`)
 		exec(t, bundle, `GRANT UPDATE ON app.articles TO bulwark_app`)
 		report := run(t, bundle, nil)
 		require.ElementsMatch(t, []string{
-			"guard_triggers app.articles.bulwark_20_state_machine",
+			"guard_triggers app.articles.bulwark_10_boundary",
 			"table_privileges app.articles",
 		}, report.Failures())
 		for _, c := range report.Checks {
@@ -185,15 +188,61 @@ func TestVerify(t *testing.T) {
 		provider, err := schema.NewProvider(db)
 		require.NoError(t, err)
 
-		_, err = provider.DownTo(ctx, 4)
+		// Schema bulwark as an older bulwark left it: everything but the
+		// contract that constraints and migrations are verified against
+		// (dropped in a transaction verify runs inside, then rolled back).
+		tx, err := bundle.conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
 		require.NoError(t, err)
-		_, err = verify.Run(ctx, bundle.conn, nil)
+		_, err = tx.Exec(ctx, `DROP TABLE bulwark.contract_constraints`)
+		require.NoError(t, err)
+		_, err = verify.Run(ctx, &savepointBeginner{tx: tx}, nil)
 		require.ErrorIs(t, err, verify.ErrNoContract)
+		require.NoError(t, tx.Rollback(ctx))
 
 		_, err = provider.DownTo(ctx, 0)
 		require.NoError(t, err)
 		_, err = verify.Run(ctx, bundle.conn, nil)
 		require.ErrorIs(t, err, verify.ErrNotInstalled)
+	})
+
+	t.Run("EngineMembersAreFound", func(t *testing.T) {
+		t.Parallel()
+
+		// Roles are cluster-wide, and engine_members accepts no member at
+		// all, so a committed member would fail every verify that other
+		// tests run on a shared server at the time: this drift is made in
+		// a transaction that is never committed, and verify runs inside it
+		// (in a savepoint), the only session that can see the members.
+		bundle := setup(t)
+		tx, err := bundle.conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+		suffix := strings.ToLower(rand.Text())
+		group, login := "bulwark_drift_engine_group_"+suffix, "bulwark_drift_engine_login_"+suffix
+		// Not only a login role: a group role's members, present or later,
+		// would be the engine too.
+		_, err = tx.Exec(ctx, fmt.Sprintf(`
+			CREATE ROLE %[1]s NOLOGIN;
+			CREATE ROLE %[2]s LOGIN;
+			GRANT bulwark_engine TO %[1]s, %[2]s`, group, login))
+		require.NoError(t, err)
+
+		opts := &verify.Opts{MigrationRoles: drift.MigrationRoles(t, bundle.url, nil, tag)}
+		report, err := verify.Run(ctx, &savepointBeginner{tx: tx}, opts)
+		require.NoError(t, err)
+		require.False(t, report.OK)
+		require.ElementsMatch(t, []string{"engine_members " + group, "engine_members " + login}, report.Failures())
+		for _, c := range report.Checks {
+			for _, f := range c.Findings {
+				require.NotEmpty(t, f.Problem, f.Object)
+				_, err := tx.Exec(ctx, f.Fix)
+				require.NoError(t, err, f.Fix)
+			}
+		}
+
+		report, err = verify.Run(ctx, &savepointBeginner{tx: tx}, opts)
+		require.NoError(t, err)
+		require.Empty(t, report.Failures())
 	})
 
 	t.Run("NamesTheCheckItCouldNotRun", func(t *testing.T) {
@@ -235,7 +284,7 @@ func TestVerify(t *testing.T) {
 		t.Parallel()
 
 		bundle := setup(t)
-		exec(t, bundle, `ALTER TABLE app.articles DISABLE TRIGGER bulwark_20_state_machine`)
+		exec(t, bundle, `ALTER TABLE app.articles DISABLE TRIGGER bulwark_10_boundary`)
 		var buf bytes.Buffer
 		require.NoError(t, run(t, bundle, nil).WriteJSON(&buf))
 
@@ -272,7 +321,7 @@ func TestVerify(t *testing.T) {
 			}
 		}
 		require.Equal(t, []string{
-			"guard_triggers app.articles.bulwark_20_state_machine: ALTER TABLE app.articles ENABLE TRIGGER bulwark_20_state_machine",
+			"guard_triggers app.articles.bulwark_10_boundary: ALTER TABLE app.articles ENABLE TRIGGER bulwark_10_boundary",
 		}, failed)
 	})
 
@@ -280,11 +329,11 @@ func TestVerify(t *testing.T) {
 		t.Parallel()
 
 		bundle := setup(t)
-		exec(t, bundle, `ALTER TABLE app.articles DISABLE TRIGGER bulwark_20_state_machine`)
+		exec(t, bundle, `ALTER TABLE app.articles DISABLE TRIGGER bulwark_10_boundary`)
 		var buf bytes.Buffer
 		require.NoError(t, run(t, bundle, nil).WriteText(&buf))
 		text := buf.String()
-		require.Regexp(t, `(?m)^guard_triggers +FAIL +app\.articles\.bulwark_20_state_machine +disabled: it does not fire +ALTER TABLE app\.articles ENABLE TRIGGER bulwark_20_state_machine$`, text)
+		require.Regexp(t, `(?m)^guard_triggers +FAIL +app\.articles\.bulwark_10_boundary +disabled: it does not fire +ALTER TABLE app\.articles ENABLE TRIGGER bulwark_10_boundary$`, text)
 		require.Regexp(t, `(?m)^append_only +ok +2 triggers`, text)
 		require.Regexp(t, `(?m)^FAIL: 1 of \d+ checks failed with 1 problem on`, text)
 	})
@@ -309,6 +358,31 @@ type recordingBeginner struct {
 func (b *recordingBeginner) BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
 	b.opts = append(b.opts, opts)
 	return b.conn.BeginTx(ctx, opts)
+}
+
+// savepointBeginner runs each of verify's transactions as a savepoint of
+// tx, so that verify sees what tx has not committed. tx must be REPEATABLE
+// READ; a read-only request makes the savepoint read-only, which ends with
+// it.
+type savepointBeginner struct {
+	tx pgx.Tx
+}
+
+func (b *savepointBeginner) BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
+	if opts.IsoLevel != pgx.RepeatableRead {
+		return nil, fmt.Errorf("savepoint of a REPEATABLE READ transaction: %s requested", opts.IsoLevel)
+	}
+	sp, err := b.tx.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if opts.AccessMode == pgx.ReadOnly {
+		if _, err := sp.Exec(ctx, `SET TRANSACTION READ ONLY`); err != nil {
+			_ = sp.Rollback(ctx)
+			return nil, err
+		}
+	}
+	return sp, nil
 }
 
 // BenchmarkVerify verifies databases with 100 and 500 generated guarded

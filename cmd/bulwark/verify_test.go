@@ -168,7 +168,8 @@ func TestMigrateVerifies(t *testing.T) {
 
 		res := runCLI(t, append([]string{"migrate", "up", "--database-url", url}, roleFlags(t, url, nil)...)...)
 		require.Equal(t, 0, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
-		require.Regexp(t, `(?m)^up +00005 00005_enforcement_contract\.sql +ok`, res.stdout)
+		require.Regexp(t, `(?m)^up +00001 00001_bulwark_core\.sql +ok`, res.stdout)
+		require.Regexp(t, `(?m)^up +00004 00004_article_schedules\.sql +ok`, res.stdout)
 		require.Regexp(t, `(?m)^ok: all \d+ checks passed`, res.stdout)
 	})
 
@@ -176,11 +177,11 @@ func TestMigrateVerifies(t *testing.T) {
 		t.Parallel()
 
 		url := pgtest.NewDatabase(t)
-		exec(t, url, `ALTER TABLE app.articles DISABLE TRIGGER bulwark_20_state_machine`)
+		exec(t, url, `ALTER TABLE app.articles DISABLE TRIGGER bulwark_10_boundary`)
 		res := runCLI(t, append([]string{"migrate", "up", "--database-url", url}, roleFlags(t, url, nil)...)...)
 		require.Equal(t, exitDrift, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
 		require.Contains(t, res.stdout, "no pending migrations")
-		require.Regexp(t, `(?m)^guard_triggers +FAIL +app\.articles\.bulwark_20_state_machine `, res.stdout)
+		require.Regexp(t, `(?m)^guard_triggers +FAIL +app\.articles\.bulwark_10_boundary `, res.stdout)
 		require.Contains(t, res.stderr, "bulwark migrate: migrated, but the enforcement boundary has drifted")
 	})
 
@@ -188,7 +189,7 @@ func TestMigrateVerifies(t *testing.T) {
 		t.Parallel()
 
 		url := pgtest.NewDatabase(t)
-		exec(t, url, `ALTER TABLE app.articles DISABLE TRIGGER bulwark_20_state_machine`)
+		exec(t, url, `ALTER TABLE app.articles DISABLE TRIGGER bulwark_10_boundary`)
 		res := runCLI(t, "migrate", "up", "--database-url", url, "--no-verify")
 		require.Equal(t, 0, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
 		require.Contains(t, res.stderr, "WARNING: --no-verify: the enforcement boundary was NOT verified")

@@ -509,13 +509,13 @@ func (w *world) verifyDrift(ctx context.Context) error {
 	if err := check("CI", "bulwark verify", true, ""); err != nil {
 		return err
 	}
-	if _, err := w.admin.Exec(ctx, `ALTER TABLE app.articles DISABLE TRIGGER bulwark_20_state_machine`); err != nil {
+	if _, err := w.admin.Exec(ctx, `ALTER TABLE app.articles DISABLE TRIGGER bulwark_10_boundary`); err != nil {
 		return err
 	}
-	if err := check("migration", "ALTER TABLE app.articles DISABLE TRIGGER …; verify", false, "bulwark_20_state_machine"); err != nil {
+	if err := check("migration", "ALTER TABLE app.articles DISABLE TRIGGER …; verify", false, "bulwark_10_boundary"); err != nil {
 		return err
 	}
-	if _, err := w.admin.Exec(ctx, `ALTER TABLE app.articles ENABLE TRIGGER bulwark_20_state_machine`); err != nil {
+	if _, err := w.admin.Exec(ctx, `ALTER TABLE app.articles ENABLE TRIGGER bulwark_10_boundary`); err != nil {
 		return err
 	}
 	return check("migration", "revert it; bulwark verify", true, "")

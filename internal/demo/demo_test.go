@@ -43,7 +43,7 @@ func TestDemo(t *testing.T) {
 	}
 
 	for _, want := range []string{"capability_refused", "missing_capability", "own_article", "separation_of_duties",
-		"1 ok, 15", "boundary_violation", "guard_triggers app.articles.bulwark_20_state_machine"} {
+		"1 ok, 15", "boundary_violation", "guard_triggers app.articles.bulwark_10_boundary"} {
 		require.Contains(t, stdout.String(), want)
 	}
 }

@@ -128,9 +128,9 @@ func Fixtures() []Fixture {
 			SQL: []string{`
 				CREATE OR REPLACE FUNCTION app.article_publish(p_actor uuid, p_id uuid, p_expected_version integer, p_idem_key text)
 				RETURNS app.articles
-				LANGUAGE sql
+				LANGUAGE plpgsql
 				SET search_path = pg_catalog, pg_temp
-				AS $$ SELECT * FROM app.article_apply('publish', p_actor, p_id, p_expected_version, p_idem_key) $$`},
+				AS $$ BEGIN RETURN app.article_apply('publish', p_actor, p_id, p_expected_version, p_idem_key); END $$`},
 			Want: []string{"function_definer " + publish},
 		},
 		{
@@ -139,9 +139,9 @@ func Fixtures() []Fixture {
 			SQL: []string{`
 				CREATE OR REPLACE FUNCTION app.article_publish(p_actor uuid, p_id uuid, p_expected_version integer, p_idem_key text)
 				RETURNS app.articles
-				LANGUAGE sql
+				LANGUAGE plpgsql
 				SECURITY DEFINER
-				AS $$ SELECT * FROM app.article_apply('publish', p_actor, p_id, p_expected_version, p_idem_key) $$`},
+				AS $$ BEGIN RETURN app.article_apply('publish', p_actor, p_id, p_expected_version, p_idem_key); END $$`},
 			Want: []string{"function_search_path " + publish},
 		},
 		{

@@ -18,20 +18,29 @@ import (
 
 // RunOpts are options for [Run]. A nil *RunOpts means defaults.
 type RunOpts struct {
-	// Articles is the size of the hot set the clients contend on.
-	// Default 16.
+	// Articles is, for [WorkloadHot], the size of the hot set the
+	// clients contend on; for [WorkloadLow], how many articles each
+	// client has of its own. Default 16.
 	Articles int
 	// Clients lists the client counts; every implementation runs once at
 	// each. Default 1, 8 and 32.
 	Clients []int
 	// Duration is how long each run sends requests. Default 5s.
 	Duration time.Duration
+	// Durable requires a durable server: Run fails with [ErrNotDurable]
+	// before it creates anything if the server has fsync or
+	// full_page_writes off, and its own sessions set synchronous_commit
+	// on. False takes the server as it is; the report shows its settings
+	// either way.
+	Durable bool
 	// Progress receives a line per step. Nil: none.
 	Progress io.Writer
 	// Seed seeds every client's random choices. Zero picks one, reported
 	// in [Settings].Seed. The same seed gives each client the same
 	// choices, though not the same interleaving.
 	Seed uint64
+	// Workload is what the clients do. Default [WorkloadHot].
+	Workload Workload
 }
 
 // Run creates a database of its own on the server at serverURL, runs the
@@ -47,12 +56,13 @@ func Run(ctx context.Context, serverURL string, opts *RunOpts) (_ *Report, err e
 	if err != nil {
 		return nil, err
 	}
-	e, err := newEnvironment(ctx, serverURL, slices.Max(o.Clients), o.Progress)
+	e, err := newEnvironment(ctx, serverURL, o)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, e.close()) }()
 
+	stale, replay := o.Workload.rates()
 	report := &Report{
 		SchemaVersion: SchemaVersion,
 		Database:      e.database,
@@ -67,10 +77,12 @@ func Run(ctx context.Context, serverURL string, opts *RunOpts) (_ *Report, err e
 			Articles:        o.Articles,
 			Clients:         o.Clients,
 			DurationSeconds: o.Duration.Seconds(),
+			Durable:         o.Durable,
 			WarmupSeconds:   warmupFor(o.Duration).Seconds(),
-			ReplayRate:      ReplayRate,
+			ReplayRate:      replay,
 			Seed:            o.Seed,
-			StaleRate:       StaleRate,
+			StaleRate:       stale,
+			Workload:        o.Workload,
 		},
 	}
 	index := 0
@@ -84,6 +96,7 @@ func Run(ctx context.Context, serverURL string, opts *RunOpts) (_ *Report, err e
 				impl:     impl,
 				index:    index,
 				seed:     o.Seed,
+				workload: o.Workload,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("run %s with %d clients: %w", impl, clients, err)
@@ -117,6 +130,9 @@ func withDefaults(opts *RunOpts) (RunOpts, error) {
 		_, _ = rand.Read(b[:])                        // never fails
 		o.Seed = binary.LittleEndian.Uint64(b[:]) | 1 // never zero, which means "pick one"
 	}
+	if o.Workload == "" {
+		o.Workload = WorkloadHot
+	}
 	if o.Articles < 1 || o.Articles > 10000 {
 		return o, fmt.Errorf("%w: articles must be 1 to 10000, not %d", ErrInvalidOptions, o.Articles)
 	}
@@ -127,6 +143,12 @@ func withDefaults(opts *RunOpts) (RunOpts, error) {
 	}
 	if o.Duration < 0 {
 		return o, fmt.Errorf("%w: duration must be positive, not %s", ErrInvalidOptions, o.Duration)
+	}
+	if !slices.Contains(Workloads(), o.Workload) {
+		return o, fmt.Errorf("%w: workload must be one of %v, not %q", ErrInvalidOptions, Workloads(), o.Workload)
+	}
+	if o.Workload == WorkloadLow && o.Articles*slices.Max(o.Clients) > 100000 {
+		return o, fmt.Errorf("%w: %d articles for each of %d clients is more than 100000", ErrInvalidOptions, o.Articles, slices.Max(o.Clients))
 	}
 	return o, nil
 }
@@ -139,26 +161,39 @@ type runSpec struct {
 	impl     Implementation
 	index    int // 1 for the first run; keeps slugs and idempotency keys apart
 	seed     uint64
+	workload Workload
 }
 
-// run makes a fresh hot set, lets the clients loose on it for the
+// run makes fresh articles, lets the clients loose on them for the
 // duration, and checks what they were told against what was committed.
+// With function statistics on, it also reads what the server's functions
+// cost during the run.
 func (e *environment) run(ctx context.Context, spec runSpec) (Result, error) {
 	impl := e.implementation(spec.impl)
+	_, replayRate := spec.workload.rates()
 	w := &workload{
 		editors:    e.editors,
 		impl:       impl,
 		initials:   make(map[uuid.UUID]Snapshot),
 		publishers: e.publishers,
+		replayRate: replayRate,
 		run:        spec.index,
 	}
-	for i := range spec.articles {
-		author := e.authors[i%len(e.authors)]
-		id, s, err := w.newArticle(ctx, author)
-		if err != nil {
+	if err := w.fill(ctx, spec, e.authors); err != nil {
+		return Result{}, err
+	}
+	// Every run starts on fresh sessions, so that each pays the same for
+	// planning, and the sessions that made the articles report their
+	// function calls before the run's are counted.
+	if err := e.endSessions(ctx, e.app); err != nil {
+		return Result{}, err
+	}
+	var before map[uint32]functionCounts
+	if e.trackFunctions {
+		var err error
+		if before, err = e.readFunctionCounts(ctx); err != nil {
 			return Result{}, err
 		}
-		w.slots = append(w.slots, &slot{author: author, article: id, cur: s})
 	}
 	if err := e.warm(ctx, spec.clients); err != nil {
 		return Result{}, err
@@ -194,6 +229,7 @@ func (e *environment) run(ctx context.Context, spec runSpec) (Result, error) {
 		res.Errors = res.Errors.plus(r.errors)
 		res.Ops += r.ops
 		res.Replays = res.Replays.plus(r.replays)
+		res.Requests += r.requests
 		res.StaleRequests += r.stale
 		res.Transitions += r.transitions
 		if firstOther == nil {
@@ -204,6 +240,18 @@ func (e *environment) run(ctx context.Context, spec runSpec) (Result, error) {
 	res.OpsPerSecond = float64(res.Ops) / elapsed.Seconds()
 	res.TransitionsPerSecond = float64(res.Transitions) / elapsed.Seconds()
 	res.P50Ms, res.P99Ms = latencies(all)
+
+	if e.trackFunctions {
+		if err := e.endSessions(ctx, e.app); err != nil {
+			return Result{}, err
+		}
+		after, err := e.readFunctionCounts(ctx)
+		if err != nil {
+			return Result{}, err
+		}
+		res.Functions = functionStats(before, after, res.Requests)
+		res.FunctionMicrosPerRequest = functionMicrosPerRequest(res.Functions)
+	}
 
 	v, err := e.check(ctx, impl, w.initials, claims)
 	if err != nil {

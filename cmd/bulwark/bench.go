@@ -31,7 +31,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 			"(default $DATABASE_URL; if empty, a throwaway cluster)")
 	articles := fs.Int("articles", 16, "articles: the hot set the clients contend on (--workload hot), or each client's own (--workload low)")
 	clients := fs.String("clients", "1,8,32", "comma-separated client counts; every implementation runs at each")
-	duration := fs.Duration("duration", 5*time.Second, "how long each run sends requests")
+	duration := fs.Duration("duration", 5*time.Second, "how long each round of each run sends requests")
+	rounds := fs.Int("rounds", 1, "how many rounds each implementation runs at each client count, taking turns with the others; its result adds them up")
 	durable := fs.Bool("durable", false,
 		"require a durable server: start the throwaway PostgreSQL with fsync, synchronous_commit and full_page_writes on, "+
 			"or refuse a --database-url server with fsync or full_page_writes off (the bench's sessions set synchronous_commit on)")
@@ -41,7 +42,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	asJSON := fs.Bool("json", false, "print the report as JSON instead of a table")
 	seed := fs.Uint64("seed", 0, "seed of the clients' random choices (0: pick one and report it)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: bulwark bench [--database-url URL] [--workload hot|low] [--durable] [--duration D] [--clients N,N,...] [--articles N] [--json] [--seed N]")
+		fmt.Fprintln(stderr, "Usage: bulwark bench [--database-url URL] [--workload hot|low] [--durable] [--duration D] [--rounds N] [--clients N,N,...] [--articles N] [--json] [--seed N]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -60,6 +61,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	}
 	if *articles < 1 {
 		return &exitError{code: exitUsage, err: errors.New("--articles must be 1 or more")}
+	}
+	if *rounds < 1 {
+		return &exitError{code: exitUsage, err: errors.New("--rounds must be 1 or more")}
 	}
 
 	if !slices.Contains(bench.Workloads(), bench.Workload(*workload)) {
@@ -97,6 +101,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		Duration: *duration,
 		Durable:  *durable,
 		Progress: stderr,
+		Rounds:   *rounds,
 		Seed:     *seed,
 		Workload: bench.Workload(*workload),
 	})

@@ -75,6 +75,7 @@ func TestBenchCommand(t *testing.T) {
 			{"--duration", "0s"},
 			{"--articles", "0"},
 			{"--workload", "cold"},
+			{"--rounds", "0"},
 			{"--database-url", "postgres://nobody@127.0.0.1:1/none"},
 			{"extra"},
 		} {

@@ -125,6 +125,7 @@ func TestRunRefusesBadOptions(t *testing.T) {
 	for name, opts := range map[string]*bench.RunOpts{
 		"NoArticles":       {Articles: -1},
 		"NegativeDuration": {Duration: -time.Second},
+		"NegativeRounds":   {Rounds: -1},
 		"UnknownWorkload":  {Workload: "cold"},
 		"ZeroClients":      {Clients: []int{1, 0}},
 	} {
@@ -149,10 +150,13 @@ func TestRunLowWorkload(t *testing.T) {
 		Clients:  []int{1, 3},
 		Duration: 300 * time.Millisecond,
 		Progress: &progress,
+		Rounds:   2,
 		Seed:     1,
 		Workload: bench.WorkloadLow,
 	})
 	require.NoError(t, err, "progress:\n%s", progress.String())
+	require.Equal(t, 2, report.Settings.Rounds)
+	require.Contains(t, progress.String(), "round 2 of 2")
 
 	t.Run("EveryImplementationBreaksNothing", func(t *testing.T) {
 		t.Parallel()

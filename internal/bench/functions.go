@@ -142,8 +142,26 @@ func (e *environment) readFunctionCounts(ctx context.Context) (map[uint32]functi
 	return counts, nil
 }
 
+// addFunctionCounts adds to sum what each function cost between before
+// and after.
+func addFunctionCounts(sum, before, after map[uint32]functionCounts) {
+	for oid, a := range after {
+		b := before[oid]
+		if a.calls == b.calls {
+			continue
+		}
+		s := sum[oid]
+		s.name = a.name
+		s.calls += a.calls - b.calls
+		s.selfMs += a.selfMs - b.selfMs
+		s.totalMs += a.totalMs - b.totalMs
+		sum[oid] = s
+	}
+}
+
 // functionStats returns what each function called between before and
-// after cost, over requests requests, most total self time first.
+// after cost, over requests requests, most total self time first. A nil
+// before counts from zero.
 func functionStats(before, after map[uint32]functionCounts, requests int) []FunctionStat {
 	stats := []FunctionStat{}
 	for oid, a := range after {

@@ -58,8 +58,11 @@ type Settings struct {
 	// Durable says the run required a durable server (RunOpts.Durable).
 	Durable    bool    `json:"durable"`
 	ReplayRate float64 `json:"replay_rate"`
-	Seed       uint64  `json:"seed"`
-	StaleRate  float64 `json:"stale_rate"`
+	// Rounds is how many times each implementation ran at each client
+	// count, taking turns; a [Result] adds up its rounds.
+	Rounds    int     `json:"rounds"`
+	Seed      uint64  `json:"seed"`
+	StaleRate float64 `json:"stale_rate"`
 	// WarmupSeconds is how long each run sent requests before it started
 	// measuring. The check covers the warm-up's requests too.
 	WarmupSeconds float64 `json:"warmup_seconds"`

@@ -264,7 +264,7 @@ type sent struct {
 // with the deadline passed, because a request cut off after its commit
 // would be a success no client was told about; the client stops early,
 // with ctx's error, only when ctx is done.
-func (w *workload) client(ctx context.Context, id int, rng *rand.Rand, measureFrom, deadline time.Time) (clientResult, error) {
+func (w *workload) client(ctx context.Context, slice, id int, rng *rand.Rand, measureFrom, deadline time.Time) (clientResult, error) {
 	var res clientResult
 	var last *sent
 	for n := 0; time.Now().Before(deadline); n++ {
@@ -280,7 +280,7 @@ func (w *workload) client(ctx context.Context, id int, rng *rand.Rand, measureFr
 			var stale bool
 			var outcome nextOutcome
 			var err error
-			key := fmt.Sprintf("r%d-c%d-%d", w.run, id, n)
+			key := fmt.Sprintf("r%d-c%d-%d", slice, id, n)
 			if w.own != nil {
 				req, err = w.nextOwn(id, n, key)
 			} else {

@@ -211,8 +211,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if s.Workload == WorkloadLow {
 		articles = fmt.Sprintf("%d articles of its own per client", s.Articles)
 	}
-	fmt.Fprintf(w, "bulwark bench: workload %s, %s, %s per run after %s of warm-up, clients %s, seed %d, %.0f%% stale, %.0f%% retried\n",
-		s.Workload, articles, seconds(s.DurationSeconds), seconds(s.WarmupSeconds), joinInts(s.Clients, ","), s.Seed,
+	rounds := "1 round"
+	if s.Rounds > 1 {
+		rounds = fmt.Sprintf("%d rounds taking turns", s.Rounds)
+	}
+	fmt.Fprintf(w, "bulwark bench: workload %s, %s, %s of %s after %s of warm-up, clients %s, seed %d, %.0f%% stale, %.0f%% retried\n",
+		s.Workload, articles, rounds, seconds(s.DurationSeconds), seconds(s.WarmupSeconds), joinInts(s.Clients, ","), s.Seed,
 		100*s.StaleRate, 100*s.ReplayRate)
 	fmt.Fprintf(w, "server: PostgreSQL %s (fsync %s, synchronous_commit %s, full_page_writes %s, track_functions %s); host: %d CPUs, %s, %s\n\n",
 		r.Server.Version, r.Server.Fsync, r.Server.SynchronousCommit, r.Server.FullPageWrites, r.Server.TrackFunctions,

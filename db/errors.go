@@ -249,8 +249,9 @@ func InterpretError(err error) error {
 			if pgErr.Code == pgerrcode.StringDataRightTruncationDataException {
 				e.Code = CodeTooLong
 			}
-			if !raisedByBulwark(pgErr) {
-				// Not our sentence: the server's own text can name internals.
+			if !raisedByRaise(pgErr) {
+				// Not an author's sentence: the server's own text can name
+				// internals, and comes in the server's language.
 				e.Reason = "the database refused a malformed value"
 			}
 		default:
@@ -260,8 +261,26 @@ func InterpretError(err error) error {
 	return e
 }
 
-// raisedByBulwark reports whether the error was raised by bulwark.raise, so
-// its message is bulwark's own sentence.
-func raisedByBulwark(pgErr *pgconn.PgError) bool {
-	return strings.HasPrefix(pgErr.Where, "PL/pgSQL function bulwark.raise(")
+// Where a PL/pgSQL RAISE statement reports its errors from: the server's
+// source file and C function, sent untranslated with every error.
+const (
+	raiseFile    = "pl_exec.c"
+	raiseRoutine = "exec_stmt_raise"
+)
+
+// raisedByRaise reports whether a PL/pgSQL RAISE statement raised the error
+// (bulwark.raise, or a domain's transition function), so that its message is
+// a sentence an author wrote, not the server's.
+//
+// Class 22 needs this and no other class does: every BW* SQLSTATE is
+// bulwark's own, but bulwark also raises 22001, 22004 and 22023, which the
+// server raises too, in its own (translated) words, with no constraint,
+// column or schema to tell them apart. The message, the context line (Where)
+// and the severity are translated; the source location is not. Should a
+// server version move RAISE elsewhere, authored class-22 messages degrade
+// to the generic sentence: nothing of the server's leaks. (A RAISE given a
+// NULL option fails in the same place with the server's 22004; bulwark's
+// messages are literals or built by format(), never NULL.)
+func raisedByRaise(pgErr *pgconn.PgError) bool {
+	return pgErr.File == raiseFile && pgErr.Routine == raiseRoutine
 }

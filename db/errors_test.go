@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/bulwarkdb/bulwark/db"
 	"github.com/bulwarkdb/bulwark/internal/pgtest"
+	"github.com/bulwarkdb/bulwark/internal/seed"
 )
 
 // TestInterpretError raises each SQLSTATE for real and checks its layer,
@@ -73,14 +75,45 @@ func TestInterpretError(t *testing.T) {
 		})
 	}
 
+	t.Run("AuthoredClass22MessageShown", func(t *testing.T) {
+		t.Parallel()
+
+		// bulwark.raise and a domain's own RAISE alike: an author wrote
+		// the sentence, so the caller sees it.
+		_, raw := pool.Exec(ctx, `DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'a sentence its author wrote'; END $$`)
+		e := requireInvalid(t, raw, "22023", db.CodeInvalidInput)
+		require.Equal(t, "a sentence its author wrote", e.Reason)
+
+		q := db.New()
+		author, err := seed.Principal(ctx, pool, "class22-author", "author")
+		require.NoError(t, err)
+		_, raw = q.ArticleCreate(ctx, pool, db.ArticleCreateParams{Actor: author, Title: strings.Repeat("x", 301), Body: "Body."})
+		e = requireInvalid(t, raw, "22001", db.CodeTooLong)
+		require.Equal(t, "title is longer than 300 characters", e.Reason)
+	})
+
 	t.Run("ServerTextNotShownForForeignErrors", func(t *testing.T) {
 		t.Parallel()
-		_, raw := pool.Exec(ctx, `SELECT 'x'::uuid`)
-		err := db.InterpretError(raw)
-		var e *db.Error
-		require.ErrorAs(t, err, &e)
-		require.Equal(t, db.LayerInvalid, e.Layer)
-		require.NotContains(t, e.Reason, "uuid")
+
+		// The server raises the class-22 SQLSTATEs bulwark uses too, in
+		// its own words (and language), some inside PL/pgSQL: none of
+		// its text may reach the caller.
+		for _, tc := range []struct {
+			sql      string
+			sqlstate string
+			code     string
+		}{
+			{`SELECT 'x'::uuid`, "22P02", db.CodeInvalidInput},
+			{`SELECT pg_catalog.format('%z', 1)`, "22023", db.CodeInvalidInput},
+			{`DO $$ BEGIN PERFORM pg_catalog.format('%z', 1); END $$`, "22023", db.CodeInvalidInput},
+			{`DO $$ DECLARE v varchar(2) := 'abc'; BEGIN END $$`, "22001", db.CodeTooLong},
+			{`DO $$ DECLARE v integer NOT NULL := NULL; BEGIN END $$`, "22004", db.CodeInvalidInput},
+		} {
+			_, raw := pool.Exec(ctx, tc.sql)
+			e := requireInvalid(t, raw, tc.sqlstate, tc.code)
+			require.Equal(t, "the database refused a malformed value", e.Reason, tc.sql)
+			require.NotContains(t, e.Error(), raw.(*pgconn.PgError).Message, tc.sql)
+		}
 	})
 
 	t.Run("PrincipalNameTakenIsAConflict", func(t *testing.T) {
@@ -114,4 +147,18 @@ func TestInterpretError(t *testing.T) {
 		layered := db.InterpretError(&pgconn.PgError{Code: "BWC01", Message: "m"})
 		require.Same(t, layered, db.InterpretError(layered))
 	})
+}
+
+// requireInvalid asserts that raw is a database error with sqlstate that
+// db.InterpretError puts in the invalid layer with code, and returns it.
+func requireInvalid(t *testing.T, raw error, sqlstate, code string) *db.Error {
+	t.Helper()
+	var pgErr *pgconn.PgError
+	require.ErrorAs(t, raw, &pgErr)
+	require.Equal(t, sqlstate, pgErr.Code, "SQLSTATE of %v", raw)
+	var e *db.Error
+	require.ErrorAs(t, db.InterpretError(raw), &e)
+	require.Equal(t, db.LayerInvalid, e.Layer)
+	require.Equal(t, code, e.Code)
+	return e
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,23 +18,31 @@ import (
 	"github.com/bulwarkdb/bulwark/internal/pgcluster"
 )
 
-// runBench runs the contended workload against the gate, the db function,
-// naive check-then-act and a raw UPDATE, and prints what each achieved and
-// broke. It fails, after printing, if the gate or the db function broke
-// the state machine: that is a defect in bulwark.
+// runBench runs a workload (the contended hot set, or each client on rows
+// of its own) against the gate, the db function, naive check-then-act and
+// a raw UPDATE, and prints what each achieved and broke, and what the
+// server's functions cost. It fails, after printing, if the gate or the
+// db function broke the state machine: that is a defect in bulwark.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	databaseURL := fs.String("database-url", os.Getenv("DATABASE_URL"),
 		"PostgreSQL URL of a role that may create databases and roles; the bench creates its own database there and drops it "+
 			"(default $DATABASE_URL; if empty, a throwaway cluster)")
-	articles := fs.Int("articles", 16, "size of the hot set of articles the clients contend on")
+	articles := fs.Int("articles", 16, "articles: the hot set the clients contend on (--workload hot), or each client's own (--workload low)")
 	clients := fs.String("clients", "1,8,32", "comma-separated client counts; every implementation runs at each")
-	duration := fs.Duration("duration", 5*time.Second, "how long each run sends requests")
+	duration := fs.Duration("duration", 5*time.Second, "how long each round of each run sends requests")
+	rounds := fs.Int("rounds", 1, "how many rounds each implementation runs at each client count, taking turns with the others; its result adds them up")
+	durable := fs.Bool("durable", false,
+		"require a durable server: start the throwaway PostgreSQL with fsync, synchronous_commit and full_page_writes on, "+
+			"or refuse a --database-url server with fsync or full_page_writes off (the bench's sessions set synchronous_commit on)")
+	workload := fs.String("workload", string(bench.WorkloadHot),
+		"hot: every client on one hot set, anywhere in the workflow, with stale pages and retries; "+
+			"low: each client on articles, an author and a reviewer of its own, one keyed submit or request_changes per request")
 	asJSON := fs.Bool("json", false, "print the report as JSON instead of a table")
 	seed := fs.Uint64("seed", 0, "seed of the clients' random choices (0: pick one and report it)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: bulwark bench [--database-url URL] [--duration D] [--clients N,N,...] [--articles N] [--json] [--seed N]")
+		fmt.Fprintln(stderr, "Usage: bulwark bench [--database-url URL] [--workload hot|low] [--durable] [--duration D] [--rounds N] [--clients N,N,...] [--articles N] [--json] [--seed N]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -53,11 +62,24 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	if *articles < 1 {
 		return &exitError{code: exitUsage, err: errors.New("--articles must be 1 or more")}
 	}
+	if *rounds < 1 {
+		return &exitError{code: exitUsage, err: errors.New("--rounds must be 1 or more")}
+	}
+
+	if !slices.Contains(bench.Workloads(), bench.Workload(*workload)) {
+		return &exitError{code: exitUsage, err: fmt.Errorf("--workload: %q is not one of %v", *workload, bench.Workloads())}
+	}
 
 	url := *databaseURL
 	if url == "" {
-		fmt.Fprintln(stderr, "bench: no --database-url or DATABASE_URL: starting a throwaway PostgreSQL")
-		cluster, err := pgcluster.Start(ctx, nil)
+		startOpts := &pgcluster.StartOpts{}
+		if *durable {
+			fmt.Fprintln(stderr, "bench: no --database-url or DATABASE_URL: starting a throwaway PostgreSQL with fsync, synchronous_commit and full_page_writes on")
+			startOpts.Settings = map[string]string{"fsync": "on", "full_page_writes": "on", "synchronous_commit": "on"}
+		} else {
+			fmt.Fprintln(stderr, "bench: no --database-url or DATABASE_URL: starting a throwaway PostgreSQL")
+		}
+		cluster, err := pgcluster.Start(ctx, startOpts)
 		if err != nil {
 			return &exitError{code: exitUsage, err: fmt.Errorf("start a throwaway PostgreSQL: %w "+
 				"(install the server binaries, e.g. apt-get install postgresql, or pass --database-url)", err)}
@@ -77,10 +99,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		Articles: *articles,
 		Clients:  counts,
 		Duration: *duration,
+		Durable:  *durable,
 		Progress: stderr,
+		Rounds:   *rounds,
 		Seed:     *seed,
+		Workload: bench.Workload(*workload),
 	})
-	if errors.Is(err, bench.ErrInvalidOptions) {
+	if errors.Is(err, bench.ErrInvalidOptions) || errors.Is(err, bench.ErrNotDurable) {
 		return &exitError{code: exitUsage, err: err}
 	}
 	if err != nil {

@@ -23,6 +23,15 @@ type benchReport struct {
 		} `json:"violations"`
 	} `json:"runs"`
 	SchemaVersion int `json:"schema_version"`
+	Server        struct {
+		Fsync             string `json:"fsync"`
+		FullPageWrites    string `json:"full_page_writes"`
+		SynchronousCommit string `json:"synchronous_commit"`
+	} `json:"server"`
+	Settings struct {
+		Durable  bool   `json:"durable"`
+		Workload string `json:"workload"`
+	} `json:"settings"`
 }
 
 func TestBenchCommand(t *testing.T) {
@@ -65,6 +74,8 @@ func TestBenchCommand(t *testing.T) {
 			{"--clients", "1,x"},
 			{"--duration", "0s"},
 			{"--articles", "0"},
+			{"--workload", "cold"},
+			{"--rounds", "0"},
 			{"--database-url", "postgres://nobody@127.0.0.1:1/none"},
 			{"extra"},
 		} {
@@ -73,6 +84,25 @@ func TestBenchCommand(t *testing.T) {
 			require.Equal(t, exitUsage, code, "%v: stderr:\n%s", args, stderr.String())
 			require.Empty(t, stdout.String(), "%v", args)
 		}
+	})
+
+	t.Run("DurableThrowawayClusterLowWorkload", func(t *testing.T) {
+		t.Parallel()
+
+		report, progress := runBenchJSON(t, "--database-url", "", "--durable", "--workload", "low",
+			"--duration", "100ms", "--clients", "2", "--articles", "2")
+		require.Len(t, report.Runs, 4)
+		for _, r := range report.Runs {
+			// No contention, nothing stale, nothing retried: nothing to
+			// break, for naive and raw too.
+			require.Zero(t, r.Violations.Total, "%s with %d clients", r.Implementation, r.Clients)
+		}
+		require.Contains(t, progress, "fsync, synchronous_commit and full_page_writes on")
+		require.Equal(t, "on", report.Server.Fsync)
+		require.Equal(t, "on", report.Server.FullPageWrites)
+		require.Equal(t, "on", report.Server.SynchronousCommit)
+		require.True(t, report.Settings.Durable)
+		require.Equal(t, "low", report.Settings.Workload)
 	})
 
 	t.Run("ThrowawayCluster", func(t *testing.T) {

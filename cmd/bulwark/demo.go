@@ -26,10 +26,13 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Stderr:      stderr,
 		Stdout:      stdout,
 	})
-	if err != nil && !errors.Is(err, demo.ErrStepFailed) {
-		return &exitError{code: exitUsage, err: err}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, demo.ErrStepFailed):
+		return &exitError{code: exitFailure, err: err}
 	}
-	return err
+	return &exitError{code: exitUsage, err: err}
 }
 
 // isTerminal reports whether w is a character device (a terminal), so

@@ -3,29 +3,28 @@
 //
 // Usage:
 //
-//	bulwark migrate up|down|status|redo [--database-url URL] [--no-verify]
-//	bulwark verify [--database-url URL] [--format text|json] [--migration-role ROLE]...
+//	bulwark migrate up|down|status|redo [--database-url URL] [--no-verify] [--timeout D]
+//	bulwark verify [--database-url URL] [--format text|json] [--migration-role ROLE]... [--timeout D]
 //	bulwark demo [--database-url URL]
 //	bulwark bench [--database-url URL] [--duration D] [--clients 1,8,32] [--articles N] [--seed N] [--json]
 //	bulwark jobs [--database-url URL] [--retention-age D] [--max-workers N]
 //
-// Exit status: 0 success, 1 a failure the command reports (drift, a demo
-// step or a bench check that broke), 2 the command could not run.
+// Exit status: 0 success, 1 a failure the command reports (drift, a
+// migration that failed, a demo step or a bench check that broke), 2 the
+// command could not run (bad flags, no connection, a deadline passed,
+// permission denied, a read-only database). Connecting gives up after
+// db.DefaultConnectTimeout unless the URL sets connect_timeout; migrate
+// and verify also give up after --timeout.
 package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
 )
-
-// exitUsage is the exit code for bad invocations and for commands that could
-// not run at all (no connection, no permission).
-const exitUsage = 2
 
 type command struct {
 	name    string
@@ -50,15 +49,6 @@ func main() {
 	os.Exit(code)
 }
 
-// exitError carries a specific exit code out of a command.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr)
@@ -75,12 +65,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err == nil {
 			return 0
 		}
-		fmt.Fprintf(stderr, "bulwark %s: %v\n", c.name, err)
-		var exitErr *exitError
-		if errors.As(err, &exitErr) {
-			return exitErr.code
+		code := exitCode(err)
+		if reason, ok := cannotRun(err); ok && code == exitUsage {
+			fmt.Fprintf(stderr, "bulwark %s: could not run (%s): %v\n", c.name, reason, err)
+		} else {
+			fmt.Fprintf(stderr, "bulwark %s: %v\n", c.name, err)
 		}
-		return 1
+		return code
 	}
 	fmt.Fprintf(stderr, "bulwark: unknown command %q\n\n", args[0])
 	usage(stderr)

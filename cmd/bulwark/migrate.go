@@ -8,13 +8,30 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"text/tabwriter"
+	"time"
 
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 
 	"github.com/bulwarkdb/bulwark/sql/schema"
 )
+
+// defaultMigrateTimeout bounds a whole migrate run, the verify after it
+// included. bulwark's own migrations take seconds; a deployment whose own
+// migrations rewrite large tables passes a longer --timeout.
+const defaultMigrateTimeout = 30 * time.Minute
+
+// migrateSubcommands are the subcommands of migrate, in usage order.
+var migrateSubcommands = []string{"up", "down", "status", "redo"}
+
+// migrateOpts are a migrate run's parsed flags.
+type migrateOpts struct {
+	databaseURL string
+	noVerify    bool
+	roles       []string
+}
 
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
@@ -23,9 +40,11 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	noVerify := fs.Bool("no-verify", false, "do not run bulwark verify after up or redo (not recommended)")
 	var roles roleList
 	fs.Var(&roles, "migration-role", "for the verify after up or redo: a login role allowed in bulwark_owner (repeatable; default: the connecting role)")
+	timeout := timeoutFlag(fs, defaultMigrateTimeout)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: bulwark migrate up|down|status|redo [--database-url URL] [--no-verify] [--migration-role ROLE]...")
+		fmt.Fprintln(stderr, "Usage: bulwark migrate up|down|status|redo [--database-url URL] [--no-verify] [--migration-role ROLE]... [--timeout D]")
 		fmt.Fprintln(stderr, "up and redo then run bulwark verify and fail (exit 1) when the enforcement boundary is weakened.")
+		fmt.Fprintln(stderr, "status, down and redo on a database never migrated say so and change nothing (exit 0).")
 		fs.PrintDefaults()
 	}
 	if len(args) == 0 {
@@ -33,20 +52,45 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return &exitError{code: exitUsage, err: errors.New("missing subcommand")}
 	}
 	sub := args[0]
+	if !slices.Contains(migrateSubcommands, sub) {
+		fs.Usage()
+		return &exitError{code: exitUsage, err: fmt.Errorf("unknown subcommand %q", sub)}
+	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return &exitError{code: exitUsage, err: err}
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return &exitError{code: exitUsage, err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	if err := checkTimeout(*timeout); err != nil {
+		return err
 	}
 	if *databaseURL == "" {
 		return &exitError{code: exitUsage, err: errors.New("no database: pass --database-url or set DATABASE_URL")}
 	}
+	opts := &migrateOpts{databaseURL: *databaseURL, noVerify: *noVerify, roles: roles}
+	return withDeadline(ctx, *timeout, func(ctx context.Context) error {
+		return migrate(ctx, sub, opts, stdout, stderr)
+	})
+}
 
-	db, err := openSQL(*databaseURL)
+// migrate runs the subcommand sub (one of [migrateSubcommands]).
+func migrate(ctx context.Context, sub string, opts *migrateOpts, stdout, stderr io.Writer) error {
+	db, err := openSQL(opts.databaseURL)
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
 	defer db.Close()
 	if err := db.PingContext(ctx); err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("connect: %w", err)}
+	}
+	// Every provider method creates goose's version table when it is
+	// missing, even Status: ask the catalog first, so that reading or
+	// rolling back a database that was never migrated writes nothing.
+	migrated, err := schema.Migrated(ctx, db)
+	if err != nil {
+		return fmt.Errorf("migrate %s: %w", sub, err)
 	}
 	provider, err := schema.NewProvider(db)
 	if err != nil {
@@ -64,9 +108,17 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if len(results) == 0 {
 			fmt.Fprintln(stdout, "no pending migrations")
 		}
-		return verifyAfterMigrate(ctx, *databaseURL, *noVerify, roles, stdout, stderr)
+		return verifyAfterMigrate(ctx, opts, stdout, stderr)
 	case "down":
+		if !migrated {
+			fmt.Fprintln(stdout, notMigrated+": nothing to roll back")
+			return nil
+		}
 		result, err := provider.Down(ctx)
+		if errors.Is(err, goose.ErrNoNextVersion) {
+			fmt.Fprintln(stdout, "no migration is applied: nothing to roll back")
+			return nil
+		}
 		if result != nil {
 			printResults(stdout, []*goose.MigrationResult{result})
 		}
@@ -79,7 +131,15 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return fmt.Errorf("migrate down: %w", err)
 		}
 	case "redo":
+		if !migrated {
+			fmt.Fprintln(stdout, notMigrated+": nothing to redo")
+			return nil
+		}
 		down, err := provider.Down(ctx)
+		if errors.Is(err, goose.ErrNoNextVersion) {
+			fmt.Fprintln(stdout, "no migration is applied: nothing to redo")
+			return nil
+		}
 		if down != nil {
 			printResults(stdout, []*goose.MigrationResult{down})
 		}
@@ -96,41 +156,55 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err := schema.RecordChecksums(ctx, db, provider, []*goose.MigrationResult{up}); err != nil {
 			return fmt.Errorf("migrate redo: %w", err)
 		}
-		return verifyAfterMigrate(ctx, *databaseURL, *noVerify, roles, stdout, stderr)
+		return verifyAfterMigrate(ctx, opts, stdout, stderr)
 	case "status":
+		if !migrated {
+			fmt.Fprintln(stdout, notMigrated+"; `bulwark migrate up` applies:")
+			var statuses []*goose.MigrationStatus
+			for _, src := range provider.ListSources() {
+				statuses = append(statuses, &goose.MigrationStatus{Source: src, State: goose.StatePending})
+			}
+			return printStatus(stdout, statuses)
+		}
 		statuses, err := provider.Status(ctx)
 		if err != nil {
 			return fmt.Errorf("migrate status: %w", err)
 		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "VERSION\tSTATE\tAPPLIED AT\tFILE")
-		for _, s := range statuses {
-			applied := "-"
-			if !s.AppliedAt.IsZero() {
-				applied = s.AppliedAt.UTC().Format("2006-01-02 15:04:05Z")
-			}
-			fmt.Fprintf(tw, "%05d\t%s\t%s\t%s\n", s.Source.Version, s.State, applied, sourceName(s.Source))
-		}
-		return tw.Flush()
-	default:
-		fs.Usage()
-		return &exitError{code: exitUsage, err: fmt.Errorf("unknown subcommand %q", sub)}
+		return printStatus(stdout, statuses)
 	}
 	return nil
+}
+
+// notMigrated opens what migrate says about a database that was never
+// migrated.
+const notMigrated = "not migrated: " + schema.VersionTable + " does not exist"
+
+// printStatus writes one row per migration.
+func printStatus(w io.Writer, statuses []*goose.MigrationStatus) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tSTATE\tAPPLIED AT\tFILE")
+	for _, s := range statuses {
+		applied := "-"
+		if !s.AppliedAt.IsZero() {
+			applied = s.AppliedAt.UTC().Format("2006-01-02 15:04:05Z")
+		}
+		fmt.Fprintf(tw, "%05d\t%s\t%s\t%s\n", s.Source.Version, s.State, applied, sourceName(s.Source))
+	}
+	return tw.Flush()
 }
 
 // verifyAfterMigrate runs bulwark verify after up or redo: a migration
 // that weakened the boundary fails the command (exit 1), so a deploy stops
 // there. --no-verify skips it, and says so where nobody can miss it.
-func verifyAfterMigrate(ctx context.Context, url string, skip bool, roles []string, stdout, stderr io.Writer) error {
-	if skip {
+func verifyAfterMigrate(ctx context.Context, opts *migrateOpts, stdout, stderr io.Writer) error {
+	if opts.noVerify {
 		fmt.Fprintln(stderr, "WARNING: --no-verify: the enforcement boundary was NOT verified after migrating.")
 		fmt.Fprintln(stderr, "WARNING: run `bulwark verify` before trusting this database.")
 		return nil
 	}
 	fmt.Fprintln(stdout)
 	fmt.Fprintln(stdout, "verify:")
-	err := verifyDatabase(ctx, url, "text", roles, stdout)
+	err := verifyDatabase(ctx, opts.databaseURL, "text", opts.roles, stdout)
 	var exitErr *exitError
 	if errors.As(err, &exitErr) && exitErr.code == exitDrift {
 		return &exitError{code: exitDrift, err: fmt.Errorf("migrated, but %w", exitErr.err)}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -15,7 +16,11 @@ import (
 )
 
 // exitDrift is the exit code of a verify that found the boundary weakened.
-const exitDrift = 1
+const exitDrift = exitFailure
+
+// defaultVerifyTimeout bounds a whole verify run. A healthy run takes
+// seconds; the deadline is there for a server that stopped answering.
+const defaultVerifyTimeout = 5 * time.Minute
 
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
@@ -24,8 +29,9 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	format := fs.String("format", "text", "output format: text or json")
 	var roles roleList
 	fs.Var(&roles, "migration-role", "a login role allowed in bulwark_owner because it runs migrations (repeatable; default: the connecting role)")
+	timeout := timeoutFlag(fs, defaultVerifyTimeout)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: bulwark verify [--database-url URL] [--format text|json] [--migration-role ROLE]...")
+		fmt.Fprintln(stderr, "Usage: bulwark verify [--database-url URL] [--format text|json] [--migration-role ROLE]... [--timeout D]")
 		fmt.Fprintln(stderr, "Checks that the enforcement boundary still holds. Exit 0: it holds; 1: drift; 2: could not check.")
 		fs.PrintDefaults()
 	}
@@ -39,10 +45,15 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *format != "text" && *format != "json" {
 		return &exitError{code: exitUsage, err: fmt.Errorf("unknown format %q: use text or json", *format)}
 	}
+	if err := checkTimeout(*timeout); err != nil {
+		return err
+	}
 	if *databaseURL == "" {
 		return &exitError{code: exitUsage, err: errors.New("no database: pass --database-url or set DATABASE_URL")}
 	}
-	return verifyDatabase(ctx, *databaseURL, *format, roles, stdout)
+	return withDeadline(ctx, *timeout, func(ctx context.Context) error {
+		return verifyDatabase(ctx, *databaseURL, *format, roles, stdout)
+	})
 }
 
 // verifyDatabase runs verify against url and writes the report to stdout.
@@ -57,7 +68,12 @@ func verifyDatabase(ctx context.Context, url, format string, roles []string, std
 	if err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("connect: %w", err)}
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer func() {
+		// Past a deadline too, but bounded: the server may not answer.
+		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+		defer cancel()
+		_ = conn.Close(closeCtx)
+	}()
 
 	report, err := verify.Run(ctx, conn, &verify.Opts{MigrationRoles: roles})
 	if err != nil {

@@ -86,7 +86,7 @@ func TestVerifyCommand(t *testing.T) {
 
 		res := runCLI(t, "verify", "--database-url", "postgres://nobody@127.0.0.1:1/nothing?connect_timeout=5&sslmode=disable")
 		require.Equal(t, exitUsage, res.code)
-		require.Contains(t, res.stderr, "bulwark verify: connect:")
+		require.Contains(t, res.stderr, "bulwark verify: could not run (no connection): connect:")
 		require.Empty(t, res.stdout)
 	})
 

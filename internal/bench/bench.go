@@ -18,20 +18,36 @@ import (
 
 // RunOpts are options for [Run]. A nil *RunOpts means defaults.
 type RunOpts struct {
-	// Articles is the size of the hot set the clients contend on.
-	// Default 16.
+	// Articles is, for [WorkloadHot], the size of the hot set the
+	// clients contend on; for [WorkloadLow], how many articles each
+	// client has of its own. Default 16.
 	Articles int
 	// Clients lists the client counts; every implementation runs once at
 	// each. Default 1, 8 and 32.
 	Clients []int
-	// Duration is how long each run sends requests. Default 5s.
+	// Duration is how long each round of each run sends requests.
+	// Default 5s.
 	Duration time.Duration
+	// Durable requires a durable server: Run fails with [ErrNotDurable]
+	// before it creates anything if the server has fsync or
+	// full_page_writes off, and its own sessions set synchronous_commit
+	// on. False takes the server as it is; the report shows its settings
+	// either way.
+	Durable bool
 	// Progress receives a line per step. Nil: none.
 	Progress io.Writer
+	// Rounds is how many times each implementation runs for Duration at
+	// each client count. The implementations take turns, round by round,
+	// on the same articles, and each [Result] adds up its rounds: a
+	// change in the machine's load then falls on all of them alike.
+	// Default 1.
+	Rounds int
 	// Seed seeds every client's random choices. Zero picks one, reported
 	// in [Settings].Seed. The same seed gives each client the same
 	// choices, though not the same interleaving.
 	Seed uint64
+	// Workload is what the clients do. Default [WorkloadHot].
+	Workload Workload
 }
 
 // Run creates a database of its own on the server at serverURL, runs the
@@ -47,12 +63,13 @@ func Run(ctx context.Context, serverURL string, opts *RunOpts) (_ *Report, err e
 	if err != nil {
 		return nil, err
 	}
-	e, err := newEnvironment(ctx, serverURL, slices.Max(o.Clients), o.Progress)
+	e, err := newEnvironment(ctx, serverURL, o)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, e.close()) }()
 
+	stale, replay := o.Workload.rates()
 	report := &Report{
 		SchemaVersion: SchemaVersion,
 		Database:      e.database,
@@ -67,26 +84,51 @@ func Run(ctx context.Context, serverURL string, opts *RunOpts) (_ *Report, err e
 			Articles:        o.Articles,
 			Clients:         o.Clients,
 			DurationSeconds: o.Duration.Seconds(),
+			Durable:         o.Durable,
 			WarmupSeconds:   warmupFor(o.Duration).Seconds(),
-			ReplayRate:      ReplayRate,
+			ReplayRate:      replay,
+			Rounds:          o.Rounds,
 			Seed:            o.Seed,
-			StaleRate:       StaleRate,
+			StaleRate:       stale,
+			Workload:        o.Workload,
 		},
 	}
-	index := 0
+	index, slice := 0, 0
 	for _, clients := range o.Clients {
+		runs := make([]*run, 0, len(Implementations()))
 		for _, impl := range Implementations() {
 			index++
-			res, err := e.run(ctx, runSpec{
+			r, err := e.newRun(ctx, runSpec{
 				articles: o.Articles,
 				clients:  clients,
 				duration: o.Duration,
 				impl:     impl,
 				index:    index,
-				seed:     o.Seed,
+				workload: o.Workload,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("run %s with %d clients: %w", impl, clients, err)
+			}
+			runs = append(runs, r)
+		}
+		// The implementations take turns, round by round, so that a
+		// change in the machine's load falls on all of them alike.
+		for n := range o.Rounds {
+			label := ""
+			if o.Rounds > 1 {
+				label = fmt.Sprintf(", round %d of %d", n+1, o.Rounds)
+			}
+			for _, r := range runs {
+				slice++
+				if err := e.round(ctx, r, slice, o.Seed, label); err != nil {
+					return nil, fmt.Errorf("run %s with %d clients: %w", r.spec.impl, clients, err)
+				}
+			}
+		}
+		for _, r := range runs {
+			res, err := e.finish(ctx, r)
+			if err != nil {
+				return nil, fmt.Errorf("run %s with %d clients: %w", r.spec.impl, clients, err)
 			}
 			report.Runs = append(report.Runs, res)
 		}
@@ -117,6 +159,15 @@ func withDefaults(opts *RunOpts) (RunOpts, error) {
 		_, _ = rand.Read(b[:])                        // never fails
 		o.Seed = binary.LittleEndian.Uint64(b[:]) | 1 // never zero, which means "pick one"
 	}
+	if o.Workload == "" {
+		o.Workload = WorkloadHot
+	}
+	if o.Rounds == 0 {
+		o.Rounds = 1
+	}
+	if o.Rounds < 1 || o.Rounds > 100 {
+		return o, fmt.Errorf("%w: rounds must be 1 to 100, not %d", ErrInvalidOptions, o.Rounds)
+	}
 	if o.Articles < 1 || o.Articles > 10000 {
 		return o, fmt.Errorf("%w: articles must be 1 to 10000, not %d", ErrInvalidOptions, o.Articles)
 	}
@@ -128,6 +179,12 @@ func withDefaults(opts *RunOpts) (RunOpts, error) {
 	if o.Duration < 0 {
 		return o, fmt.Errorf("%w: duration must be positive, not %s", ErrInvalidOptions, o.Duration)
 	}
+	if !slices.Contains(Workloads(), o.Workload) {
+		return o, fmt.Errorf("%w: workload must be one of %v, not %q", ErrInvalidOptions, Workloads(), o.Workload)
+	}
+	if o.Workload == WorkloadLow && o.Articles*slices.Max(o.Clients) > 100000 {
+		return o, fmt.Errorf("%w: %d articles for each of %d clients is more than 100000", ErrInvalidOptions, o.Articles, slices.Max(o.Clients))
+	}
 	return o, nil
 }
 
@@ -135,89 +192,151 @@ func withDefaults(opts *RunOpts) (RunOpts, error) {
 type runSpec struct {
 	articles int
 	clients  int
-	duration time.Duration
+	duration time.Duration // of each round
 	impl     Implementation
-	index    int // 1 for the first run; keeps slugs and idempotency keys apart
-	seed     uint64
+	index    int // 1 for the first run; keeps slugs apart
+	workload Workload
 }
 
-// run makes a fresh hot set, lets the clients loose on it for the
-// duration, and checks what they were told against what was committed.
-func (e *environment) run(ctx context.Context, spec runSpec) (Result, error) {
+// run is one implementation at one client count: its articles, and what
+// its rounds gathered.
+type run struct {
+	impl implementation
+	spec runSpec
+	w    *workload
+
+	claims     []Claim
+	elapsed    time.Duration
+	firstOther error
+	// functions sums each round's function statistics, by function OID.
+	functions map[uint32]functionCounts
+	latencies []time.Duration
+	res       Result
+}
+
+// newRun makes the run's fresh articles.
+func (e *environment) newRun(ctx context.Context, spec runSpec) (*run, error) {
 	impl := e.implementation(spec.impl)
+	_, replayRate := spec.workload.rates()
 	w := &workload{
 		editors:    e.editors,
 		impl:       impl,
 		initials:   make(map[uuid.UUID]Snapshot),
 		publishers: e.publishers,
+		replayRate: replayRate,
 		run:        spec.index,
 	}
-	for i := range spec.articles {
-		author := e.authors[i%len(e.authors)]
-		id, s, err := w.newArticle(ctx, author)
-		if err != nil {
-			return Result{}, err
-		}
-		w.slots = append(w.slots, &slot{author: author, article: id, cur: s})
+	if err := w.fill(ctx, spec, e.authors); err != nil {
+		return nil, err
 	}
-	if err := e.warm(ctx, spec.clients); err != nil {
-		return Result{}, err
+	return &run{
+		impl:      impl,
+		spec:      spec,
+		w:         w,
+		functions: make(map[uint32]functionCounts),
+		res:       Result{Implementation: spec.impl, Clients: spec.clients},
+	}, nil
+}
+
+// round lets the run's clients loose on its articles for the duration,
+// after a warm-up, and adds what they saw to the run. With function
+// statistics on, it also adds what the server's functions cost in the
+// round. slice numbers the round among all of Run's rounds, from 1: it
+// keeps idempotency keys and random streams apart.
+func (e *environment) round(ctx context.Context, r *run, slice int, seed uint64, label string) error {
+	// Every round starts from a vacuumed database and on fresh sessions,
+	// so that each pays the same for dead rows and for planning, and the
+	// sessions that made articles report their function calls before the
+	// round's are counted.
+	if err := e.vacuum(ctx); err != nil {
+		return err
+	}
+	if err := e.endSessions(ctx, e.app); err != nil {
+		return err
+	}
+	var before map[uint32]functionCounts
+	if e.trackFunctions {
+		var err error
+		if before, err = e.readFunctionCounts(ctx); err != nil {
+			return err
+		}
+	}
+	if err := e.warm(ctx, r.spec.clients); err != nil {
+		return err
 	}
 
-	warmup := warmupFor(spec.duration)
-	e.logf("bench: %-5s %s: running for %s after %s of warm-up", spec.impl, clientsLabel(spec.clients), spec.duration, warmup)
-	results := make([]clientResult, spec.clients)
-	errs := make([]error, spec.clients)
+	warmup := warmupFor(r.spec.duration)
+	e.logf("bench: %-5s %s%s: running for %s after %s of warm-up", r.spec.impl, clientsLabel(r.spec.clients), label, r.spec.duration, warmup)
+	results := make([]clientResult, r.spec.clients)
+	errs := make([]error, r.spec.clients)
 	start := time.Now().Add(warmup)
-	deadline := start.Add(spec.duration)
+	deadline := start.Add(r.spec.duration)
 	var wg sync.WaitGroup
-	for c := range spec.clients {
+	for c := range r.spec.clients {
 		wg.Go(func() {
-			rng := mathrand.New(mathrand.NewPCG(spec.seed, uint64(spec.index)<<32|uint64(c)))
-			results[c], errs[c] = w.client(ctx, c, rng, start, deadline)
+			rng := mathrand.New(mathrand.NewPCG(seed, uint64(slice)<<32|uint64(c)))
+			results[c], errs[c] = r.w.client(ctx, slice, c, rng, start, deadline)
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	r.elapsed += time.Since(start)
 	if err := errors.Join(errs...); err != nil {
-		return Result{}, err
+		return err
 	}
 
-	res := Result{Implementation: spec.impl, Clients: spec.clients, ElapsedSeconds: elapsed.Seconds()}
-	var claims []Claim
-	var all []time.Duration
-	var firstOther error
-	for _, r := range results {
-		claims = append(claims, r.claims...)
-		all = append(all, r.latencies...)
-		res.ArticlesReplaced += r.replaced
-		res.Errors = res.Errors.plus(r.errors)
-		res.Ops += r.ops
-		res.Replays = res.Replays.plus(r.replays)
-		res.StaleRequests += r.stale
-		res.Transitions += r.transitions
-		if firstOther == nil {
-			firstOther = r.firstOther
+	res := &r.res
+	for _, cr := range results {
+		r.claims = append(r.claims, cr.claims...)
+		r.latencies = append(r.latencies, cr.latencies...)
+		res.ArticlesReplaced += cr.replaced
+		res.Errors = res.Errors.plus(cr.errors)
+		res.Ops += cr.ops
+		res.Replays = res.Replays.plus(cr.replays)
+		res.Requests += cr.requests
+		res.StaleRequests += cr.stale
+		res.Transitions += cr.transitions
+		if r.firstOther == nil {
+			r.firstOther = cr.firstOther
 		}
 	}
-	res.Claims = len(claims)
-	res.OpsPerSecond = float64(res.Ops) / elapsed.Seconds()
-	res.TransitionsPerSecond = float64(res.Transitions) / elapsed.Seconds()
-	res.P50Ms, res.P99Ms = latencies(all)
 
-	v, err := e.check(ctx, impl, w.initials, claims)
+	if e.trackFunctions {
+		if err := e.endSessions(ctx, e.app); err != nil {
+			return err
+		}
+		after, err := e.readFunctionCounts(ctx)
+		if err != nil {
+			return err
+		}
+		addFunctionCounts(r.functions, before, after)
+	}
+	return nil
+}
+
+// finish checks what the run's clients were told against what was
+// committed, and returns the run's result.
+func (e *environment) finish(ctx context.Context, r *run) (Result, error) {
+	res := r.res
+	res.ElapsedSeconds = r.elapsed.Seconds()
+	res.Claims = len(r.claims)
+	res.OpsPerSecond = float64(res.Ops) / r.elapsed.Seconds()
+	res.TransitionsPerSecond = float64(res.Transitions) / r.elapsed.Seconds()
+	res.P50Ms, res.P99Ms = latencies(r.latencies)
+	if e.trackFunctions {
+		res.Functions = functionStats(nil, r.functions, res.Requests)
+		res.FunctionMicrosPerRequest = functionMicrosPerRequest(res.Functions)
+	}
+
+	v, err := e.check(ctx, r.impl, r.w.initials, r.claims)
 	if err != nil {
 		return Result{}, err
 	}
 	res.Violations = v
 	e.logf("bench: %-5s %s: %d requests, %d transitions, %d violations",
-		spec.impl, clientsLabel(spec.clients), res.Ops, res.Transitions, v.Total())
-	if firstOther != nil {
+		r.spec.impl, clientsLabel(r.spec.clients), res.Ops, res.Transitions, v.Total())
+	if r.firstOther != nil {
 		e.logf("bench: %-5s %s: %d errors named no layer, so the check may be wrong; the first: %v",
-			spec.impl, clientsLabel(spec.clients), res.Errors.Other, firstOther)
-	}
-	if err := e.vacuum(ctx); err != nil {
-		return Result{}, err
+			r.spec.impl, clientsLabel(r.spec.clients), res.Errors.Other, r.firstOther)
 	}
 	return res, nil
 }

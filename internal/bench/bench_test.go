@@ -125,6 +125,8 @@ func TestRunRefusesBadOptions(t *testing.T) {
 	for name, opts := range map[string]*bench.RunOpts{
 		"NoArticles":       {Articles: -1},
 		"NegativeDuration": {Duration: -time.Second},
+		"NegativeRounds":   {Rounds: -1},
+		"UnknownWorkload":  {Workload: "cold"},
 		"ZeroClients":      {Clients: []int{1, 0}},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -135,4 +137,140 @@ func TestRunRefusesBadOptions(t *testing.T) {
 			require.ErrorIs(t, err, bench.ErrInvalidOptions)
 		})
 	}
+}
+
+func TestRunLowWorkload(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	serverURL := pgtest.NewDatabase(t)
+	var progress bytes.Buffer
+	report, err := bench.Run(ctx, serverURL, &bench.RunOpts{
+		Articles: 2,
+		Clients:  []int{1, 3},
+		Duration: 300 * time.Millisecond,
+		Progress: &progress,
+		Rounds:   2,
+		Seed:     1,
+		Workload: bench.WorkloadLow,
+	})
+	require.NoError(t, err, "progress:\n%s", progress.String())
+	require.Equal(t, 2, report.Settings.Rounds)
+	require.Contains(t, progress.String(), "round 2 of 2")
+
+	t.Run("EveryImplementationBreaksNothing", func(t *testing.T) {
+		t.Parallel()
+
+		// Each client has its rows to itself and sends nothing stale and
+		// nothing twice: naive and raw have nothing to break either, and
+		// every request must succeed.
+		require.Len(t, report.Runs, 8)
+		for _, res := range report.Runs {
+			require.Zero(t, res.Violations.Total(), "%s with %d clients: %+v", res.Implementation, res.Clients, res.Violations)
+			require.Zero(t, res.Errors.Total(), "%s with %d clients: %+v", res.Implementation, res.Clients, res.Errors)
+			require.Positive(t, res.Ops, "%s with %d clients", res.Implementation, res.Clients)
+			require.Equal(t, res.Ops, res.Transitions, "%s with %d clients", res.Implementation, res.Clients)
+			require.GreaterOrEqual(t, res.Claims, res.Transitions, "%s with %d clients", res.Implementation, res.Clients)
+			require.Zero(t, res.StaleRequests)
+			require.Zero(t, res.Replays.Sent)
+		}
+		require.Equal(t, bench.WorkloadLow, report.Settings.Workload)
+		require.Zero(t, report.Settings.StaleRate)
+		require.Zero(t, report.Settings.ReplayRate)
+		require.Len(t, report.Ratios, 2)
+		for _, ra := range report.Ratios {
+			require.Positive(t, ra.Transitions.DBNaive)
+			require.Positive(t, ra.Transitions.DBRaw)
+		}
+	})
+
+	t.Run("FunctionStatistics", func(t *testing.T) {
+		t.Parallel()
+
+		conn, err := pgx.Connect(ctx, serverURL)
+		require.NoError(t, err)
+		defer conn.Close(ctx)
+		var superuser bool
+		var serverSetting string
+		require.NoError(t, conn.QueryRow(ctx, `
+			SELECT r.rolsuper, pg_catalog.current_setting('track_functions')
+			FROM pg_catalog.pg_roles AS r WHERE r.rolname = current_user`,
+		).Scan(&superuser, &serverSetting))
+		if !superuser {
+			// The bench cannot set track_functions: the server's stands.
+			require.Equal(t, serverSetting, report.Server.TrackFunctions)
+			if serverSetting == "none" {
+				for _, res := range report.Runs {
+					require.Empty(t, res.Functions)
+				}
+				return
+			}
+		} else {
+			require.Equal(t, "all", report.Server.TrackFunctions)
+		}
+
+		for _, res := range report.Runs {
+			calls := make(map[string]int64)
+			for _, fs := range res.Functions {
+				calls[fs.Function] = fs.Calls
+				require.Positive(t, fs.Calls)
+				require.GreaterOrEqual(t, fs.TotalMicrosPerCall, fs.SelfMicrosPerCall, fs.Function)
+				require.InDelta(t, float64(fs.Calls)/float64(res.Requests), fs.CallsPerRequest, 1e-9)
+			}
+			switch res.Implementation {
+			case bench.ImplementationDB, bench.ImplementationGate:
+				// One transition function call per request, every one of
+				// them counted: the sessions ended, and so reported their
+				// calls, before the counts were read.
+				require.Equal(t, int64(res.Requests), calls["app.article_submit"]+calls["app.article_request_changes"],
+					"%s with %d clients: %+v", res.Implementation, res.Clients, res.Functions)
+				require.Positive(t, res.FunctionMicrosPerRequest)
+				require.NotContains(t, calls, "bulwark.principal_create", "the cast's calls leaked into a run")
+			default:
+				require.Empty(t, res.Functions, "%s with %d clients calls no function", res.Implementation, res.Clients)
+				require.Zero(t, res.FunctionMicrosPerRequest)
+			}
+		}
+
+		var buf bytes.Buffer
+		require.NoError(t, report.WriteTable(&buf))
+		require.Contains(t, buf.String(), "app.article_submit")
+		require.Contains(t, buf.String(), "db/naive")
+	})
+}
+
+func TestRunDurable(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	serverURL := pgtest.NewDatabase(t)
+	conn, err := pgx.Connect(ctx, serverURL)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	var durable bool
+	require.NoError(t, conn.QueryRow(ctx,
+		`SELECT pg_catalog.current_setting('fsync') = 'on' AND pg_catalog.current_setting('full_page_writes') = 'on'`,
+	).Scan(&durable))
+
+	var progress bytes.Buffer
+	report, err := bench.Run(ctx, serverURL, &bench.RunOpts{
+		Clients:  []int{1},
+		Duration: 100 * time.Millisecond,
+		Durable:  true,
+		Progress: &progress,
+		Seed:     1,
+		Workload: bench.WorkloadLow,
+	})
+	if !durable {
+		// The test cluster trades durability for speed: the bench must
+		// refuse it before creating anything.
+		require.ErrorIs(t, err, bench.ErrNotDurable)
+		require.NotContains(t, progress.String(), "creating database")
+		return
+	}
+	require.NoError(t, err)
+	require.True(t, report.Settings.Durable)
+	require.Equal(t, "on", report.Server.Fsync)
+	require.Equal(t, "on", report.Server.FullPageWrites)
+	require.Equal(t, "on", report.Server.SynchronousCommit)
 }

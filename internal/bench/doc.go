@@ -1,7 +1,8 @@
 // Package bench measures what bulwark's enforcement costs and what it
-// buys: one contended article workload served by four implementations in
-// the same process and database, each checked by the same independent
-// test of correctness. `bulwark bench` runs it.
+// buys: an article workload (contended, or each client on rows of its
+// own) served by four implementations in the same process and database,
+// each checked by the same independent test of correctness, with what
+// the server's functions cost per call. `bulwark bench` runs it.
 //
 // The package's rule: it measures, it never weakens the boundary. [Run]
 // creates a database of its own and drops it at the end; the naive and raw
@@ -21,9 +22,9 @@
 //   - [ImplementationRaw]: one UPDATE with no checks on the copy: the
 //     ceiling.
 //
-// # The workload
+// # The workloads
 //
-// Clients act on a small hot set of articles. Each request picks an
+// [WorkloadHot]: clients act on a small hot set of articles. Each request picks an
 // article at random and an action the article's state offers as the
 // clients last saw it (submit, edit, request changes, approve, withdraw,
 // publish, archive), weighted so that articles go round the review loop
@@ -35,6 +36,24 @@
 // saw, as from a stale page; [ReplayRate] retry the client's previous
 // request with the same idempotency key. Every request carries a key of
 // its own.
+//
+// [WorkloadLow]: each client has articles, an author and a reviewer of
+// its own, and sends one keyed, version-pinned request at a time, a submit
+// or a request for changes, so that its articles go round draft,
+// in_review, draft. Nothing is contended, stale or retried: it measures
+// what one transition costs next to the naive and raw writes of the same
+// rows, and none of the four should break anything.
+//
+// # Server cost
+//
+// Where the server lets it (a superuser's URL, such as the throwaway
+// cluster's), the bench database tracks function calls (track_functions
+// = 'all'), and each run reports every function's calls per request and
+// its self and total time per call, from pg_stat_user_functions. A
+// session reports its calls when it ends, so each run starts and ends by
+// closing its sessions: the counts cover exactly the run's requests.
+// [RunOpts].Durable requires a server with fsync and full_page_writes on
+// and sets synchronous_commit on.
 //
 // # The check
 //

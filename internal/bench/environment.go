@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -47,22 +48,39 @@ type environment struct {
 	publishers  []uuid.UUID
 	server      Server
 	svc         *articles.Service
+	// trackFunctions says the bench database counts function calls
+	// (track_functions), so each run reports what they cost.
+	trackFunctions bool
 }
 
 // newEnvironment creates the bench database on the server at serverURL,
-// migrates it, adds the unguarded copy, a login role and the principals,
-// and starts the articles service. On failure it removes what it made.
-func newEnvironment(ctx context.Context, serverURL string, maxClients int, progress io.Writer) (_ *environment, err error) {
+// migrates it, turns on function statistics in it if the server lets it,
+// adds the unguarded copy, a login role and the principals, and starts
+// the articles service. With o.Durable it first checks that the server is
+// durable, and its sessions set synchronous_commit on. On failure it
+// removes what it made.
+func newEnvironment(ctx context.Context, serverURL string, o RunOpts) (_ *environment, err error) {
+	maxClients := slices.Max(o.Clients)
 	cfg, err := pgx.ParseConfig(serverURL)
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
 	}
-	e := &environment{maintenance: cfg, progress: progress}
+	if o.Durable {
+		// A session may turn synchronous_commit off, and on again; fsync
+		// and full_page_writes are the server's.
+		cfg.RuntimeParams["synchronous_commit"] = "on"
+	}
+	e := &environment{maintenance: cfg, progress: o.Progress}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, e.close())
 		}
 	}()
+	if o.Durable {
+		if err := e.checkDurable(ctx); err != nil {
+			return nil, err
+		}
+	}
 
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // never fails
@@ -74,6 +92,10 @@ func newEnvironment(ctx context.Context, serverURL string, maxClients int, progr
 	); err != nil {
 		e.database = "" // nothing to drop
 		return nil, fmt.Errorf("create database: %w", err)
+	}
+
+	if err := e.enableTrackFunctions(ctx); err != nil {
+		return nil, err
 	}
 
 	benchCfg := cfg.Copy()
@@ -109,14 +131,21 @@ func newEnvironment(ctx context.Context, serverURL string, maxClients int, progr
 		return nil, err
 	}
 	if err := e.app.QueryRow(ctx, `SELECT pg_catalog.current_setting('server_version'),
-		pg_catalog.current_setting('fsync'), pg_catalog.current_setting('synchronous_commit')`,
-	).Scan(&e.server.Version, &e.server.Fsync, &e.server.SynchronousCommit); err != nil {
+		pg_catalog.current_setting('fsync'), pg_catalog.current_setting('synchronous_commit'),
+		pg_catalog.current_setting('full_page_writes'), pg_catalog.current_setting('track_functions')`,
+	).Scan(&e.server.Version, &e.server.Fsync, &e.server.SynchronousCommit,
+		&e.server.FullPageWrites, &e.server.TrackFunctions); err != nil {
 		return nil, fmt.Errorf("read server settings: %w", err)
 	}
+	e.trackFunctions = e.server.TrackFunctions != "none"
 	if e.machine, err = readMachine(ctx, e.app); err != nil {
 		return nil, err
 	}
-	if err := e.cast(ctx); err != nil {
+	if err := e.cast(ctx, o.Workload, maxClients); err != nil {
+		return nil, err
+	}
+	// The cast's function calls are counted now, not in the first run.
+	if err := e.endSessions(ctx, e.admin); err != nil {
 		return nil, err
 	}
 
@@ -135,8 +164,16 @@ func newEnvironment(ctx context.Context, serverURL string, maxClients int, progr
 
 // cast creates the principals through the grant functions, as the
 // bootstrap principal, which acts only from the migration role's session
-// (admin).
-func (e *environment) cast(ctx context.Context) error {
+// (admin). The hot workload's clients share four authors, four editors
+// and two publishers; the low-contention workload gives each client an
+// author and an editor of its own, so that no two clients touch one row,
+// a principal's included (the transition log's reference to its actor
+// locks the principal's row for key share).
+func (e *environment) cast(ctx context.Context, workload Workload, maxClients int) error {
+	people := 4
+	if workload == WorkloadLow {
+		people = max(people, maxClients)
+	}
 	create := func(role string, n int) ([]uuid.UUID, error) {
 		ids := make([]uuid.UUID, n)
 		for i := range ids {
@@ -149,10 +186,10 @@ func (e *environment) cast(ctx context.Context) error {
 		return ids, nil
 	}
 	var err error
-	if e.authors, err = create("author", 4); err != nil {
+	if e.authors, err = create("author", people); err != nil {
 		return err
 	}
-	if e.editors, err = create("editor", 4); err != nil {
+	if e.editors, err = create("editor", people); err != nil {
 		return err
 	}
 	e.publishers, err = create("publisher", 2)
@@ -236,13 +273,23 @@ func (e *environment) close() error {
 // URL's database: CREATE and DROP DATABASE cannot run in the database
 // they name, nor in a transaction.
 func (e *environment) maintenanceExec(ctx context.Context, sql string) error {
-	conn, err := pgx.ConnectConfig(ctx, e.maintenance)
+	conn, err := e.connectMaintenance(ctx)
 	if err != nil {
-		return fmt.Errorf("connect: %w", err)
+		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	_, err = conn.Exec(ctx, sql)
 	return err
+}
+
+// connectMaintenance opens a connection to the server URL's database as
+// its role. The caller closes it.
+func (e *environment) connectMaintenance(ctx context.Context) (*pgx.Conn, error) {
+	conn, err := pgx.ConnectConfig(ctx, e.maintenance)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	return conn, nil
 }
 
 func (e *environment) logf(format string, args ...any) {

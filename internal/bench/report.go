@@ -38,11 +38,16 @@ type Host struct {
 }
 
 // Server describes the PostgreSQL server, with the settings that move
-// write throughput most.
+// write throughput most, as the bench's sessions saw them.
 type Server struct {
 	Fsync             string `json:"fsync"`
+	FullPageWrites    string `json:"full_page_writes"`
 	SynchronousCommit string `json:"synchronous_commit"`
-	Version           string `json:"version"`
+	// TrackFunctions is the bench database's track_functions: "all" when
+	// the bench could set it (as a superuser), else the server's. Runs
+	// report function statistics unless it is "none".
+	TrackFunctions string `json:"track_functions"`
+	Version        string `json:"version"`
 }
 
 // Settings are the run's parameters.
@@ -50,12 +55,20 @@ type Settings struct {
 	Articles        int     `json:"articles"`
 	Clients         []int   `json:"clients"`
 	DurationSeconds float64 `json:"duration_seconds"`
-	ReplayRate      float64 `json:"replay_rate"`
-	Seed            uint64  `json:"seed"`
-	StaleRate       float64 `json:"stale_rate"`
+	// Durable says the run required a durable server (RunOpts.Durable).
+	Durable    bool    `json:"durable"`
+	ReplayRate float64 `json:"replay_rate"`
+	// Rounds is how many times each implementation ran at each client
+	// count, taking turns; a [Result] adds up its rounds.
+	Rounds    int     `json:"rounds"`
+	Seed      uint64  `json:"seed"`
+	StaleRate float64 `json:"stale_rate"`
 	// WarmupSeconds is how long each run sent requests before it started
 	// measuring. The check covers the warm-up's requests too.
 	WarmupSeconds float64 `json:"warmup_seconds"`
+	// Workload is what the clients did; Articles is per client for
+	// [WorkloadLow].
+	Workload Workload `json:"workload"`
 }
 
 // Result is one run: one implementation at one client count.
@@ -70,15 +83,26 @@ type Result struct {
 	Claims         int     `json:"claims"`
 	ElapsedSeconds float64 `json:"elapsed_seconds"`
 	Errors         Errors  `json:"errors"`
+	// FunctionMicrosPerRequest is the time the server spent in functions
+	// per request (the sum of Functions' self time over Requests), in
+	// microseconds. Zero without function statistics.
+	FunctionMicrosPerRequest float64 `json:"function_us_per_request"`
+	// Functions is what each server function cost in the run, most total
+	// self time first; empty if the run called none or the server does
+	// not track functions (see [Server].TrackFunctions).
+	Functions []FunctionStat `json:"functions"`
 	// Ops counts requests answered, successes and failures alike.
 	Ops          int     `json:"ops"`
 	OpsPerSecond float64 `json:"ops_per_second"`
 	// P50Ms and P99Ms are latency percentiles of every request, in
 	// milliseconds.
-	P50Ms         float64 `json:"p50_ms"`
-	P99Ms         float64 `json:"p99_ms"`
-	Replays       Replays `json:"replays"`
-	StaleRequests int     `json:"stale_requests"`
+	P50Ms   float64 `json:"p50_ms"`
+	P99Ms   float64 `json:"p99_ms"`
+	Replays Replays `json:"replays"`
+	// Requests counts every request answered, the warm-up's included:
+	// the requests Functions covers.
+	Requests      int `json:"requests"`
+	StaleRequests int `json:"stale_requests"`
 	// Transitions counts successful requests that changed the article: a
 	// retry answered with the original result is not one.
 	Transitions          int        `json:"transitions"`
@@ -86,9 +110,10 @@ type Result struct {
 	Violations           Violations `json:"violations"`
 }
 
-// Ratio is the gate's throughput divided by each other implementation's,
-// at one client count. Ratios hold better than absolute numbers on a
-// noisy machine. A ratio whose divisor is zero is zero.
+// Ratio is the throughput of the guarded implementations (the gate and the
+// db function) divided by each other implementation's, at one client
+// count. Ratios hold better than absolute numbers on a noisy machine. A
+// ratio whose divisor is zero is zero.
 type Ratio struct {
 	Clients     int      `json:"clients"`
 	Ops         RatioSet `json:"ops_per_second"`
@@ -96,8 +121,10 @@ type Ratio struct {
 }
 
 // RatioSet holds the gate's throughput over the db, naive and raw
-// implementations'.
+// implementations', and the db function's over naive and raw.
 type RatioSet struct {
+	DBNaive   float64 `json:"db_naive"`
+	DBRaw     float64 `json:"db_raw"`
 	GateDB    float64 `json:"gate_db"`
 	GateNaive float64 `json:"gate_naive"`
 	GateRaw   float64 `json:"gate_raw"`
@@ -124,8 +151,7 @@ func (r *Report) GuardedViolations() int {
 	return n
 }
 
-// ratios computes the gate's ratios for every client count that ran the
-// gate.
+// ratios computes the ratios for every client count that ran the gate.
 func ratios(runs []Result) []Ratio {
 	by := make(map[int]map[Implementation]Result)
 	var order []int
@@ -152,11 +178,15 @@ func ratios(runs []Result) []Ratio {
 		out = append(out, Ratio{
 			Clients: n,
 			Ops: RatioSet{
+				DBNaive:   div(m[ImplementationDB].OpsPerSecond, m[ImplementationNaive].OpsPerSecond),
+				DBRaw:     div(m[ImplementationDB].OpsPerSecond, m[ImplementationRaw].OpsPerSecond),
 				GateDB:    div(gate.OpsPerSecond, m[ImplementationDB].OpsPerSecond),
 				GateNaive: div(gate.OpsPerSecond, m[ImplementationNaive].OpsPerSecond),
 				GateRaw:   div(gate.OpsPerSecond, m[ImplementationRaw].OpsPerSecond),
 			},
 			Transitions: RatioSet{
+				DBNaive:   div(m[ImplementationDB].TransitionsPerSecond, m[ImplementationNaive].TransitionsPerSecond),
+				DBRaw:     div(m[ImplementationDB].TransitionsPerSecond, m[ImplementationRaw].TransitionsPerSecond),
 				GateDB:    div(gate.TransitionsPerSecond, m[ImplementationDB].TransitionsPerSecond),
 				GateNaive: div(gate.TransitionsPerSecond, m[ImplementationNaive].TransitionsPerSecond),
 				GateRaw:   div(gate.TransitionsPerSecond, m[ImplementationRaw].TransitionsPerSecond),
@@ -177,11 +207,20 @@ func (r *Report) WriteJSON(w io.Writer) error {
 // the ratios, and what the check and the retries found.
 func (r *Report) WriteTable(w io.Writer) error {
 	s := r.Settings
-	fmt.Fprintf(w, "bulwark bench: %d articles, %s per run after %s of warm-up, clients %s, seed %d, %.0f%% stale, %.0f%% retried\n",
-		s.Articles, seconds(s.DurationSeconds), seconds(s.WarmupSeconds), joinInts(s.Clients, ","), s.Seed,
+	articles := fmt.Sprintf("a hot set of %d articles", s.Articles)
+	if s.Workload == WorkloadLow {
+		articles = fmt.Sprintf("%d articles of its own per client", s.Articles)
+	}
+	rounds := "1 round"
+	if s.Rounds > 1 {
+		rounds = fmt.Sprintf("%d rounds taking turns", s.Rounds)
+	}
+	fmt.Fprintf(w, "bulwark bench: workload %s, %s, %s of %s after %s of warm-up, clients %s, seed %d, %.0f%% stale, %.0f%% retried\n",
+		s.Workload, articles, rounds, seconds(s.DurationSeconds), seconds(s.WarmupSeconds), joinInts(s.Clients, ","), s.Seed,
 		100*s.StaleRate, 100*s.ReplayRate)
-	fmt.Fprintf(w, "server: PostgreSQL %s (fsync %s, synchronous_commit %s); host: %d CPUs, %s, %s\n\n",
-		r.Server.Version, r.Server.Fsync, r.Server.SynchronousCommit, r.Host.CPUs, r.Host.OS, r.Host.GoVersion)
+	fmt.Fprintf(w, "server: PostgreSQL %s (fsync %s, synchronous_commit %s, full_page_writes %s, track_functions %s); host: %d CPUs, %s, %s\n\n",
+		r.Server.Version, r.Server.Fsync, r.Server.SynchronousCommit, r.Server.FullPageWrites, r.Server.TrackFunctions,
+		r.Host.CPUs, r.Host.OS, r.Host.GoVersion)
 
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "implementation\tclients\tops/s\ttransitions/s\tp50 ms\tp99 ms\tconflict\tpolicy\tinvariant\tother\tviolations\t")
@@ -197,13 +236,14 @@ func (r *Report) WriteTable(w io.Writer) error {
 		return err
 	}
 
-	fmt.Fprintln(w, "\ngate throughput relative to the others (transitions/s; ops/s in parentheses):")
+	fmt.Fprintln(w, "\nthroughput of the guarded paths relative to the others (transitions/s; ops/s in parentheses):")
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "clients\tgate/naive\tgate/raw\tgate/db\t")
+	fmt.Fprintln(tw, "clients\tgate/naive\tgate/raw\tgate/db\tdb/naive\tdb/raw\t")
 	for _, ra := range r.Ratios {
-		fmt.Fprintf(tw, "%d\t%.2f (%.2f)\t%.2f (%.2f)\t%.2f (%.2f)\t\n", ra.Clients,
+		fmt.Fprintf(tw, "%d\t%.2f (%.2f)\t%.2f (%.2f)\t%.2f (%.2f)\t%.2f (%.2f)\t%.2f (%.2f)\t\n", ra.Clients,
 			ra.Transitions.GateNaive, ra.Ops.GateNaive, ra.Transitions.GateRaw, ra.Ops.GateRaw,
-			ra.Transitions.GateDB, ra.Ops.GateDB)
+			ra.Transitions.GateDB, ra.Ops.GateDB, ra.Transitions.DBNaive, ra.Ops.DBNaive,
+			ra.Transitions.DBRaw, ra.Ops.DBRaw)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -235,8 +275,44 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "  %s\n", strings.Join(parts, ", "))
 
+	if err := r.writeFunctions(w); err != nil {
+		return err
+	}
+
 	if n := r.GuardedViolations(); n > 0 {
 		fmt.Fprintf(w, "\nDEFECT: the gate and db implementations produced %d violations; bulwark must produce none.\n", n)
+	}
+	return nil
+}
+
+// writeFunctions writes, for each run that called server functions, what
+// each cost.
+func (r *Report) writeFunctions(w io.Writer) error {
+	if r.Server.TrackFunctions == "none" {
+		fmt.Fprintln(w, "\nserver functions: not tracked (track_functions is none; only a superuser's bench can turn it on)")
+		return nil
+	}
+	fmt.Fprintf(w, "\nserver functions (track_functions %s; every request of the run, warm-up included; self excludes the functions it called, total includes them and triggers):\n",
+		r.Server.TrackFunctions)
+	found := false
+	for _, res := range r.Runs {
+		if len(res.Functions) == 0 {
+			continue
+		}
+		found = true
+		fmt.Fprintf(w, "  %-5s %s: %d requests, %.0f µs in functions per request\n",
+			res.Implementation, clientsLabel(res.Clients), res.Requests, res.FunctionMicrosPerRequest)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "    function\tcalls/request\tself µs/call\ttotal µs/call\t")
+		for _, fs := range res.Functions {
+			fmt.Fprintf(tw, "    %-44s\t%.2f\t%.1f\t%.1f\t\n", fs.Function, fs.CallsPerRequest, fs.SelfMicrosPerCall, fs.TotalMicrosPerCall)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if !found {
+		fmt.Fprintln(w, "  no run called any")
 	}
 	return nil
 }

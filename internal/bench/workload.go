@@ -23,6 +23,34 @@ const (
 	StaleRate = 0.10
 )
 
+// Workload names what the clients do.
+type Workload string
+
+const (
+	// WorkloadHot is the contended workload: every client acts on one
+	// small hot set of articles, anywhere in the workflow, with
+	// [StaleRate] stale pages and [ReplayRate] retries.
+	WorkloadHot Workload = "hot"
+	// WorkloadLow is the low-contention workload: each client has
+	// articles of its own, an author and a reviewer of its own, and sends
+	// one keyed, version-pinned submit or request_changes per request,
+	// so that its articles go draft, in_review, draft, and so on. Nothing
+	// is stale and nothing is retried: it measures what one transition
+	// costs when nothing competes for its rows.
+	WorkloadLow Workload = "low"
+)
+
+// Workloads returns the workloads [Run] knows.
+func Workloads() []Workload { return []Workload{WorkloadHot, WorkloadLow} }
+
+// rates returns the workload's stale and replay rates.
+func (wl Workload) rates() (stale, replay float64) {
+	if wl == WorkloadLow {
+		return 0, 0
+	}
+	return StaleRate, ReplayRate
+}
+
 // The article states the workload knows.
 const (
 	stateApproved  = "approved"
@@ -113,10 +141,14 @@ type request struct {
 // body is an edit's new body; a retry sends the same.
 func (r request) body() string { return "Edited by request " + r.key + "." }
 
-// slot is one place in the hot set. Its article is replaced by a fresh
-// draft once archived.
+// slot is one place in the hot set, or one of a client's own articles in
+// the low-contention workload. Its article is replaced by a fresh draft
+// once archived.
 type slot struct {
 	author uuid.UUID
+	// reviewer requests changes in the low-contention workload; the hot
+	// workload picks an editor per request.
+	reviewer uuid.UUID
 
 	mu        sync.Mutex
 	article   uuid.UUID
@@ -137,11 +169,16 @@ func (sl *slot) observe(article uuid.UUID, s Snapshot) {
 	}
 }
 
-// workload is one run's shared state: the hot set and the cast.
+// workload is one run's shared state: the hot set (or each client's own
+// articles) and the cast.
 type workload struct {
-	editors    []uuid.UUID
-	impl       implementation
+	editors []uuid.UUID
+	impl    implementation
+	// own holds each client's own articles in the low-contention
+	// workload; nil in the hot one, whose clients share slots.
+	own        [][]*slot
 	publishers []uuid.UUID
+	replayRate float64
 	run        int
 	slots      []*slot
 
@@ -149,6 +186,39 @@ type workload struct {
 
 	mu       sync.Mutex
 	initials map[uuid.UUID]Snapshot // every article the run used, as it started
+}
+
+// fill makes the run's articles: the hot set, shared by all clients and
+// written by authors in turn, or for the low-contention workload
+// spec.articles for each client, written by the client's own author
+// (authors[c]) and reviewed by its own editor (w.editors[c]).
+func (w *workload) fill(ctx context.Context, spec runSpec, authors []uuid.UUID) error {
+	if spec.workload != WorkloadLow {
+		for i := range spec.articles {
+			author := authors[i%len(authors)]
+			id, s, err := w.newArticle(ctx, author)
+			if err != nil {
+				return err
+			}
+			w.slots = append(w.slots, &slot{author: author, article: id, cur: s})
+		}
+		return nil
+	}
+	if len(authors) < spec.clients || len(w.editors) < spec.clients {
+		return fmt.Errorf("fill: %d clients need an author and an editor each, and the cast has %d and %d",
+			spec.clients, len(authors), len(w.editors))
+	}
+	w.own = make([][]*slot, spec.clients)
+	for c := range spec.clients {
+		for range spec.articles {
+			id, s, err := w.newArticle(ctx, authors[c])
+			if err != nil {
+				return err
+			}
+			w.own[c] = append(w.own[c], &slot{author: authors[c], reviewer: w.editors[c], article: id, cur: s})
+		}
+	}
+	return nil
 }
 
 // newArticle makes a fresh draft by author and records where it started.
@@ -166,13 +236,16 @@ func (w *workload) newArticle(ctx context.Context, author uuid.UUID) (uuid.UUID,
 
 // clientResult is what one client measured and was told.
 type clientResult struct {
-	claims      []Claim
-	errors      Errors
-	firstOther  error // the first error that named no layer
-	latencies   []time.Duration
-	ops         int
-	replaced    int
-	replays     Replays
+	claims     []Claim
+	errors     Errors
+	firstOther error // the first error that named no layer
+	latencies  []time.Duration
+	ops        int
+	replaced   int
+	replays    Replays
+	// requests counts every request answered, the warm-up's included:
+	// the server's function statistics cover them all.
+	requests    int
 	stale       int
 	transitions int
 }
@@ -191,7 +264,7 @@ type sent struct {
 // with the deadline passed, because a request cut off after its commit
 // would be a success no client was told about; the client stops early,
 // with ctx's error, only when ctx is done.
-func (w *workload) client(ctx context.Context, id int, rng *rand.Rand, measureFrom, deadline time.Time) (clientResult, error) {
+func (w *workload) client(ctx context.Context, slice, id int, rng *rand.Rand, measureFrom, deadline time.Time) (clientResult, error) {
 	var res clientResult
 	var last *sent
 	for n := 0; time.Now().Before(deadline); n++ {
@@ -200,14 +273,19 @@ func (w *workload) client(ctx context.Context, id int, rng *rand.Rand, measureFr
 		}
 		measured := !time.Now().Before(measureFrom)
 		var req request
-		replay := last != nil && rng.Float64() < ReplayRate
+		replay := last != nil && rng.Float64() < w.replayRate
 		if replay {
 			req = last.req
 		} else {
 			var stale bool
 			var outcome nextOutcome
 			var err error
-			req, stale, outcome, err = w.next(ctx, rng, fmt.Sprintf("r%d-c%d-%d", w.run, id, n))
+			key := fmt.Sprintf("r%d-c%d-%d", slice, id, n)
+			if w.own != nil {
+				req, err = w.nextOwn(id, n, key)
+			} else {
+				req, stale, outcome, err = w.next(ctx, rng, key)
+			}
 			if err != nil {
 				return res, err
 			}
@@ -225,6 +303,7 @@ func (w *workload) client(ctx context.Context, id int, rng *rand.Rand, measureFr
 		if err != nil && ctx.Err() != nil {
 			return res, ctx.Err()
 		}
+		res.requests++
 		original := replay && last.ok && err == nil && got.Version == last.got.Version
 		if err == nil {
 			c := Claim{

@@ -40,8 +40,21 @@ const (
 	startAttempts = 5
 )
 
-// settingNameRE matches names that are safe to write into postgresql.conf.
-var settingNameRE = regexp.MustCompile(`^[a-z][a-z0-9_.]*$`)
+var (
+	// languageRE matches the message catalog names gettext reads from
+	// LANGUAGE: de, pt_BR, sr@latin.
+	languageRE = regexp.MustCompile(`^[a-z]{2,3}(_[A-Z]{2})?(@[a-z]+)?$`)
+
+	// settingNameRE matches names that are safe to write into
+	// postgresql.conf.
+	settingNameRE = regexp.MustCompile(`^[a-z][a-z0-9_.]*$`)
+)
+
+// translatedMessagesLocale is the lc_messages of a cluster started with a
+// [StartOpts].Language. gettext ignores LANGUAGE under the C locale, but
+// not under C.UTF-8, which every glibc since 2.35 (and Debian's long
+// before) provides without generated locales.
+const translatedMessagesLocale = "C.UTF-8"
 
 // Cluster is a running disposable PostgreSQL cluster made by [Start] or
 // taken over with [Attach]. Its methods are safe for concurrent use.
@@ -51,8 +64,11 @@ type Cluster struct {
 	// current user.
 	cred *syscall.Credential
 	dir  string
-	pid  int
-	port int
+	// language is the LANGUAGE of the server's environment; empty means
+	// untranslated messages.
+	language string
+	pid      int
+	port     int
 
 	stopMu  sync.Mutex
 	stopped bool
@@ -69,6 +85,18 @@ type StartOpts struct {
 	// means [os.TempDir]. When running as root it must be traversable by
 	// OSUser.
 	Dir string
+
+	// Language, when not empty, makes the server speak that language: it
+	// names a message catalog (de, fr, pt_BR) that goes into the server's
+	// environment as LANGUAGE, and lc_messages becomes C.UTF-8, under
+	// which gettext honours LANGUAGE. Server messages, their context
+	// lines and severities then reach clients translated, as they do on
+	// a production server set up in that language. The catalog must be
+	// installed (on Debian, /usr/share/locale/<lang>/LC_MESSAGES/
+	// postgres-<major>.mo, shipped with the server); without it the
+	// server silently speaks English. Empty means untranslated (C)
+	// messages.
+	Language string
 
 	// OSUser is the OS user that runs initdb and the server when the
 	// current process runs as root, because both refuse root. Empty means
@@ -88,6 +116,15 @@ type StartOpts struct {
 // marker is the content of markerFile.
 type marker struct {
 	BinDir string `json:"bin_dir"`
+}
+
+// CheckLanguage reports an error unless lang has the form of a message
+// catalog name that [StartOpts].Language accepts: de, pt_BR, sr@latin.
+func CheckLanguage(lang string) error {
+	if !languageRE.MatchString(lang) {
+		return fmt.Errorf("invalid language %q: want a message catalog name such as de or pt_BR", lang)
+	}
+	return nil
 }
 
 // Start initializes a cluster in a new temporary directory and starts its
@@ -116,6 +153,11 @@ func Start(ctx context.Context, opts *StartOpts) (*Cluster, error) {
 			return nil, fmt.Errorf("invalid setting name %q", name)
 		}
 	}
+	if opts.Language != "" {
+		if err := CheckLanguage(opts.Language); err != nil {
+			return nil, err
+		}
+	}
 
 	cred, err := serverCredential(opts.OSUser)
 	if err != nil {
@@ -137,7 +179,7 @@ func Start(ctx context.Context, opts *StartOpts) (*Cluster, error) {
 		return nil, fmt.Errorf("create cluster directory: %w", err)
 	}
 
-	c := &Cluster{binDir: binDir, cred: cred, dir: dir}
+	c := &Cluster{binDir: binDir, cred: cred, dir: dir, language: opts.Language}
 	if err := c.start(ctx, opts); err != nil {
 		// Stop also removes whatever start left behind, a server that
 		// started before ctx was cancelled included.
@@ -266,7 +308,14 @@ func (c *Cluster) start(ctx context.Context, opts *StartOpts) error {
 		return fmt.Errorf("run initdb: %w\n%s", err, out)
 	}
 
-	if err := c.writeConfig(opts.Settings); err != nil {
+	settings := maps.Clone(opts.Settings)
+	if c.language != "" {
+		if settings == nil {
+			settings = map[string]string{}
+		}
+		settings["lc_messages"] = translatedMessagesLocale
+	}
+	if err := c.writeConfig(settings); err != nil {
 		return err
 	}
 
@@ -292,7 +341,7 @@ func (c *Cluster) start(ctx context.Context, opts *StartOpts) error {
 			break
 		}
 		tail := logTail(c.LogPath(), logStart)
-		if opts.Port == 0 && attempt < startAttempts && ctx.Err() == nil && portTaken(tail) {
+		if opts.Port == 0 && attempt < startAttempts && ctx.Err() == nil && portTaken(port) {
 			continue
 		}
 		return fmt.Errorf("start server on port %d: %w\n%s\nserver log %s:\n%s", port, err, out, c.LogPath(), tail)
@@ -350,7 +399,7 @@ func (c *Cluster) run(ctx context.Context, name string, args ...string) ([]byte,
 	cmd := exec.CommandContext(ctx, filepath.Join(c.binDir, name), args...)
 	// The OS user may not be able to enter the current directory (/root).
 	cmd.Dir = c.dir
-	cmd.Env = serverEnv()
+	cmd.Env = serverEnv(c.language)
 	if c.cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred}
 	}
@@ -455,10 +504,16 @@ func logTail(path string, offset int64) string {
 	return strings.Join(lines, "\n")
 }
 
-// portTaken reports whether a server log says the TCP port was in use.
-func portTaken(log string) bool {
-	return strings.Contains(log, "Address already in use") ||
-		strings.Contains(log, "could not create any TCP/IP sockets")
+// portTaken reports whether another process holds the TCP port on
+// 127.0.0.1, by trying to bind it: the server's log says so too, but in the
+// server's language.
+func portTaken(port int) bool {
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return errors.Is(err, syscall.EADDRINUSE)
+	}
+	_ = l.Close()
+	return false
 }
 
 // processAlive reports whether a process with the given ID exists.
@@ -490,11 +545,18 @@ func readPIDFile(dataDir string) (pid, port int, err error) {
 }
 
 // serverEnv returns the environment for the server binaries: ours without
-// libpq's PG* variables, which could redirect pg_ctl, and with C messages,
-// which portTaken reads.
-func serverEnv() []string {
+// libpq's PG* variables, which could redirect pg_ctl, with the C locale, so
+// that initdb and pg_ctl speak English and initdb picks the C locale for
+// the cluster whatever ours is, and with LANGUAGE set to language, if any.
+// LANGUAGE reaches only the server's messages: gettext ignores it under
+// LC_ALL=C, which the server drops at start-up in favour of lc_messages.
+func serverEnv(language string) []string {
 	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
-		return strings.HasPrefix(kv, "PG") || strings.HasPrefix(kv, "LC_ALL=")
+		return strings.HasPrefix(kv, "PG") || strings.HasPrefix(kv, "LC_ALL=") || strings.HasPrefix(kv, "LANGUAGE=")
 	})
-	return append(env, "LC_ALL=C")
+	env = append(env, "LC_ALL=C")
+	if language != "" {
+		env = append(env, "LANGUAGE="+language)
+	}
+	return env
 }

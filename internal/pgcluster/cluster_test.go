@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
 	"github.com/bulwarkdb/bulwark/internal/pgcluster"
@@ -154,6 +155,46 @@ func TestStart(t *testing.T) {
 		defer cancel()
 		_, err = pgx.Connect(ctx, c.URL("postgres"))
 		require.Error(t, err)
+	})
+
+	t.Run("RejectsBadLanguage", func(t *testing.T) {
+		t.Parallel()
+
+		_, err := pgcluster.Start(ctx, &pgcluster.StartOpts{Language: "de\nfsync=off"})
+		require.ErrorContains(t, err, "invalid language")
+	})
+
+	t.Run("SpeaksLanguage", func(t *testing.T) {
+		t.Parallel()
+
+		english := startCluster(ctx, t)
+		german, err := pgcluster.Start(ctx, &pgcluster.StartOpts{Language: "de"})
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, german.Stop()) })
+
+		divide := func(c *pgcluster.Cluster) (lcMessages string, pgErr *pgconn.PgError) {
+			t.Helper()
+			conn, err := pgx.Connect(ctx, c.URL("postgres"))
+			require.NoError(t, err)
+			defer conn.Close(context.Background())
+			require.NoError(t, conn.QueryRow(ctx, "SHOW lc_messages").Scan(&lcMessages))
+			_, err = conn.Exec(ctx, "SELECT 1/0")
+			require.ErrorAs(t, err, &pgErr)
+			return lcMessages, pgErr
+		}
+		lcC, errC := divide(english)
+		lcDE, errDE := divide(german)
+
+		require.Equal(t, "C", lcC)
+		require.Equal(t, "C.UTF-8", lcDE)
+		require.Equal(t, errC.Code, errDE.Code, "translation changes no SQLSTATE")
+		require.Equal(t, "ERROR", errDE.SeverityUnlocalized)
+		require.Equal(t, "ERROR", errC.Severity)
+		// Text is compared only to prove the translation happened; the
+		// catalog is /usr/share/locale/de/LC_MESSAGES/postgres-<major>.mo.
+		require.Equal(t, "FEHLER", errDE.Severity, "the server does not speak German: is its message catalog installed?")
+		require.Equal(t, "division by zero", errC.Message)
+		require.Equal(t, "Division durch Null", errDE.Message)
 	})
 
 	t.Run("TakesSettings", func(t *testing.T) {

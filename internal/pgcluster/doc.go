@@ -23,6 +23,15 @@
 // Another process can take over a running cluster with [Attach], given the
 // directory, and stop it.
 //
+// # Language
+//
+// A cluster speaks untranslated (C) messages unless [StartOpts].Language
+// names a message catalog, such as "de": the server then runs with
+// LANGUAGE=de in its environment and lc_messages = 'C.UTF-8', and its
+// messages, context lines and severities reach clients in German, as on a
+// production server set up in German. initdb and pg_ctl always speak C,
+// and the package reads no message text to decide anything.
+//
 // # Binaries
 //
 // [FindBinDir] locates initdb, pg_ctl and postgres: `pg_config --bindir`

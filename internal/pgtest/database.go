@@ -30,8 +30,29 @@ func NewDatabase(t testing.TB) string {
 	t.Helper()
 
 	e := get(t)
-	name, err := e.createDatabase()
+	name, err := e.createDatabase(e.template)
 	require.NoError(t, err, "pgtest: create database")
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		defer cancel()
+		require.NoError(t, dropDatabase(ctx, e.admin, name), "pgtest: drop database")
+	})
+
+	dbURL, err := databaseURL(e.adminURL, name)
+	require.NoError(t, err)
+	return dbURL
+}
+
+// EmptyDatabase is [NewDatabase] without the migrations: it creates an
+// empty database from template0, for a test of migrating itself, and
+// returns its URL for the migration role. The database is dropped in t's
+// Cleanup.
+func EmptyDatabase(t testing.TB) string {
+	t.Helper()
+
+	e := get(t)
+	name, err := e.createDatabase("template0")
+	require.NoError(t, err, "pgtest: create empty database")
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		defer cancel()
@@ -89,9 +110,8 @@ func Tx(t testing.TB) pgx.Tx {
 	return tx
 }
 
-// createDatabase clones the template into a new database and returns its
-// name.
-func (e *environment) createDatabase() (string, error) {
+// createDatabase clones template into a new database and returns its name.
+func (e *environment) createDatabase(template string) (string, error) {
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // never fails
 	name := "bulwark_test_" + hex.EncodeToString(b[:])
@@ -101,11 +121,11 @@ func (e *environment) createDatabase() (string, error) {
 	// A session on the template (autovacuum before ALLOW_CONNECTIONS took
 	// effect) makes the clone fail for a moment.
 	err := retryInUse(ctx, func() error {
-		_, err := e.admin.Exec(ctx, "CREATE DATABASE "+ident(name)+" TEMPLATE "+ident(e.template))
+		_, err := e.admin.Exec(ctx, "CREATE DATABASE "+ident(name)+" TEMPLATE "+ident(template))
 		return err
 	})
 	if err != nil {
-		return "", fmt.Errorf("create database %s from %s: %w", name, e.template, err)
+		return "", fmt.Errorf("create database %s from %s: %w", name, template, err)
 	}
 	return name, nil
 }
@@ -114,7 +134,7 @@ func (e *environment) createDatabase() (string, error) {
 // both on first use.
 func (e *environment) sharedPool() (*pgxpool.Pool, error) {
 	e.txOnce.Do(func() {
-		if e.txDB, e.txErr = e.createDatabase(); e.txErr != nil {
+		if e.txDB, e.txErr = e.createDatabase(e.template); e.txErr != nil {
 			return
 		}
 		dbURL, err := databaseURL(e.adminURL, e.txDB)

@@ -49,6 +49,45 @@ func TestDB(t *testing.T) {
 	})
 }
 
+func TestEmptyDatabase(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+
+	t.Run("HasNoMigrations", func(t *testing.T) {
+		t.Parallel()
+
+		conn := connect(ctx, t, pgtest.EmptyDatabase(t))
+		var schema, versions *string
+		require.NoError(t, conn.QueryRow(ctx, `
+			SELECT pg_catalog.to_regnamespace('bulwark')::text,
+			       pg_catalog.to_regclass('public.goose_db_version')::text`).Scan(&schema, &versions))
+		require.Nil(t, schema)
+		require.Nil(t, versions)
+
+		var super bool
+		require.NoError(t, conn.QueryRow(ctx,
+			"SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user").Scan(&super))
+		require.True(t, super, "EmptyDatabase connects as the migration role")
+	})
+
+	t.Run("DropsInCleanup", func(t *testing.T) {
+		t.Parallel()
+
+		var name string
+		t.Run("Use", func(t *testing.T) {
+			conn := connect(ctx, t, pgtest.EmptyDatabase(t))
+			require.NoError(t, conn.QueryRow(ctx, "SELECT current_database()").Scan(&name))
+		})
+
+		conn := connect(ctx, t, pgtest.NewDatabase(t))
+		var exists bool
+		require.NoError(t, conn.QueryRow(ctx,
+			"SELECT EXISTS (SELECT FROM pg_catalog.pg_database WHERE datname = $1)", name).Scan(&exists))
+		require.False(t, exists, "database %s survived its test", name)
+	})
+}
+
 func TestNewDatabase(t *testing.T) {
 	t.Parallel()
 

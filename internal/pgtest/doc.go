@@ -40,6 +40,24 @@
 // cluster, so it stops the cluster and removes state.json. Processes that run
 // one after another, rather than side by side, may each start a cluster.
 //
+// # Another language
+//
+// PostgreSQL translates its messages, their context lines and severities,
+// so code that reads them breaks on a server set up in another language. A
+// package that tests that nothing does wires the harness with
+// [MainLanguage] instead:
+//
+//	func TestMain(m *testing.M) { pgtest.MainLanguage(m, "de") }
+//
+// Its tests then run on a throwaway cluster started with LANGUAGE=de in the
+// server's environment and lc_messages = 'C.UTF-8' (see
+// [pgcluster.StartOpts].Language), shared like the default cluster by the
+// processes that ask for the same language, with its files in the
+// subdirectory language-de of the state directory. DATABASE_URL is
+// ignored: a client cannot choose a server's language, so such a package
+// needs the local server binaries and their message catalog even where
+// DATABASE_URL is set.
+//
 // # Template and databases
 //
 // The migrations in package schema run once per server into a template
@@ -47,7 +65,8 @@
 // a changed migration gets a new template and an unchanged one is reused
 // across runs. Processes racing to build it serialize on an advisory lock in
 // the maintenance database. [NewDatabase] clones the template for one test;
-// [Tx] opens a transaction in a database shared by the tests of one process.
+// [Tx] opens a transaction in a database shared by the tests of one process;
+// [EmptyDatabase] gives a test of migrating itself a database without them.
 //
 // Test connections (those of [DB], [Tx] and [LoginAs]) set search_path to
 // the empty string, so an unqualified name fails in tests as it would fail

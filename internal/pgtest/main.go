@@ -22,6 +22,10 @@ var (
 	// acquires is released.
 	mainCalled atomic.Bool
 
+	// language is the language the server speaks, set by MainLanguage
+	// before any test runs; empty means untranslated messages.
+	language string
+
 	envMu  sync.Mutex
 	env    *environment // what setup acquired, even if it then failed
 	envErr error
@@ -52,6 +56,26 @@ type environment struct {
 // status, or 1 if releasing failed. Call it from TestMain.
 func Main(m *testing.M) {
 	mainCalled.Store(true)
+	run(m)
+}
+
+// MainLanguage is [Main] for a package whose tests need a server that
+// speaks lang, a message catalog name such as "de": its messages, context
+// lines and severities reach clients translated, as on a production server
+// set up in that language. The server is a throwaway cluster started with
+// LANGUAGE=lang in its environment and lc_messages = 'C.UTF-8', and shared
+// by the test processes that ask for the same language; DATABASE_URL is
+// ignored, because a client cannot choose a server's language. It needs
+// the local server binaries and their message catalog for lang. Call it
+// from TestMain.
+func MainLanguage(m *testing.M, lang string) {
+	mainCalled.Store(true)
+	language = lang
+	run(m)
+}
+
+// run runs the tests, releases the server and exits.
+func run(m *testing.M) {
 	code := m.Run()
 	if err := teardown(); err != nil {
 		fmt.Fprintf(os.Stderr, "pgtest: %v\n", err)
@@ -87,13 +111,21 @@ func (e *environment) setup() error {
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
 
-	if u := os.Getenv("DATABASE_URL"); u != "" {
+	if language != "" {
+		c, err := acquireSharedCluster(ctx, language)
+		if err != nil {
+			return fmt.Errorf("start a throwaway cluster that speaks %s (DATABASE_URL cannot choose a server's language): %w\n"+
+				"Install the PostgreSQL server binaries and their message catalogs (e.g. apt-get install postgresql)", language, err)
+		}
+		e.cluster = c
+		e.adminURL = c.url
+	} else if u := os.Getenv("DATABASE_URL"); u != "" {
 		if err := checkURL(u); err != nil {
 			return fmt.Errorf("use DATABASE_URL: %w", err)
 		}
 		e.adminURL = u
 	} else {
-		c, err := acquireSharedCluster(ctx)
+		c, err := acquireSharedCluster(ctx, "")
 		if err != nil {
 			return fmt.Errorf("start a throwaway cluster, since DATABASE_URL is not set: %w\n"+
 				"Set DATABASE_URL to a server where this role may create databases and roles "+

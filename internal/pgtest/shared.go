@@ -48,10 +48,27 @@ func stateDir() string {
 	return filepath.Join(os.TempDir(), fmt.Sprintf("bulwark-pgtest-%d", os.Geteuid()))
 }
 
-// acquireSharedCluster joins the shared cluster, starting it if no live one
-// is recorded. The caller must call release.
-func acquireSharedCluster(ctx context.Context) (_ *sharedCluster, err error) {
+// acquireSharedCluster joins the shared cluster whose server speaks lang
+// (empty: untranslated), starting it if no live one is recorded. Each
+// language has a cluster of its own, recorded in a subdirectory of the
+// state directory. The caller must call release.
+func acquireSharedCluster(ctx context.Context, lang string) (*sharedCluster, error) {
 	dir := stateDir()
+	if lang != "" {
+		// The name becomes part of a path.
+		if err := pgcluster.CheckLanguage(lang); err != nil {
+			return nil, err
+		}
+		if err := makeStateDir(dir); err != nil {
+			return nil, err
+		}
+		dir = filepath.Join(dir, "language-"+lang)
+	}
+	return acquireSharedClusterIn(ctx, dir, lang)
+}
+
+// acquireSharedClusterIn is acquireSharedCluster with the files in dir.
+func acquireSharedClusterIn(ctx context.Context, dir, lang string) (_ *sharedCluster, err error) {
 	if err := makeStateDir(dir); err != nil {
 		return nil, err
 	}
@@ -109,7 +126,7 @@ func acquireSharedCluster(ctx context.Context) (_ *sharedCluster, err error) {
 		return nil, err
 	}
 
-	c, err := pgcluster.Start(ctx, nil)
+	c, err := pgcluster.Start(ctx, &pgcluster.StartOpts{Language: lang})
 	if err != nil {
 		return nil, err
 	}

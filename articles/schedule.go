@@ -2,12 +2,10 @@ package articles
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/bulwarkdb/bulwark/authz"
 	"github.com/bulwarkdb/bulwark/db"
@@ -23,28 +21,6 @@ const (
 	ScheduleFailed    = "failed"
 	SchedulePending   = "pending"
 )
-
-// Enqueuer queues the job that carries out a schedule at its time, in the
-// transaction that records the schedule: both commit, or neither. Package
-// jobs provides one over River.
-type Enqueuer interface {
-	EnqueueScheduledPublishTx(ctx context.Context, tx pgx.Tx, s Schedule) error
-}
-
-// EnqueueError reports that the schedule's job could not be queued (the
-// schedule rolled back with it). It names no layer: it is the deployment's
-// problem (a missing privilege, a lost connection), not the caller's nor an
-// invariant, so it deliberately hides its cause from errors.As and the
-// SQLSTATE mapping; Err keeps it for logs.
-type EnqueueError struct {
-	Err error
-}
-
-func (e *EnqueueError) Error() string { return "articles: enqueue scheduled publish: " + e.Err.Error() }
-
-// ErrNoEnqueuer is returned by the scheduling methods of a Service built
-// without an Enqueuer: a wiring mistake, not a caller's.
-var ErrNoEnqueuer = errors.New("articles: no job enqueuer configured (ServiceOpts.Enqueuer)")
 
 // ScheduleRequest schedules the publication of an approved article.
 type ScheduleRequest struct {
@@ -74,6 +50,14 @@ type EndScheduleRequest struct {
 	Transition string    // complete, cancel or fail
 }
 
+// RequeueScheduleRequest queues a new job for a pending schedule whose job
+// is gone: the reconciler's action. Token is the schedule's token when it
+// was found without a job.
+type RequeueScheduleRequest struct {
+	ID    uuid.UUID
+	Token uuid.UUID
+}
+
 // ArchiveExpiredRequest archives a published article older than a cut-off:
 // the retention job's action.
 type ArchiveExpiredRequest struct {
@@ -87,6 +71,12 @@ const (
 	CodeNotExpired       = "not_expired"
 	CodeStaleSchedule    = "stale_schedule"
 )
+
+// CodeJobLost is the outcome code of a schedule that
+// app.article_schedule_requeue failed: its job for one time was lost (it
+// vanished, was cancelled or discarded by someone other than the kit, or
+// was altered) four times.
+const CodeJobLost = "job_lost"
 
 type scheduleTarget struct {
 	Article Article
@@ -124,6 +114,18 @@ func PolicyEndSchedule(_ *authz.Principal, s Schedule, req EndScheduleRequest) a
 	}
 	if req.Transition != "cancel" && req.Token == uuid.Nil {
 		return authz.Deny(CodeStaleSchedule, "only the job queued for a schedule completes or fails it")
+	}
+	return authz.Allow()
+}
+
+// PolicyRequeueSchedule: only a pending schedule gets a new job, and only
+// for the time it was found without one.
+func PolicyRequeueSchedule(_ *authz.Principal, s Schedule, req RequeueScheduleRequest) authz.Decision {
+	if s.State != SchedulePending {
+		return authz.Deny(CodeWrongState, fmt.Sprintf("the schedule is %s", s.State))
+	}
+	if req.Token != s.Token {
+		return authz.Deny(CodeStaleSchedule, "the schedule was moved since it was found without a job")
 	}
 	return authz.Allow()
 }
@@ -185,6 +187,16 @@ func validateEndSchedule(req EndScheduleRequest) error {
 	return checkIdemKey(req.IdemKey)
 }
 
+func validateRequeueSchedule(req RequeueScheduleRequest) error {
+	if req.ID == uuid.Nil {
+		return authz.Invalid(CodeMissingID, "a schedule id is required")
+	}
+	if req.Token == uuid.Nil {
+		return authz.Invalid(db.CodeInvalidInput, "requeueing a schedule needs its token")
+	}
+	return nil
+}
+
 func validateArchiveExpired(req ArchiveExpiredRequest) error {
 	if err := checkID(req.ID); err != nil {
 		return err
@@ -195,22 +207,11 @@ func validateArchiveExpired(req ArchiveExpiredRequest) error {
 	return nil
 }
 
-// scheduleActions builds the schedule actions; called by NewService.
-func (s *Service) scheduleActions(enqueuer Enqueuer) {
+// scheduleActions builds the schedule actions; called by NewService. The
+// schedule functions queue the schedule's River job themselves, in the same
+// transaction: nothing here touches River.
+func (s *Service) scheduleActions() {
 	q := db.New()
-	enqueue := func(ctx context.Context, conn db.DBTX, sched Schedule) error {
-		if enqueuer == nil {
-			return ErrNoEnqueuer
-		}
-		tx, ok := conn.(pgx.Tx)
-		if !ok {
-			return errors.New("articles: enqueueing needs the gate's transaction")
-		}
-		if err := enqueuer.EnqueueScheduledPublishTx(ctx, tx, sched); err != nil {
-			return &EnqueueError{Err: err}
-		}
-		return nil
-	}
 
 	s.schedulePublish = &authz.Action[scheduleTarget, ScheduleRequest, Schedule]{
 		Name:         "article.schedule_publish",
@@ -233,16 +234,12 @@ func (s *Service) scheduleActions(enqueuer Enqueuer) {
 		},
 		PolicyFunc: PolicySchedulePublish,
 		ActFunc: func(ctx context.Context, conn db.DBTX, c authz.Call[scheduleTarget, ScheduleRequest]) (Schedule, error) {
-			sched, err := q.ArticleSchedulePublish(ctx, conn, db.ArticleSchedulePublishParams{
+			return q.ArticleSchedulePublish(ctx, conn, db.ArticleSchedulePublishParams{
 				Actor:     c.Principal.ID,
 				ArticleID: c.Request.ArticleID,
 				PublishAt: c.Request.At,
 				IdemKey:   optional(c.Request.IdemKey),
 			})
-			if err != nil {
-				return sched, err
-			}
-			return sched, enqueue(ctx, conn, sched)
 		},
 		TargetFunc:  func(req ScheduleRequest) string { return req.ArticleID.String() },
 		IdemKeyFunc: func(req ScheduleRequest) string { return req.IdemKey },
@@ -260,18 +257,14 @@ func (s *Service) scheduleActions(enqueuer Enqueuer) {
 		},
 		PolicyFunc: PolicyMoveSchedule,
 		ActFunc: func(ctx context.Context, conn db.DBTX, c authz.Call[Schedule, MoveScheduleRequest]) (Schedule, error) {
-			sched, err := q.ArticleScheduleMove(ctx, conn, db.ArticleScheduleMoveParams{
+			// The new token makes the job queued for the old time stale.
+			return q.ArticleScheduleMove(ctx, conn, db.ArticleScheduleMoveParams{
 				Actor:           c.Principal.ID,
 				ID:              c.Snapshot.ID,
 				ExpectedVersion: c.Snapshot.Version,
 				PublishAt:       c.Request.At,
 				IdemKey:         optional(c.Request.IdemKey),
 			})
-			if err != nil {
-				return sched, err
-			}
-			// The new token makes the job queued for the old time stale.
-			return sched, enqueue(ctx, conn, sched)
 		},
 		TargetFunc:  func(req MoveScheduleRequest) string { return req.ID.String() },
 		IdemKeyFunc: func(req MoveScheduleRequest) string { return req.IdemKey },
@@ -309,6 +302,24 @@ func (s *Service) scheduleActions(enqueuer Enqueuer) {
 		IdemKeyFunc: func(req EndScheduleRequest) string { return req.IdemKey },
 	}
 
+	s.requeueSchedule = &authz.Action[Schedule, RequeueScheduleRequest, Schedule]{
+		Name:         "article.requeue_schedule",
+		Capability:   CanSchedule,
+		ValidateFunc: validateRequeueSchedule,
+		LoadFunc: func(ctx context.Context, conn db.DBTX, req RequeueScheduleRequest) (Schedule, error) {
+			return q.ArticleScheduleGetByID(ctx, conn, req.ID)
+		},
+		PolicyFunc: PolicyRequeueSchedule,
+		ActFunc: func(ctx context.Context, conn db.DBTX, c authz.Call[Schedule, RequeueScheduleRequest]) (Schedule, error) {
+			return q.ArticleScheduleRequeue(ctx, conn, db.ArticleScheduleRequeueParams{
+				Actor: c.Principal.ID,
+				ID:    c.Snapshot.ID,
+				Token: c.Request.Token,
+			})
+		},
+		TargetFunc: func(req RequeueScheduleRequest) string { return req.ID.String() },
+	}
+
 	s.archiveExpired = &authz.Action[Article, ArchiveExpiredRequest, Article]{
 		Name:         "article.archive_expired",
 		Capability:   CanArchive,
@@ -330,7 +341,8 @@ func (s *Service) scheduleActions(enqueuer Enqueuer) {
 }
 
 // SchedulePublish records that an approved article is to be published at
-// req.At and queues the job that will do it, in one transaction. Needs
+// req.At and queues the job that will do it, in one transaction (the
+// database function does both). Needs
 // article.publish: scheduling is publishing, later. An article has at most one pending schedule: a second
 // is refused by the policy, or, when two race, by the database (a
 // conflict whose retry meets the policy).
@@ -349,6 +361,17 @@ func (s *Service) MoveSchedule(ctx context.Context, actor uuid.UUID, req MoveSch
 // fails it, presenting the schedule's token.
 func (s *Service) EndSchedule(ctx context.Context, actor uuid.UUID, req EndScheduleRequest, opts *authz.DoOpts) (Schedule, error) {
 	return doWith(ctx, s, actor, s.endSchedule, req, opts)
+}
+
+// RequeueSchedule queues a new job for a pending schedule that has none
+// (its job vanished, was cancelled or discarded by someone other than the
+// kit, or was altered), or, when its job for this time was already lost
+// four times, fails it as unavailable ([CodeJobLost]): the returned
+// schedule says which. With a live job it changes nothing. Needs
+// article.schedule: the reconciler of package jobs calls it as the
+// scheduler.
+func (s *Service) RequeueSchedule(ctx context.Context, actor uuid.UUID, req RequeueScheduleRequest, opts *authz.DoOpts) (Schedule, error) {
+	return doWith(ctx, s, actor, s.requeueSchedule, req, opts)
 }
 
 // ArchiveExpired archives a published article whose publication is older

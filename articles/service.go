@@ -25,6 +25,7 @@ type Service struct {
 	moveSchedule    *authz.Action[Schedule, MoveScheduleRequest, Schedule]
 	publish         *authz.Action[publishTarget, TransitionRequest, Article]
 	requestChanges  *authz.Action[Article, TransitionRequest, Article]
+	requeueSchedule *authz.Action[Schedule, RequeueScheduleRequest, Schedule]
 	retry           *authz.RetryOpts
 	schedulePublish *authz.Action[scheduleTarget, ScheduleRequest, Schedule]
 	submit          *authz.Action[Article, TransitionRequest, Article]
@@ -32,20 +33,13 @@ type Service struct {
 }
 
 // ServiceOpts are options for [NewService]. A nil *ServiceOpts means
-// defaults.
-type ServiceOpts struct {
-	// Enqueuer queues scheduled publications (package jobs has one). Nil:
-	// the scheduling methods return ErrNoEnqueuer.
-	Enqueuer Enqueuer
-}
+// defaults; there are no others yet.
+type ServiceOpts struct{}
 
 // NewService returns the article service. It registers the article
 // capabilities against the database's rule and declarations, so a Go
 // capability that drifted from the migrations fails here, at start-up.
-func NewService(ctx context.Context, gate *authz.Gate, opts *ServiceOpts) (*Service, error) {
-	if opts == nil {
-		opts = &ServiceOpts{}
-	}
+func NewService(ctx context.Context, gate *authz.Gate, _ *ServiceOpts) (*Service, error) {
 	registry, err := authz.NewRegistry(ctx, gate.Pool())
 	if err != nil {
 		return nil, err
@@ -215,7 +209,7 @@ func NewService(ctx context.Context, gate *authz.Gate, opts *ServiceOpts) (*Serv
 		},
 		TargetFunc: func(req ListRequest) string { return "state=" + string(req.State) },
 	}
-	s.scheduleActions(opts.Enqueuer)
+	s.scheduleActions()
 	return s, nil
 }
 

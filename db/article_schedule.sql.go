@@ -136,6 +136,69 @@ func (q *Queries) ArticleScheduleGetPending(ctx context.Context, db DBTX, articl
 	return items, nil
 }
 
+const articleScheduleJobGetByJobID = `-- name: ArticleScheduleJobGetByJobID :one
+SELECT job_id, schedule_id, token, queued_at, reason
+FROM app.article_schedule_jobs
+WHERE job_id = $1::bigint
+`
+
+func (q *Queries) ArticleScheduleJobGetByJobID(ctx context.Context, db DBTX, jobID int64) (AppArticleScheduleJob, error) {
+	row := db.QueryRow(ctx, articleScheduleJobGetByJobID, jobID)
+	var i AppArticleScheduleJob
+	err := row.Scan(
+		&i.JobID,
+		&i.ScheduleID,
+		&i.Token,
+		&i.QueuedAt,
+		&i.Reason,
+	)
+	return i, err
+}
+
+const articleScheduleListWithoutJob = `-- name: ArticleScheduleListWithoutJob :many
+SELECT id, article_id, created_at, created_by, outcome_code, outcome_layer, outcome_reason, publish_at, state, token, updated_at, version
+FROM app.article_schedules AS s
+WHERE s.state = 'pending'
+  AND app.article_schedule_live_job(s.id, s.token) IS NULL
+ORDER BY s.publish_at, s.id
+LIMIT $1::integer
+`
+
+// Pending schedules that have no live job of the kit: the reconciler's
+// work list, oldest time first.
+func (q *Queries) ArticleScheduleListWithoutJob(ctx context.Context, db DBTX, maxRows int32) ([]AppArticleSchedule, error) {
+	rows, err := db.Query(ctx, articleScheduleListWithoutJob, maxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []AppArticleSchedule
+	for rows.Next() {
+		var i AppArticleSchedule
+		if err := rows.Scan(
+			&i.ID,
+			&i.ArticleID,
+			&i.CreatedAt,
+			&i.CreatedBy,
+			&i.OutcomeCode,
+			&i.OutcomeLayer,
+			&i.OutcomeReason,
+			&i.PublishAt,
+			&i.State,
+			&i.Token,
+			&i.UpdatedAt,
+			&i.Version,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const articleScheduleMove = `-- name: ArticleScheduleMove :one
 SELECT id, article_id, created_at, created_by, outcome_code, outcome_layer, outcome_reason, publish_at, state, token, updated_at, version FROM app.article_schedule_move(
     p_actor            => $1::uuid,
@@ -203,6 +266,40 @@ func (q *Queries) ArticleSchedulePublish(ctx context.Context, db DBTX, arg Artic
 		arg.PublishAt,
 		arg.IdemKey,
 	)
+	var i AppArticleSchedule
+	err := row.Scan(
+		&i.ID,
+		&i.ArticleID,
+		&i.CreatedAt,
+		&i.CreatedBy,
+		&i.OutcomeCode,
+		&i.OutcomeLayer,
+		&i.OutcomeReason,
+		&i.PublishAt,
+		&i.State,
+		&i.Token,
+		&i.UpdatedAt,
+		&i.Version,
+	)
+	return i, err
+}
+
+const articleScheduleRequeue = `-- name: ArticleScheduleRequeue :one
+SELECT id, article_id, created_at, created_by, outcome_code, outcome_layer, outcome_reason, publish_at, state, token, updated_at, version FROM app.article_schedule_requeue(
+    p_actor => $1::uuid,
+    p_id    => $2::uuid,
+    p_token => $3::uuid
+)
+`
+
+type ArticleScheduleRequeueParams struct {
+	Actor uuid.UUID `json:"actor"`
+	ID    uuid.UUID `json:"id"`
+	Token uuid.UUID `json:"token"`
+}
+
+func (q *Queries) ArticleScheduleRequeue(ctx context.Context, db DBTX, arg ArticleScheduleRequeueParams) (AppArticleSchedule, error) {
+	row := db.QueryRow(ctx, articleScheduleRequeue, arg.Actor, arg.ID, arg.Token)
 	var i AppArticleSchedule
 	err := row.Scan(
 		&i.ID,

@@ -47,6 +47,16 @@ type AppArticleSchedule struct {
 	Version   int32     `json:"version"`
 }
 
+// Every River job the kit queued for a schedule (written only by app.article_schedule_enqueue). A job it does not name, or names with other arguments, was not queued by the kit and does nothing.
+type AppArticleScheduleJob struct {
+	JobID      int64     `json:"job_id"`
+	ScheduleID uuid.UUID `json:"schedule_id"`
+	Token      uuid.UUID `json:"token"`
+	QueuedAt   time.Time `json:"queued_at"`
+	// Why the job was queued: schedule, move, or requeue and what happened to the job before it.
+	Reason string `json:"reason"`
+}
+
 // Every action of every machine and the capability it needs: the one declaration the engine, bulwark verify, the Go layers and the docs read.
 type BulwarkAction struct {
 	Machine    string `json:"machine"`

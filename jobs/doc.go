@@ -6,6 +6,27 @@
 // as a login role that is a member of bulwark_jobs, which holds DML on
 // River's tables and none on guarded data.
 //
+// # Who may give orders
+//
+// A River job row is an order to act as a service principal, so River's
+// doors are guarded like the rest:
+//
+//   - River's tables: only bulwark_jobs (the runners) may read or write
+//     them; the application roles and PUBLIC hold nothing in schema river,
+//     and `bulwark verify` checks that. Applications queue a scheduled
+//     publication only by calling the schedule functions
+//     (app.article_schedule_publish, _move), which insert the job
+//     themselves, in the same transaction, and record it in a ledger that
+//     only they write (app.article_schedule_jobs).
+//   - Workers believe nothing a job row says: the scheduled-publish worker
+//     acts only on a job the ledger names with the same arguments, for a
+//     pending schedule whose token matches, not before its time; any other
+//     job does nothing and is cancelled with [ErrNotQueuedByKit] in its
+//     errors. Retention runs only in a runner configured with a positive
+//     age; elsewhere its worker is not even registered.
+//   - River's control channel (NOTIFY river.river_control) takes orders
+//     from any login, so runners never LISTEN: they poll (River's PollOnly).
+//
 // # Failure semantics
 //
 // A conflict (the world moved) is retried with backoff, and each attempt
@@ -14,4 +35,10 @@
 // cancelled with the layer and reason recorded (on the schedule, and in
 // River's job errors). An invariant failure is also logged at error level:
 // the layers above let through something the database had to refuse.
+//
+// Faults are bounded (see [RunnerOpts]): a runner that dies mid-job has its
+// job retried by another once River's leader takes it for stuck, and a
+// reconciler on the leader queues a new job for a pending schedule whose
+// job was lost, or fails the schedule, with the reason, after three
+// requeues.
 package jobs

@@ -58,12 +58,19 @@ func connect(t testing.TB, url string, configure func(*pgxpool.Config)) *pgxpool
 
 func setup(t testing.TB) *testBundle {
 	t.Helper()
-	ctx := context.Background()
 	url := pgtest.NewDatabase(t)
+	return setupAt(t, url, pgtest.LoginAs(t, url, "bulwark_app"), pgtest.LoginAs(t, url, "bulwark_jobs"))
+}
+
+// setupAt makes the bundle on a migrated database: url as its migration
+// role, appURL and jobsURL as logins of bulwark_app and bulwark_jobs.
+func setupAt(t testing.TB, url, appURL, jobsURL string) *testBundle {
+	t.Helper()
+	ctx := context.Background()
 	b := &testBundle{
 		admin:   connect(t, url, nil),
-		app:     connect(t, pgtest.LoginAs(t, url, "bulwark_app"), nil),
-		jobsURL: pgtest.LoginAs(t, url, "bulwark_jobs"),
+		app:     connect(t, appURL, nil),
+		jobsURL: jobsURL,
 		q:       db.New(),
 	}
 	b.jobsPool = connect(t, b.jobsURL, nil)
@@ -74,10 +81,9 @@ func setup(t testing.TB) *testBundle {
 	b.erin = b.newPrincipal(t, "erin", "editor")
 	b.pat = b.newPrincipal(t, "pat", "publisher")
 
-	enqueuer, err := jobs.NewEnqueuer(b.app)
-	require.NoError(t, err)
 	gate := authz.NewGate(b.app, nil, &authz.GateOpts{Observer: &authz.SlogObserver{Logger: quiet}})
-	b.svc, err = articles.NewService(ctx, gate, &articles.ServiceOpts{Enqueuer: enqueuer})
+	var err error
+	b.svc, err = articles.NewService(ctx, gate, nil)
 	require.NoError(t, err)
 	return b
 }
@@ -209,4 +215,45 @@ func (b *testBundle) waitJobs(t testing.TB, scheduleID uuid.UUID) []jobRow {
 		return len(rows) > 0
 	}, 20*time.Second, 20*time.Millisecond)
 	return rows
+}
+
+// jobByID is River's record of one job.
+func (b *testBundle) jobByID(t testing.TB, id int64) jobRow {
+	t.Helper()
+	var r jobRow
+	require.NoError(t, b.admin.QueryRow(context.Background(), `
+		SELECT attempt, coalesce(pg_catalog.array_length(errors, 1), 0), state::text
+		FROM river.river_job WHERE id = $1`, id).Scan(&r.Attempt, &r.Errors, &r.State))
+	return r
+}
+
+// waitJob waits until the job is finalized.
+func (b *testBundle) waitJob(t testing.TB, id int64) jobRow {
+	t.Helper()
+	var r jobRow
+	require.Eventually(t, func() bool {
+		r = b.jobByID(t, id)
+		return r.State == "completed" || r.State == "cancelled" || r.State == "discarded"
+	}, 20*time.Second, 20*time.Millisecond, "job %d not finalized", id)
+	return r
+}
+
+// publishes counts the article's publications in the audit log.
+func (b *testBundle) publishes(t testing.TB, articleID uuid.UUID) int {
+	t.Helper()
+	var n int
+	require.NoError(t, b.admin.QueryRow(context.Background(), `
+		SELECT count(*) FROM bulwark.transition_log
+		WHERE machine = 'article' AND transition = 'publish' AND entity_id = $1`, articleID).Scan(&n))
+	return n
+}
+
+// jobSvc returns an article service on the jobs pool, for calls as the
+// service principals (bound to bulwark_jobs).
+func (b *testBundle) jobSvc(t testing.TB) *articles.Service {
+	t.Helper()
+	gate := authz.NewGate(b.jobsPool, nil, &authz.GateOpts{Observer: &authz.SlogObserver{Logger: quiet}})
+	svc, err := articles.NewService(context.Background(), gate, nil)
+	require.NoError(t, err)
+	return svc
 }

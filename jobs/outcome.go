@@ -40,6 +40,11 @@ func cancel(ctx context.Context, logger *slog.Logger, kind string, jobID int64, 
 // backoff is the retry delay for conflicts: short and jittered, since a
 // conflict means someone else just moved the same row.
 func backoff(attempt int) time.Time {
-	d := 100 * time.Millisecond << min(attempt, 8)
+	d := maxBackoff(attempt)
 	return time.Now().Add(d/2 + rand.N(d/2+1))
+}
+
+// maxBackoff is the longest retry delay after attempt.
+func maxBackoff(attempt int) time.Duration {
+	return 100 * time.Millisecond << min(attempt, 8)
 }

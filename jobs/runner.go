@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -24,23 +25,139 @@ const (
 	PrincipalScheduler = "scheduler"
 )
 
+// Defaults of [RunnerOpts].
+const (
+	DefaultJobTimeout           = time.Minute
+	DefaultMaxWorkers           = 10
+	DefaultReconcileInterval    = time.Minute
+	DefaultRescueStuckJobsAfter = 5 * time.Minute
+	DefaultRetentionInterval    = time.Hour
+)
+
+// Bounds River keeps that are not options: its leader looks for stuck jobs
+// every RescuerInterval, makes scheduled and retryable jobs available every
+// SchedulerInterval, and a runner takes over the leadership of a dead one
+// within LeaderFailover. They enter the recovery bounds of [RunnerOpts].
+const (
+	LeaderFailover    = 21 * time.Second
+	RescuerInterval   = 30 * time.Second
+	SchedulerInterval = 5 * time.Second
+)
+
 // RunnerOpts are options for [NewRunner]. A nil *RunnerOpts means
 // defaults.
+//
+// # Recovery bounds
+//
+// A runner that dies mid-job (SIGKILL, OOM, power loss) leaves its job
+// running; once the job has run for RescueStuckJobsAfter, the leader of the
+// runners still alive takes it for stuck and it is worked again. So while
+// another runner lives, a publication whose runner died is done within
+// [RunnerOpts.RecoveryBound] of its start: about six minutes with the
+// defaults. It is done exactly once: a publication the dead runner
+// committed makes the retry find its schedule done, and one it did not
+// commit was rolled back with its session.
+//
+// A pending schedule whose job vanished (deleted), was cancelled or
+// discarded by anyone but the kit, or was altered (kind, arguments or
+// queue rewritten, pushed far past its time) gets a new job within
+// [RunnerOpts.LostJobBound] of the loss: about 1.5 minutes with the
+// defaults. A job is requeued at most three times for one schedule time:
+// when the fourth is lost too, the schedule fails as unavailable
+// (articles.CodeJobLost), with what happened to its last job as the reason.
 type RunnerOpts struct {
-	// FetchPollInterval is how often River polls for jobs when no
-	// notification arrives. Default River's (1s).
+	// FetchPollInterval is how often each runner looks for jobs. Runners
+	// never LISTEN (see [NewRunner]), so this is also the longest a due
+	// job waits to be noticed. Default River's (1s).
 	FetchPollInterval time.Duration
 	// ID names this process among River clients. Default River's.
 	ID string
+	// JobTimeout is how long one attempt of a job may run before its
+	// context is cancelled and it is retried. Default 1 minute; publishing
+	// takes milliseconds.
+	JobTimeout time.Duration
 	// Logger receives job and River logs. Default slog.Default().
 	Logger *slog.Logger
 	// MaxWorkers is the number of jobs run at once. Default 10.
 	MaxWorkers int
+	// ReconcileInterval is how often the leader checks that every pending
+	// schedule has a live job of the kit, and requeues or fails those
+	// that do not. Default 1 minute.
+	ReconcileInterval time.Duration
+	// RescueStuckJobsAfter is how long a job may stay running before the
+	// leader takes its runner for dead and retries it. At least
+	// JobTimeout. Default 5 minutes.
+	RescueStuckJobsAfter time.Duration
 	// RetentionAge enables the periodic retention job: published articles
-	// older than this are archived. Zero disables it.
+	// older than this are archived. Zero disables it, and then neither the
+	// retention worker nor its periodic job is registered: a retention job
+	// found in River's table is not worked. Negative is refused.
 	RetentionAge time.Duration
 	// RetentionInterval is how often retention runs. Default 1h.
 	RetentionInterval time.Duration
+}
+
+// withDefaults returns o with defaults filled in, or an error wrapping
+// ErrInvalidOpts.
+func (o RunnerOpts) withDefaults() (RunnerOpts, error) {
+	for _, d := range []struct {
+		name  string
+		value *time.Duration
+		def   time.Duration
+	}{
+		{"FetchPollInterval", &o.FetchPollInterval, 0},
+		{"JobTimeout", &o.JobTimeout, DefaultJobTimeout},
+		{"ReconcileInterval", &o.ReconcileInterval, DefaultReconcileInterval},
+		{"RescueStuckJobsAfter", &o.RescueStuckJobsAfter, DefaultRescueStuckJobsAfter},
+		{"RetentionAge", &o.RetentionAge, 0},
+		{"RetentionInterval", &o.RetentionInterval, DefaultRetentionInterval},
+	} {
+		if *d.value < 0 {
+			return o, fmt.Errorf("%w: %s is negative (%s)", ErrInvalidOpts, d.name, *d.value)
+		}
+		if *d.value == 0 {
+			*d.value = d.def
+		}
+	}
+	if o.RescueStuckJobsAfter < o.JobTimeout {
+		// River would rescue jobs that are still working.
+		return o, fmt.Errorf("%w: RescueStuckJobsAfter (%s) is shorter than JobTimeout (%s)", ErrInvalidOpts, o.RescueStuckJobsAfter, o.JobTimeout)
+	}
+	if o.MaxWorkers <= 0 {
+		o.MaxWorkers = DefaultMaxWorkers
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o, nil
+}
+
+// RecoveryBound returns the longest a job whose runner died mid-job waits,
+// from its start, until another runner starts it again, for o with its
+// defaults: RescueStuckJobsAfter + [RescuerInterval] + [LeaderFailover] +
+// [SchedulerInterval] + FetchPollInterval + the worker's first retry delay.
+// The second attempt of a publication only publishes what the first did
+// not. It returns zero for options [NewRunner] refuses.
+func (o RunnerOpts) RecoveryBound() time.Duration {
+	o, err := o.withDefaults()
+	if err != nil {
+		return 0
+	}
+	return o.RescueStuckJobsAfter + RescuerInterval + LeaderFailover + SchedulerInterval +
+		cmp.Or(o.FetchPollInterval, river.FetchPollIntervalDefault) + maxBackoff(1)
+}
+
+// LostJobBound returns the longest a pending schedule whose job was lost
+// waits, from the loss, until a new job is due to run, for o with its
+// defaults: ReconcileInterval + [LeaderFailover] (should the leader die
+// too) + [SchedulerInterval] + FetchPollInterval.
+func (o RunnerOpts) LostJobBound() time.Duration {
+	o, err := o.withDefaults()
+	if err != nil {
+		return 0
+	}
+	return o.ReconcileInterval + LeaderFailover + SchedulerInterval +
+		cmp.Or(o.FetchPollInterval, river.FetchPollIntervalDefault)
 }
 
 // Runner is a River client working bulwark's jobs. Several runners (in one
@@ -51,22 +168,19 @@ type Runner struct {
 }
 
 // NewRunner returns a runner over pool. The pool should connect as a login
-// role that is a member of bulwark_jobs.
+// role that is a member of bulwark_jobs. It returns an error wrapping
+// [ErrInvalidOpts] for options that cannot work.
+//
+// The runner polls and never LISTENs: River's control channel
+// (river.river_control) would take a "cancel job N" from any session that
+// can NOTIFY, which is every login of the database.
 func NewRunner(ctx context.Context, pool *pgxpool.Pool, opts *RunnerOpts) (*Runner, error) {
 	if opts == nil {
 		opts = &RunnerOpts{}
 	}
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.Default()
-	}
-	maxWorkers := opts.MaxWorkers
-	if maxWorkers <= 0 {
-		maxWorkers = 10
-	}
-	interval := opts.RetentionInterval
-	if interval <= 0 {
-		interval = time.Hour
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 
 	q := db.New()
@@ -74,40 +188,51 @@ func NewRunner(ctx context.Context, pool *pgxpool.Pool, opts *RunnerOpts) (*Runn
 	if err != nil {
 		return nil, fmt.Errorf("find principal %s: %w", PrincipalScheduler, db.InterpretError(err))
 	}
-	retention, err := q.PrincipalGetByName(ctx, pool, PrincipalRetention)
-	if err != nil {
-		return nil, fmt.Errorf("find principal %s: %w", PrincipalRetention, db.InterpretError(err))
-	}
 
-	grants := authz.NewGrants(pool, &authz.GrantsOpts{Logger: logger})
-	gate := authz.NewGate(pool, grants, &authz.GateOpts{Observer: &authz.SlogObserver{Logger: logger}})
+	grants := authz.NewGrants(pool, &authz.GrantsOpts{Logger: o.Logger})
+	gate := authz.NewGate(pool, grants, &authz.GateOpts{Observer: &authz.SlogObserver{Logger: o.Logger}})
 	svc, err := articles.NewService(ctx, gate, nil)
 	if err != nil {
 		return nil, err
 	}
 
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &scheduledPublishWorker{grants: grants, logger: logger, pool: pool, scheduler: scheduler.ID, svc: svc})
-	river.AddWorker(workers, &retentionWorker{age: opts.RetentionAge, logger: logger, pool: pool, retention: retention.ID, svc: svc})
-
-	cfg := &river.Config{
-		FetchPollInterval: opts.FetchPollInterval,
-		ID:                opts.ID,
-		Logger:            logger,
-		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: maxWorkers}},
-		Schema:            schema.RiverSchema,
-		Workers:           workers,
-	}
-	if opts.RetentionAge > 0 {
-		cfg.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(
-			river.PeriodicInterval(interval),
+	river.AddWorker(workers, &scheduledPublishWorker{grants: grants, logger: o.Logger, pool: pool, scheduler: scheduler.ID, svc: svc})
+	river.AddWorker(workers, &reconcileWorker{logger: o.Logger, pool: pool, scheduler: scheduler.ID, svc: svc})
+	// Periodic jobs are queued by the leader only.
+	periodic := []*river.PeriodicJob{river.NewPeriodicJob(
+		river.PeriodicInterval(o.ReconcileInterval),
+		func() (river.JobArgs, *river.InsertOpts) { return ReconcileArgs{}, nil },
+		&river.PeriodicJobOpts{RunOnStart: true},
+	)}
+	if o.RetentionAge > 0 {
+		retention, err := q.PrincipalGetByName(ctx, pool, PrincipalRetention)
+		if err != nil {
+			return nil, fmt.Errorf("find principal %s: %w", PrincipalRetention, db.InterpretError(err))
+		}
+		river.AddWorker(workers, &retentionWorker{age: o.RetentionAge, logger: o.Logger, pool: pool, retention: retention.ID, svc: svc})
+		periodic = append(periodic, river.NewPeriodicJob(
+			river.PeriodicInterval(o.RetentionInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return RetentionArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true},
-		)}
+		))
 	}
-	if opts.FetchPollInterval > 0 && opts.FetchPollInterval < river.FetchCooldownDefault {
+
+	cfg := &river.Config{
+		FetchPollInterval:    o.FetchPollInterval,
+		ID:                   o.ID,
+		JobTimeout:           o.JobTimeout,
+		Logger:               o.Logger,
+		PeriodicJobs:         periodic,
+		PollOnly:             true,
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: o.MaxWorkers}},
+		RescueStuckJobsAfter: o.RescueStuckJobsAfter,
+		Schema:               schema.RiverSchema,
+		Workers:              workers,
+	}
+	if o.FetchPollInterval > 0 && o.FetchPollInterval < river.FetchCooldownDefault {
 		// River refuses a poll interval shorter than the fetch cooldown.
-		cfg.FetchCooldown = opts.FetchPollInterval
+		cfg.FetchCooldown = o.FetchPollInterval
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), cfg)
 	if err != nil {
@@ -142,34 +267,3 @@ func (r *Runner) Stop(ctx context.Context) error {
 
 // Client returns the River client, for subscriptions and inspection.
 func (r *Runner) Client() *river.Client[pgx.Tx] { return r.client }
-
-// Enqueuer queues scheduled publications in the caller's transaction. It
-// satisfies articles.Enqueuer; give it to articles.NewService.
-type Enqueuer struct {
-	client *river.Client[pgx.Tx]
-}
-
-// NewEnqueuer returns an insert-only River client over pool (an
-// application pool: bulwark_app may insert River jobs).
-func NewEnqueuer(pool *pgxpool.Pool) (*Enqueuer, error) {
-	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Schema: schema.RiverSchema})
-	if err != nil {
-		return nil, fmt.Errorf("create river insert client: %w", err)
-	}
-	return &Enqueuer{client: client}, nil
-}
-
-// EnqueueScheduledPublishTx queues the job for s at s.PublishAt in tx.
-func (e *Enqueuer) EnqueueScheduledPublishTx(ctx context.Context, tx pgx.Tx, s articles.Schedule) error {
-	_, err := e.client.InsertTx(ctx, tx, ScheduledPublishArgs{ScheduleID: s.ID, Token: s.Token}, &river.InsertOpts{
-		// With the short conflict backoff this spans about eight minutes;
-		// the last attempt records the failure on the schedule.
-		MaxAttempts: 25,
-		ScheduledAt: s.PublishAt,
-		// A second job for the same schedule and token would only find
-		// itself stale; River's uniqueness saves the insert. The database
-		// is what guarantees one pending schedule per article.
-		UniqueOpts: river.UniqueOpts{ByArgs: true},
-	})
-	return err
-}

@@ -35,22 +35,32 @@ func (w *scheduledPublishWorker) NextRetry(job *river.Job[ScheduledPublishArgs])
 
 func (w *scheduledPublishWorker) Work(ctx context.Context, job *river.Job[ScheduledPublishArgs]) error {
 	ctx = authz.WithCorrelationID(ctx, fmt.Sprintf("river-job-%d-attempt-%d", job.ID, job.Attempt))
-	sched, err := db.New().ArticleScheduleGetByID(ctx, w.pool, job.Args.ScheduleID)
+	q := db.New()
+	// Job runners can write River's table; only the schedule functions can
+	// write the ledger. A job it does not name, as queued, is not ours.
+	queued, err := q.ArticleScheduleJobGetByJobID(ctx, w.pool, job.ID)
 	if err != nil {
 		if errors.Is(db.InterpretError(err), db.ErrNotFound) {
-			return river.JobCancel(fmt.Errorf("schedule %s does not exist", job.Args.ScheduleID))
+			return refuse(ctx, w.logger, job.Kind, job.ID, "no schedule function queued it")
 		}
+		return fmt.Errorf("look up job %d in the schedule ledger: %w", job.ID, err)
+	}
+	if queued.ScheduleID != job.Args.ScheduleID || queued.Token != job.Args.Token {
+		return refuse(ctx, w.logger, job.Kind, job.ID, fmt.Sprintf("its arguments are not those queued for schedule %s", queued.ScheduleID))
+	}
+	sched, err := q.ArticleScheduleGetByID(ctx, w.pool, queued.ScheduleID)
+	if err != nil {
 		return fmt.Errorf("load schedule: %w", err)
 	}
-	if sched.State != articles.SchedulePending || sched.Token != job.Args.Token {
+	if sched.State != articles.SchedulePending || sched.Token != queued.Token {
 		// Moved, cancelled or already done: another job (or a person) owns
 		// it now. Nothing to do.
 		w.logger.InfoContext(ctx, "bulwark job: stale scheduled publish, nothing to do",
 			slog.Int64("job_id", job.ID), slog.String("schedule_id", sched.ID.String()), slog.String("state", sched.State))
 		return nil
 	}
-	// The schedule's time, not the job's, decides: a job row run early (by
-	// hand, or inserted by someone with access to River's tables) waits.
+	// The schedule's time, not the job's, decides: a job row made due
+	// early (by someone with access to River's tables) waits.
 	if wait := time.Until(sched.PublishAt); wait > 0 {
 		return river.JobSnooze(wait)
 	}
@@ -117,6 +127,16 @@ func (w *scheduledPublishWorker) Work(ctx context.Context, job *river.Job[Schedu
 // CodeCreatorLacksCapability: the schedule's creator no longer holds
 // article.publish when it comes due.
 const CodeCreatorLacksCapability = "creator_lacks_capability"
+
+// refuse ends a job the kit did not queue, doing nothing: River keeps the
+// refusal in the job's errors, and it is logged at error level, since only
+// someone with a job runner's credentials (or the owner's) could write it.
+func refuse(ctx context.Context, logger *slog.Logger, kind string, jobID int64, why string) error {
+	err := fmt.Errorf("job %d (%s): %s: %w", jobID, kind, why, ErrNotQueuedByKit)
+	logger.ErrorContext(ctx, "bulwark job: refused a job the kit did not queue",
+		slog.Int64("job_id", jobID), slog.String("kind", kind), slog.String("why", why))
+	return river.JobCancel(err)
+}
 
 // exhausted describes a failure that retries did not cure: a conflict
 // keeps its layer; an error that names none (an outage) is "unavailable".

@@ -3,6 +3,7 @@ package jobs_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -138,24 +139,57 @@ func TestScheduledPublish(t *testing.T) {
 		require.Equal(t, a, b.article(t, a.ID))
 	})
 
-	t.Run("AJobRunEarlyWaitsForTheSchedule", func(t *testing.T) {
+	t.Run("AJobMadeDueEarlyWaitsForTheSchedule", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		b.runner(t, nil)
 		a := b.approved(t)
 		s, err := b.svc.SchedulePublish(ctx, b.pat, articles.ScheduleRequest{ArticleID: a.ID, At: time.Now().Add(2 * time.Second)}, nil)
 		require.NoError(t, err)
-		// Someone with access to River's tables queues the same job for
+		// Someone with a job runner's credentials makes the kit's job due
 		// now: the worker goes by the schedule's time, not the job's.
-		tx, err := b.jobsPool.Begin(ctx)
+		tag, err := b.jobsPool.Exec(ctx, `
+			UPDATE river.river_job SET scheduled_at = pg_catalog.now(), state = 'available'
+			WHERE args ->> 'schedule_id' = $1`, s.ID.String())
 		require.NoError(t, err)
-		require.NoError(t, enqueueEarly(ctx, tx, s))
-		require.NoError(t, tx.Commit(ctx))
+		require.EqualValues(t, 1, tag.RowsAffected())
 
 		time.Sleep(1200 * time.Millisecond)
 		require.Equal(t, string(articles.StateApproved), b.article(t, a.ID).State, "not before its time")
 		require.Equal(t, articles.ScheduleDone, b.waitSchedule(t, s.ID).State)
 		require.False(t, b.article(t, a.ID).PublishedAt.Before(s.PublishAt))
+	})
+
+	t.Run("AJobTheKitDidNotQueueDoesNothing", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.runner(t, nil)
+		a := b.approved(t)
+		s, err := b.svc.SchedulePublish(ctx, b.pat, articles.ScheduleRequest{ArticleID: a.ID, At: time.Now().Add(time.Hour)}, nil)
+		require.NoError(t, err)
+		// A job runner's credentials can write River's table: a job for
+		// the pending schedule, with its token, due now.
+		forged := insertJob(t, b.jobsPool, "bulwark.scheduled_publish", fmt.Sprintf(`{"schedule_id": %q, "token": %q}`, s.ID, s.Token))
+		// And a job the kit queued for another schedule, its arguments
+		// rewritten to name this one.
+		other := b.approved(t)
+		s2, err := b.svc.SchedulePublish(ctx, b.pat, articles.ScheduleRequest{ArticleID: other.ID, At: time.Now().Add(time.Hour)}, nil)
+		require.NoError(t, err)
+		var kitJob int64
+		require.NoError(t, b.admin.QueryRow(ctx, `SELECT id FROM river.river_job WHERE args ->> 'schedule_id' = $1`, s2.ID.String()).Scan(&kitJob))
+		_, err = b.jobsPool.Exec(ctx, `
+			UPDATE river.river_job SET args = pg_catalog.jsonb_build_object('schedule_id', $2::uuid, 'token', $3::uuid),
+				scheduled_at = pg_catalog.now(), state = 'available'
+			WHERE id = $1`, kitJob, s.ID, s.Token)
+		require.NoError(t, err)
+
+		for _, id := range []int64{forged, kitJob} {
+			row := b.waitJob(t, id)
+			require.Equal(t, "cancelled", row.State, "job %d", id)
+			require.Equal(t, 1, row.Errors, "the refusal is recorded in the job's errors")
+		}
+		require.Equal(t, a, b.article(t, a.ID), "nothing published")
+		require.Equal(t, articles.SchedulePending, b.schedule(t, s.ID).State)
 	})
 
 	t.Run("ConflictIsRetriedAndDecidedAgain", func(t *testing.T) {
@@ -429,16 +463,16 @@ func TestRetention(t *testing.T) {
 	require.Equal(t, articles.CodeNotExpired, e.Code)
 }
 
-// enqueueEarly queues a job for s due now, with a raw INSERT as anyone
-// with write access to River's tables could (River's own insert would
-// refuse the duplicate args).
-func enqueueEarly(ctx context.Context, tx pgx.Tx, s articles.Schedule) error {
-	_, err := tx.Exec(ctx, `
+// insertJob inserts a job row as pool's role could (a job runner's, or
+// the owner's), due now, and returns its id.
+func insertJob(t *testing.T, pool *pgxpool.Pool, kind, args string) int64 {
+	t.Helper()
+	var id int64
+	require.NoError(t, pool.QueryRow(context.Background(), `
 		INSERT INTO river.river_job (args, kind, max_attempts, queue, state, scheduled_at, priority)
-		VALUES (pg_catalog.jsonb_build_object('schedule_id', $1::uuid, 'token', $2::uuid),
-			'bulwark.scheduled_publish', 25, 'default', 'available', pg_catalog.now(), 1)`,
-		s.ID, s.Token)
-	return err
+		VALUES ($1::jsonb, $2, 25, 'default', 'available', pg_catalog.now(), 1)
+		RETURNING id`, args, kind).Scan(&id))
+	return id
 }
 
 func requireCode(t *testing.T, err error, layer authz.Layer, code string) {

@@ -45,6 +45,12 @@
 //   - schema_create: they hold no CREATE on the schemas behind the boundary
 //     (bulwark and those of the guarded tables) nor on any schema a
 //     transition function's search_path names.
+//   - river_privileges: PUBLIC and bulwark_app hold nothing in schema
+//     river (River's tables, sequences and functions, and the schema
+//     itself), and bulwark_jobs no CREATE on it and no TRUNCATE,
+//     REFERENCES or TRIGGER on its tables: a River job row is an order to
+//     act as a service principal, so only the job runners may write one.
+//     A database without schema river passes with nothing checked.
 //   - function_definer, function_owner, function_search_path: every
 //     transition function is SECURITY DEFINER, owned by bulwark_owner (the
 //     domain's wrappers) or bulwark_engine (the engine's generated code and

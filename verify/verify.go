@@ -26,6 +26,7 @@ const (
 	CheckConstraints        = "constraints"
 	CheckTablePrivileges    = "table_privileges"
 	CheckSchemaCreate       = "schema_create"
+	CheckRiverPrivileges    = "river_privileges"
 	CheckFunctionDefiner    = "function_definer"
 	CheckFunctionOwner      = "function_owner"
 	CheckFunctionSearchPath = "function_search_path"
@@ -138,6 +139,7 @@ var checks = []struct {
 	{CheckConstraints, "constraints", (*session).checkConstraints},
 	{CheckTablePrivileges, "tables", (*session).checkTablePrivileges},
 	{CheckSchemaCreate, "schemas", (*session).checkSchemaCreate},
+	{CheckRiverPrivileges, "river objects", (*session).checkRiverPrivileges},
 	{CheckFunctionDefiner, "transition functions", (*session).checkFunctionDefiner},
 	{CheckFunctionOwner, "transition functions", (*session).checkFunctionOwner},
 	{CheckFunctionSearchPath, "transition functions", (*session).checkFunctionSearchPath},

@@ -34,6 +34,7 @@ var allChecks = []string{
 	verify.CheckConstraints,
 	verify.CheckTablePrivileges,
 	verify.CheckSchemaCreate,
+	verify.CheckRiverPrivileges,
 	verify.CheckFunctionDefiner,
 	verify.CheckFunctionOwner,
 	verify.CheckFunctionSearchPath,

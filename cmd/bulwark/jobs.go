@@ -22,16 +22,50 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flag.NewFlagSet("jobs", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	databaseURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "PostgreSQL URL of a login role that is a member of bulwark_jobs (default $DATABASE_URL)")
-	maxWorkers := fs.Int("max-workers", 10, "jobs worked at once by this process")
-	retentionAge := fs.Duration("retention-age", 0, "archive published articles older than this (e.g. 2160h); 0 disables retention")
-	retentionInterval := fs.Duration("retention-interval", time.Hour, "how often the retention job runs")
-	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long running jobs may take to finish on shutdown")
 	id := fs.String("id", "", "this worker's name among River clients (default: River's)")
+	jobTimeout := fs.Duration("job-timeout", jobs.DefaultJobTimeout, "how long one attempt of a job may run before it is cancelled and retried")
+	maxWorkers := fs.Int("max-workers", jobs.DefaultMaxWorkers, "jobs worked at once by this process")
+	pollInterval := fs.Duration("poll-interval", 0, "how often to look for due jobs (default: River's, 1s)")
+	reconcileInterval := fs.Duration("reconcile-interval", jobs.DefaultReconcileInterval, "how often the leader gives a new job to a pending schedule whose job was lost")
+	rescueAfter := fs.Duration("rescue-after", jobs.DefaultRescueStuckJobsAfter, "how long a job may stay running before its runner is taken for dead and the job is retried (at least --job-timeout)")
+	retentionAge := fs.Duration("retention-age", 0, "archive published articles older than this (e.g. 2160h); leave it out to disable retention")
+	retentionInterval := fs.Duration("retention-interval", jobs.DefaultRetentionInterval, "how often the retention job runs")
+	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long running jobs may take to finish on shutdown")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
+	if fs.NArg() > 0 {
+		return &exitError{code: exitUsage, err: fmt.Errorf("unexpected arguments: %v", fs.Args())}
+	}
 	if *databaseURL == "" {
 		return &exitError{code: exitUsage, err: errors.New("no database: pass --database-url or set DATABASE_URL")}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	// A zero or negative age would mean "everything published before now":
+	// retention is enabled only by a positive age.
+	if set["retention-age"] && *retentionAge <= 0 {
+		return &exitError{code: exitUsage, err: fmt.Errorf("--retention-age must be positive (it is %s); leave it out to disable retention", *retentionAge)}
+	}
+	for _, d := range []struct {
+		name  string
+		value time.Duration
+	}{
+		{"job-timeout", *jobTimeout},
+		{"reconcile-interval", *reconcileInterval},
+		{"rescue-after", *rescueAfter},
+		{"retention-interval", *retentionInterval},
+		{"shutdown-timeout", *shutdownTimeout},
+	} {
+		if d.value <= 0 {
+			return &exitError{code: exitUsage, err: fmt.Errorf("--%s must be positive (it is %s)", d.name, d.value)}
+		}
+	}
+	if *pollInterval < 0 {
+		return &exitError{code: exitUsage, err: fmt.Errorf("--poll-interval must not be negative (it is %s)", *pollInterval)}
+	}
+	if *rescueAfter < *jobTimeout {
+		return &exitError{code: exitUsage, err: fmt.Errorf("--rescue-after (%s) must be at least --job-timeout (%s): a job still working would be run twice", *rescueAfter, *jobTimeout)}
 	}
 
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
@@ -42,11 +76,15 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer pool.Close()
 
 	runner, err := jobs.NewRunner(ctx, pool, &jobs.RunnerOpts{
-		ID:                *id,
-		Logger:            logger,
-		MaxWorkers:        *maxWorkers,
-		RetentionAge:      *retentionAge,
-		RetentionInterval: *retentionInterval,
+		FetchPollInterval:    *pollInterval,
+		ID:                   *id,
+		JobTimeout:           *jobTimeout,
+		Logger:               logger,
+		MaxWorkers:           *maxWorkers,
+		ReconcileInterval:    *reconcileInterval,
+		RescueStuckJobsAfter: *rescueAfter,
+		RetentionAge:         *retentionAge,
+		RetentionInterval:    *retentionInterval,
 	})
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}

@@ -30,8 +30,9 @@ func buildBinary(t *testing.T) string {
 }
 
 // scheduleDue makes n approved articles through the SQL API and schedules
-// each, as a publisher, for delay after they all exist.
-func scheduleDue(t *testing.T, pool *pgxpool.Pool, n int, delay time.Duration) []uuid.UUID {
+// each, as a publisher, for delay after they all exist. The schedule
+// function queues each one's job.
+func scheduleDue(t *testing.T, pool *pgxpool.Pool, n int, delay time.Duration) []db.AppArticleSchedule {
 	t.Helper()
 	ctx := context.Background()
 	q := db.New()
@@ -41,8 +42,6 @@ func scheduleDue(t *testing.T, pool *pgxpool.Pool, n int, delay time.Duration) [
 		return id
 	}
 	author, editor, publisher := mk("author", "author"), mk("editor", "editor"), mk("publisher", "publisher")
-	enqueuer, err := jobs.NewEnqueuer(pool)
-	require.NoError(t, err)
 	tx, err := pool.Begin(ctx)
 	require.NoError(t, err)
 	defer func() { _ = tx.Rollback(ctx) }()
@@ -60,12 +59,11 @@ func scheduleDue(t *testing.T, pool *pgxpool.Pool, n int, delay time.Duration) [
 		approved = append(approved, a.ID)
 	}
 	due := time.Now().Add(delay)
-	var schedules []uuid.UUID
+	var schedules []db.AppArticleSchedule
 	for _, id := range approved {
 		s, err := q.ArticleSchedulePublish(ctx, tx, db.ArticleSchedulePublishParams{Actor: publisher, ArticleID: id, PublishAt: due})
 		require.NoError(t, err)
-		require.NoError(t, enqueuer.EnqueueScheduledPublishTx(ctx, tx, s))
-		schedules = append(schedules, s.ID)
+		schedules = append(schedules, s)
 	}
 	require.NoError(t, tx.Commit(ctx))
 	return schedules
@@ -131,11 +129,131 @@ func TestJobsCommand(t *testing.T) {
 	require.Equal(t, 2, workers, "both processes took part")
 }
 
+// TestJobsCommandSurvivesKill kills with SIGKILL the `bulwark jobs`
+// process that is working a publication, mid-job, while another process
+// lives: the other publishes it, exactly once, within the documented bound
+// (jobs.RunnerOpts.RecoveryBound, for the flags given).
+func TestJobsCommandSurvivesKill(t *testing.T) {
+	t.Parallel()
+
+	bin := buildBinary(t)
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	admin, err := pgxpool.New(ctx, url)
+	require.NoError(t, err)
+	t.Cleanup(admin.Close)
+	jobsURL := pgtest.LoginAs(t, url, "bulwark_jobs")
+
+	s := scheduleDue(t, admin, 1, time.Second)[0]
+	// The publication blocks on the article's row until the test lets go.
+	hold, err := admin.Begin(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = hold.Rollback(context.Background()) })
+	_, err = hold.Exec(ctx, `SELECT FROM app.articles WHERE id = $1 FOR UPDATE`, s.ArticleID)
+	require.NoError(t, err)
+
+	opts := jobs.RunnerOpts{
+		FetchPollInterval:    100 * time.Millisecond,
+		JobTimeout:           5 * time.Second,
+		ReconcileInterval:    500 * time.Millisecond,
+		RescueStuckJobsAfter: 5 * time.Second,
+	}
+	type proc struct {
+		cmd    *exec.Cmd
+		stdout bytes.Buffer
+		stderr bytes.Buffer
+	}
+	procs := map[string]*proc{}
+	for _, id := range []string{"proc-a", "proc-b"} {
+		p := &proc{cmd: exec.Command(bin, "jobs", "--database-url", jobsURL, "--id", id,
+			"--poll-interval", opts.FetchPollInterval.String(),
+			"--job-timeout", opts.JobTimeout.String(),
+			"--reconcile-interval", opts.ReconcileInterval.String(),
+			"--rescue-after", opts.RescueStuckJobsAfter.String())}
+		p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
+		require.NoError(t, p.cmd.Start())
+		t.Cleanup(func() { _ = p.cmd.Process.Kill() })
+		procs[id] = p
+	}
+
+	// The job has just started (well within its timeout) on one of them.
+	var jobID int64
+	var victim string
+	require.Eventually(t, func() bool {
+		err := admin.QueryRow(ctx, `
+			SELECT j.id, j.attempted_by[pg_catalog.array_upper(j.attempted_by, 1)]
+			FROM river.river_job AS j
+			JOIN app.article_schedule_jobs AS l ON l.job_id = j.id
+			WHERE l.schedule_id = $1 AND j.state = 'running'
+			  AND j.attempted_at > pg_catalog.now() - interval '2 seconds'`, s.ID).Scan(&jobID, &victim)
+		return err == nil
+	}, 30*time.Second, 10*time.Millisecond)
+	killed := time.Now()
+	require.NoError(t, procs[victim].cmd.Process.Kill())
+	err = procs[victim].cmd.Wait()
+	var exitErr *exec.ExitError
+	require.ErrorAs(t, err, &exitErr)
+	require.Equal(t, syscall.SIGKILL, exitErr.Sys().(syscall.WaitStatus).Signal())
+	// The dead process's session, still waiting for the row, gets it and
+	// finds nobody to commit for it.
+	require.NoError(t, hold.Rollback(ctx))
+
+	require.Eventually(t, func() bool {
+		var state string
+		require.NoError(t, admin.QueryRow(ctx, `SELECT state FROM app.article_schedules WHERE id = $1`, s.ID).Scan(&state))
+		return state == "done"
+	}, opts.RecoveryBound()+10*time.Second, 50*time.Millisecond,
+		"published within the bound (%s from the job's start) while another process lives", opts.RecoveryBound())
+	t.Logf("published %s after the kill (bound %s)", time.Since(killed).Round(time.Millisecond), opts.RecoveryBound())
+
+	var publishes, attempts int
+	var attemptedBy []string
+	require.NoError(t, admin.QueryRow(ctx, `
+		SELECT count(*) FROM bulwark.transition_log WHERE machine = 'article' AND transition = 'publish' AND entity_id = $1`,
+		s.ArticleID).Scan(&publishes))
+	require.Equal(t, 1, publishes, "published exactly once")
+	require.Eventually(t, func() bool {
+		var state string
+		require.NoError(t, admin.QueryRow(ctx, `SELECT state::text, attempt, attempted_by FROM river.river_job WHERE id = $1`, jobID).Scan(&state, &attempts, &attemptedBy))
+		return state == "completed"
+	}, 20*time.Second, 50*time.Millisecond)
+	require.GreaterOrEqual(t, attempts, 2)
+	require.Equal(t, victim, attemptedBy[0], "the killed process had it first")
+	require.NotEqual(t, victim, attemptedBy[len(attemptedBy)-1], "the survivor finished it")
+
+	for id, p := range procs {
+		if id == victim {
+			continue
+		}
+		require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+		require.NoError(t, p.cmd.Wait(), "stderr:\n%s", p.stderr.String())
+	}
+}
+
 func TestJobsCommandUsage(t *testing.T) {
 	t.Parallel()
 
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"jobs", "--database-url", ""}, &stdout, &stderr)
-	require.Equal(t, exitUsage, code)
-	require.Contains(t, stderr.String(), "no database")
+	for name, tc := range map[string]struct {
+		args []string
+		want string
+	}{
+		"NoDatabase":                {[]string{"--database-url", ""}, "no database"},
+		"RetentionAgeZero":          {[]string{"--retention-age", "0"}, "--retention-age must be positive"},
+		"RetentionAgeNegative":      {[]string{"--retention-age", "-1h"}, "--retention-age must be positive"},
+		"RescueBeforeJobTimeout":    {[]string{"--job-timeout", "10m", "--rescue-after", "1m"}, "--rescue-after (1m0s) must be at least --job-timeout"},
+		"ReconcileIntervalZero":     {[]string{"--reconcile-interval", "0s"}, "--reconcile-interval must be positive"},
+		"JobTimeoutNegative":        {[]string{"--job-timeout", "-1s"}, "--job-timeout must be positive"},
+		"UnexpectedArgument":        {[]string{"now"}, "unexpected arguments"},
+		"PollIntervalNegative":      {[]string{"--poll-interval", "-1s"}, "--poll-interval must not be negative"},
+		"RetentionIntervalNegative": {[]string{"--retention-age", "1h", "--retention-interval", "-1h"}, "--retention-interval must be positive"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"jobs", "--database-url", "postgres://127.0.0.1:1/none"}, tc.args...)
+			code := run(context.Background(), args, &stdout, &stderr)
+			require.Equal(t, exitUsage, code, stderr.String())
+			require.Contains(t, stderr.String(), tc.want)
+		})
+	}
 }

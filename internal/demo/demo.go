@@ -238,12 +238,8 @@ func (w *world) cast(ctx context.Context) error {
 	if w.pat, err = mk("pat", "publisher"); err != nil {
 		return err
 	}
-	enqueuer, err := jobs.NewEnqueuer(w.app)
-	if err != nil {
-		return err
-	}
 	gate := authz.NewGate(w.app, nil, &authz.GateOpts{Observer: w.records})
-	w.svc, err = articles.NewService(ctx, gate, &articles.ServiceOpts{Enqueuer: enqueuer})
+	w.svc, err = articles.NewService(ctx, gate, nil)
 	return err
 }
 

@@ -198,6 +198,21 @@ func Fixtures() []Fixture {
 			Want: []string{"migrations version 99999"},
 		},
 		{
+			Name: "RiverJobWritableByApp",
+			// The grants River's own insert client needed: an application
+			// login could queue a retention job, or rewrite a job's kind.
+			SQL: []string{`
+				GRANT USAGE ON SCHEMA river TO bulwark_app;
+				GRANT SELECT, INSERT ON river.river_job TO bulwark_app;
+				GRANT UPDATE (kind) ON river.river_job TO bulwark_app`},
+			Want: []string{"river_privileges river", "river_privileges river.river_job"},
+		},
+		{
+			Name: "RiverTruncateGrantedToRunners",
+			SQL:  []string{`GRANT TRUNCATE ON river.river_job TO bulwark_jobs`},
+			Want: []string{"river_privileges river.river_job"},
+		},
+		{
 			Name: "StateUnreachable",
 			SQL: []string{`
 				BEGIN;

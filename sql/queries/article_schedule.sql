@@ -24,6 +24,21 @@ FROM app.article_schedules
 WHERE article_id = @article_id::uuid
   AND state = 'pending';
 
+-- name: ArticleScheduleJobGetByJobID :one
+SELECT *
+FROM app.article_schedule_jobs
+WHERE job_id = @job_id::bigint;
+
+-- name: ArticleScheduleListWithoutJob :many
+-- Pending schedules that have no live job of the kit: the reconciler's
+-- work list, oldest time first.
+SELECT *
+FROM app.article_schedules AS s
+WHERE s.state = 'pending'
+  AND app.article_schedule_live_job(s.id, s.token) IS NULL
+ORDER BY s.publish_at, s.id
+LIMIT @max_rows::integer;
+
 -- name: ArticleScheduleMove :one
 SELECT * FROM app.article_schedule_move(
     p_actor            => @actor::uuid,
@@ -39,4 +54,11 @@ SELECT * FROM app.article_schedule_publish(
     p_article_id => @article_id::uuid,
     p_publish_at => @publish_at::timestamptz,
     p_idem_key   => sqlc.narg('idem_key')::text
+);
+
+-- name: ArticleScheduleRequeue :one
+SELECT * FROM app.article_schedule_requeue(
+    p_actor => @actor::uuid,
+    p_id    => @id::uuid,
+    p_token => @token::uuid
 );

@@ -97,6 +97,104 @@ FOR EACH ROW EXECUTE FUNCTION app.trg_article_schedule_frozen();
 
 SELECT bulwark.guard('app.article_schedules', 'article_schedule', 'state');
 
+------------------------------------------------------------------------------
+-- The schedule's River job. Only the kit queues it: the schedule functions
+-- below insert River's job row themselves, in their own transaction, through
+-- app.article_schedule_enqueue; the application roles hold nothing in
+-- schema river. Job runners (bulwark_jobs) can write River's tables, so the
+-- worker believes a job only when this ledger, which nobody but the owner
+-- writes, names it with the same schedule and token.
+------------------------------------------------------------------------------
+
+CREATE TABLE app.article_schedule_jobs (
+    job_id      bigint PRIMARY KEY,
+    schedule_id uuid NOT NULL REFERENCES app.article_schedules (id),
+    token       uuid NOT NULL,
+    queued_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    reason      text NOT NULL,
+    CONSTRAINT article_schedule_job_reason_length CHECK (pg_catalog.char_length(reason) <= 200)
+);
+
+COMMENT ON TABLE app.article_schedule_jobs IS 'Every River job the kit queued for a schedule (written only by app.article_schedule_enqueue). A job it does not name, or names with other arguments, was not queued by the kit and does nothing.';
+COMMENT ON COLUMN app.article_schedule_jobs.reason IS 'Why the job was queued: schedule, move, or requeue and what happened to the job before it.';
+
+CREATE INDEX article_schedule_job_schedule ON app.article_schedule_jobs (schedule_id, token);
+
+-- The live job of a schedule's time (its token), if any: one the ledger
+-- names, still of the kit's kind, arguments and queue, in a state River will
+-- work, and not pushed far past the schedule's time. Anything else (deleted,
+-- cancelled or discarded, rewritten, parked) is no job, and the reconciler
+-- queues another. 15 minutes is far beyond any retry backoff of the worker.
+-- +goose StatementBegin
+CREATE FUNCTION app.article_schedule_live_job(p_id uuid, p_token uuid)
+RETURNS bigint
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN (
+        SELECT j.id
+        FROM app.article_schedule_jobs AS l
+        JOIN app.article_schedules AS s ON s.id = l.schedule_id
+        JOIN river.river_job AS j ON j.id = l.job_id
+        WHERE l.schedule_id = p_id
+          AND l.token = p_token
+          AND j.kind = 'bulwark.scheduled_publish'
+          AND j.args = pg_catalog.jsonb_build_object('schedule_id', p_id, 'token', p_token)
+          AND j.queue = 'default'
+          AND j.state IN ('available', 'retryable', 'running', 'scheduled')
+          AND j.scheduled_at <= GREATEST(s.publish_at, pg_catalog.now()) + interval '15 minutes'
+        ORDER BY j.id DESC
+        LIMIT 1
+    );
+END;
+$$;
+-- +goose StatementEnd
+
+-- Queues the River job that publishes p_schedule at its time, unless a live
+-- one exists for its token, and records it in the ledger; returns the job's
+-- id. The columns are River's (v0.51, schema version 8) as its own insert
+-- fills them: a job due later waits as 'scheduled', which River's leader
+-- makes available at its time. No NOTIFY: the runners poll. Not callable by
+-- any application role: only the engine's after rules and the reconciler reach it.
+-- +goose StatementBegin
+CREATE FUNCTION app.article_schedule_enqueue(p_schedule app.article_schedules, p_reason text)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_job bigint := app.article_schedule_live_job(p_schedule.id, p_schedule.token);
+BEGIN
+    IF v_job IS NOT NULL THEN
+        RETURN v_job;
+    END IF;
+    INSERT INTO river.river_job (args, kind, max_attempts, priority, queue, scheduled_at, state)
+    VALUES (
+        pg_catalog.jsonb_build_object('schedule_id', p_schedule.id, 'token', p_schedule.token),
+        'bulwark.scheduled_publish',
+        -- With the worker's short conflict backoff, about eight minutes of
+        -- retries; the last attempt records the failure on the schedule.
+        25,
+        1,
+        'default',
+        p_schedule.publish_at,
+        CASE WHEN p_schedule.publish_at <= pg_catalog.now() THEN 'available' ELSE 'scheduled' END::river.river_job_state
+    )
+    RETURNING id INTO v_job;
+    INSERT INTO app.article_schedule_jobs (job_id, schedule_id, token, reason)
+    VALUES (v_job, p_schedule.id, p_schedule.token, pg_catalog.left(p_reason, 200));
+    RETURN v_job;
+END;
+$$;
+-- +goose StatementEnd
+
+REVOKE EXECUTE ON FUNCTION app.article_schedule_enqueue(app.article_schedules, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION app.article_schedule_enqueue(app.article_schedules, text) TO bulwark_engine;
+
+
 -- Locks the article to be scheduled, so that concurrent schedulers of one
 -- article queue (the partial unique index refuses a second pending schedule
 -- in any case: a conflict), and says whether it is approved. Runs inside the
@@ -132,6 +230,9 @@ SELECT bulwark.declare_check('article_schedule', 'schedule',
 SELECT bulwark.declare_set('article_schedule', 'schedule', 'article_id', $$(p_args ->> 'article_id')::uuid$$);
 SELECT bulwark.declare_set('article_schedule', 'schedule', 'created_by', 'p_actor');
 SELECT bulwark.declare_set('article_schedule', 'schedule', 'publish_at', $$(p_args ->> 'publish_at')::timestamptz$$);
+-- The schedule's job, queued in the same transaction (a replay returns
+-- before this and queues nothing).
+SELECT bulwark.declare_after('article_schedule', 'schedule', $$PERFORM app.article_schedule_enqueue(r, 'schedule')$$);
 
 -- move: a new time and a new token, so the job queued for the old time
 -- finds itself stale and does nothing.
@@ -142,6 +243,8 @@ SELECT bulwark.declare_check('article_schedule', 'move', $$r.state = 'pending'$$
     $$pg_catalog.format('schedule %s is %s and frozen', r.id, r.state)$$);
 SELECT bulwark.declare_set('article_schedule', 'move', 'publish_at', $$(p_args ->> 'publish_at')::timestamptz$$);
 SELECT bulwark.declare_set('article_schedule', 'move', 'token', 'pg_catalog.gen_random_uuid()');
+-- The job queued for the old time finds a new token and does nothing.
+SELECT bulwark.declare_after('article_schedule', 'move', $$PERFORM app.article_schedule_enqueue(r, 'move')$$);
 
 -- complete, cancel, fail: only the job queued for the schedule (its token)
 -- completes or fails it; a failure records the refusing layer and why.
@@ -229,6 +332,82 @@ $$;
 -- +goose StatementEnd
 SELECT bulwark.declare_api('app.article_schedule_end(uuid, uuid, integer, uuid, text, text, text, text, text)', 'article_schedule', 'complete');
 
+-- Keeps a pending schedule's job alive: the reconciler's call, for a
+-- schedule that has no live job (app.article_schedule_live_job) because its
+-- job vanished, was cancelled or discarded by someone other than the kit, or
+-- was altered. Everything is checked again under the schedule's lock; with a
+-- live job it changes nothing. A job is requeued at most three times for
+-- one schedule time (token): when the fourth is lost too, the schedule fails
+-- as unavailable (outcome code job_lost), with what happened to its last job
+-- as the reason.
+-- +goose StatementBegin
+CREATE FUNCTION app.article_schedule_requeue(p_actor uuid, p_id uuid, p_token uuid)
+RETURNS app.article_schedules
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_schedule app.article_schedules;
+    v_queued   integer;
+    v_last     bigint;
+    v_state    text;
+    v_reason   text;
+BEGIN
+    PERFORM bulwark.require_capability(p_actor, 'article.schedule');
+    IF p_token IS NULL THEN
+        PERFORM bulwark.raise('22004', 'requeueing a schedule needs its token');
+    END IF;
+    IF p_id IS NULL THEN
+        PERFORM bulwark.raise('22004', 'a schedule id is required');
+    END IF;
+    SELECT * INTO v_schedule FROM app.article_schedules AS s WHERE s.id = p_id FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM bulwark.raise('BWN01', pg_catalog.format('no schedule %s', p_id));
+    END IF;
+    IF v_schedule.state <> 'pending' THEN
+        PERFORM bulwark.raise('BWI02', pg_catalog.format('schedule %s is %s and frozen', p_id, v_schedule.state));
+    END IF;
+    IF v_schedule.token <> p_token THEN
+        PERFORM bulwark.raise('BWC01', pg_catalog.format('schedule %s was moved since it was found without a job', p_id));
+    END IF;
+    IF app.article_schedule_live_job(p_id, p_token) IS NOT NULL THEN
+        RETURN v_schedule;
+    END IF;
+
+    SELECT pg_catalog.count(*), pg_catalog.max(l.job_id) INTO v_queued, v_last
+    FROM app.article_schedule_jobs AS l
+    WHERE l.schedule_id = p_id AND l.token = p_token;
+    SELECT j.state::text INTO v_state FROM river.river_job AS j WHERE j.id = v_last;
+    v_reason := CASE
+        WHEN v_last IS NULL THEN 'no job was queued'
+        WHEN v_state IS NULL THEN pg_catalog.format('job %s vanished', v_last)
+        WHEN v_state IN ('cancelled', 'completed', 'discarded') THEN pg_catalog.format('job %s was %s', v_last, v_state)
+        ELSE pg_catalog.format('job %s was altered', v_last)
+    END;
+
+    IF v_queued > 3 THEN
+        v_schedule := app.article_schedule_end(
+            p_actor, p_id, v_schedule.version, p_token, 'fail', 'unavailable', 'job_lost',
+            pg_catalog.format('its job was lost %s times; last: %s', v_queued, v_reason), NULL);
+    ELSE
+        PERFORM app.article_schedule_enqueue(v_schedule, 'requeue: ' || v_reason);
+    END IF;
+    RETURN v_schedule;
+END;
+$$;
+-- +goose StatementEnd
+
+-- Only job runners keep jobs alive; nobody but the owner queues them.
+GRANT EXECUTE ON FUNCTION
+    app.article_schedule_live_job(uuid, uuid),
+    app.article_schedule_requeue(uuid, uuid, uuid)
+TO bulwark_jobs;
+
+GRANT SELECT ON app.article_schedules TO bulwark_app, bulwark_jobs;
+GRANT SELECT ON app.article_schedule_jobs TO bulwark_jobs;
+
+
 RESET ROLE;
 
 -- +goose Down
@@ -238,10 +417,14 @@ SET LOCAL ROLE bulwark_owner;
 
 SELECT bulwark.unguard('app.article_schedules');
 -- The functions use the table's row type, so they go first.
+DROP FUNCTION app.article_schedule_requeue(uuid, uuid, uuid);
 DROP FUNCTION app.article_schedule_end(uuid, uuid, integer, uuid, text, text, text, text, text);
 DROP FUNCTION app.article_schedule_move(uuid, uuid, integer, timestamptz, text);
 DROP FUNCTION app.article_schedule_publish(uuid, uuid, timestamptz, text);
+DROP FUNCTION app.article_schedule_enqueue(app.article_schedules, text);
+DROP FUNCTION app.article_schedule_live_job(uuid, uuid);
 DROP FUNCTION app.article_lock_approved(uuid);
+DROP TABLE app.article_schedule_jobs;
 DROP TABLE app.article_schedules;
 DROP FUNCTION app.trg_article_schedule_frozen();
 

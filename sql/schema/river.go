@@ -27,7 +27,9 @@ const (
 
 	// riverGrantsRevision counts changes to what migration 3 grants on
 	// River's tables, so that its recorded checksum changes with them.
-	riverGrantsRevision = 3
+	// Revision 4: the application roles and PUBLIC hold nothing in schema
+	// river; bulwark_owner may queue jobs for the kit's SQL functions.
+	riverGrantsRevision = 4
 )
 
 // goMigrationMarkers are the checksums recorded for Go migrations: what
@@ -41,8 +43,11 @@ var goMigrationMarkers = map[int64]string{
 // It runs outside a goose transaction because River commits between some of
 // its migrations (a new enum value must be committed before it is used);
 // River records its own versions, so a run that stopped half-way resumes.
-// River's tables are not guarded data: the application and job roles get
-// DML on them (to enqueue and to work jobs) and nothing more anywhere else.
+// River's tables are not guarded data, but they are a door: a job row is
+// an order to act as a service principal. Only job runners (bulwark_jobs)
+// reach them, with the DML River needs to work jobs; the application roles
+// and PUBLIC get nothing in schema river. Applications queue work through the
+// kit's SQL functions, which insert River's job rows as bulwark_owner.
 func riverMigration() *goose.Migration {
 	return goose.NewGoMigration(riverMigrationVersion,
 		&goose.GoFunc{RunDB: riverUp},
@@ -91,21 +96,20 @@ func riverUp(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("migrate river up: %w", err)
 	}
 	return inTx(ctx, db,
-		`GRANT USAGE ON SCHEMA river TO bulwark_app, bulwark_jobs`,
+		// PostgreSQL grants EXECUTE on new functions to PUBLIC.
+		`REVOKE ALL ON ALL FUNCTIONS IN SCHEMA river FROM PUBLIC`,
+		`GRANT USAGE ON SCHEMA river TO bulwark_jobs`,
 		// Job runners work River's tables: fetch, lock, complete, elect a
-		// leader, clean up.
+		// leader, clean up. No TRUNCATE, REFERENCES or TRIGGER.
 		`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA river TO bulwark_jobs`,
 		`GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA river TO bulwark_jobs`,
 		`GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA river TO bulwark_jobs`,
-		// Services only enqueue: no leader election, no deleting or
-		// rescheduling others' jobs.
-		`GRANT SELECT, INSERT ON river.river_job TO bulwark_app`,
-		// River's unique insert returns the existing row with
-		// ON CONFLICT DO UPDATE SET kind = river_job.kind: a no-op, but it
-		// needs UPDATE on that column, and only that one.
-		`GRANT UPDATE (kind) ON river.river_job TO bulwark_app`,
-		`GRANT USAGE ON ALL SEQUENCES IN SCHEMA river TO bulwark_app`,
-		`GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA river TO bulwark_app`,
+		// The kit's enqueue function runs as bulwark_owner, which owns the
+		// schema but not the tables River's migrator made as this session.
+		`GRANT SELECT, INSERT ON river.river_job TO bulwark_owner`,
+		`GRANT USAGE ON SEQUENCE river.river_job_id_seq TO bulwark_owner`,
+		// An insert evaluates the predicate of River's unique index.
+		`GRANT EXECUTE ON FUNCTION river.river_job_state_in_bitmask(bit, river.river_job_state) TO bulwark_owner`,
 	)
 }
 

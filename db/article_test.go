@@ -422,6 +422,32 @@ func TestArticleConcurrency(t *testing.T) {
 		require.Equal(t, logBefore+1, w.logCount(t, a.ID))
 	})
 
+	// One key used on sixteen different drafts at once (a client bug, or a
+	// key reused across entities): exactly one call applies, the rest are
+	// BWC02, and only the winner's draft changed.
+	t.Run("SixteenDraftsWithOneKey", func(t *testing.T) {
+		t.Parallel()
+		drafts := make([]db.AppArticle, n)
+		for i := range drafts {
+			drafts[i] = w.draft(t)
+		}
+		errs := release(n, func(i int) error {
+			_, err := w.q.ArticleSubmit(ctx, w.pool, db.ArticleSubmitParams{Actor: w.alice, ID: drafts[i].ID, ExpectedVersion: drafts[i].Version, IdemKey: ptr("one-key-many-drafts")})
+			return err
+		})
+		won := 0
+		for i, err := range errs {
+			if err == nil {
+				won++
+				require.Equal(t, "in_review", w.get(t, drafts[i].ID).State)
+				continue
+			}
+			requireLayer(t, err, db.LayerConflict, db.CodeIdempotencyKeyReused)
+			require.Equal(t, drafts[i], w.get(t, drafts[i].ID), "a refused call changed its draft")
+		}
+		require.Equal(t, 1, won)
+	})
+
 	t.Run("SixteenCreatesWithOneKey", func(t *testing.T) {
 		t.Parallel()
 		results := make([]db.AppArticle, n)

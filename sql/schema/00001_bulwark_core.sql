@@ -323,8 +323,11 @@ CREATE TABLE bulwark.maintenance_windows (
 
 COMMENT ON TABLE bulwark.maintenance_windows IS 'Every transaction that opened the maintenance switch, by whom and why. Written only by bulwark.maintenance_begin().';
 
+-- actor_id has no foreign key on purpose: its check would lock the
+-- principal's row (FOR KEY SHARE) on every keyed call, a heap write and WAL
+-- record per transition; principals are never deleted, only deactivated.
 CREATE TABLE bulwark.idempotency_keys (
-    actor_id     uuid NOT NULL REFERENCES bulwark.principals (id),
+    actor_id     uuid NOT NULL,
     key          text NOT NULL,
     created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
     entity_id    uuid,
@@ -336,7 +339,8 @@ CREATE TABLE bulwark.idempotency_keys (
     CONSTRAINT idempotency_result_size CHECK (pg_catalog.pg_column_size(result) <= 16384)
 );
 
-CREATE INDEX idempotency_keys_created ON bulwark.idempotency_keys (created_at);
+-- BRIN: keys arrive in time order, and the purge only needs ranges.
+CREATE INDEX idempotency_keys_created ON bulwark.idempotency_keys USING brin (created_at);
 
 COMMENT ON TABLE bulwark.idempotency_keys IS 'Idempotency keys, scoped per actor: a hash of the request they were first used with, the entity and version it produced, and the returned row when it is small (at most 8 KiB). Expire after bulwark.idempotency_ttl(); purged by bulwark.idempotency_purge().';
 
@@ -1046,7 +1050,11 @@ BEGIN
 
     IF p_idem_key IS NOT NULL THEN
         v_hash := sha256(convert_to(jsonb_build_array(@machine_lit@, p_action, p_id, p_args, p_note)::text, 'UTF8'));
-        -- One key applies once: concurrent calls with it queue here.
+    END IF;
+    IF p_idem_key IS NOT NULL AND v_kind = 'create' THEN
+        -- One key applies once: concurrent creates with it queue here. Other
+        -- actions queue on the row lock below; the same key used on two rows
+        -- at once meets on the key's primary key, and the second is BWC02.
         PERFORM pg_advisory_xact_lock(hashtextextended(p_actor::text || '/' || p_idem_key, 7405528));
     END IF;
     IF v_kind = 'create' THEN
@@ -1103,7 +1111,12 @@ BEGIN
     IF p_idem_key IS NOT NULL THEN
         INSERT INTO bulwark.idempotency_keys (actor_id, key, entity_id, request_hash, result, version)
         VALUES (p_actor, p_idem_key, r.id, v_hash,
-                CASE WHEN pg_column_size(r) <= 8192 THEN to_jsonb(r) END, r.version);
+                CASE WHEN pg_column_size(r) <= 8192 THEN to_jsonb(r) END, r.version)
+        ON CONFLICT (actor_id, key) DO NOTHING;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION USING ERRCODE = 'BWC02', MESSAGE = 'idempotency key reused with different arguments',
+                DETAIL = 'key=' || p_idem_key;
+        END IF;
     END IF;
     RETURN r;
 END;

@@ -121,6 +121,9 @@ func Do[S, R, T any](ctx context.Context, g *Gate, principalID uuid.UUID, a *Act
 		opts = &DoOpts{}
 	}
 	start := time.Now()
+	// Before the correlation id: a span the observer starts here makes its
+	// trace id the correlation id.
+	ctx = g.startCall(ctx, a.Name, a.Capability, principalID)
 	ctx, correlationID := ensureCorrelationID(ctx)
 	rec := Record{Action: a.Name, Capability: a.Capability, CorrelationID: correlationID, PrincipalID: principalID}
 	if rec.Action == "" {
@@ -156,50 +159,57 @@ func Do[S, R, T any](ctx context.Context, g *Gate, principalID uuid.UUID, a *Act
 		rec.Target = a.TargetFunc(req)
 	}
 
+	stepCtx, step := g.startStep(ctx, StepPermission)
 	var principal *Principal
 	if opts.Tx != nil {
-		principal, err = g.grants.PrincipalOn(ctx, opts.Tx, principalID)
+		principal, err = g.grants.PrincipalOn(stepCtx, opts.Tx, principalID)
 	} else {
-		principal, err = g.grants.Principal(ctx, principalID)
+		principal, err = g.grants.Principal(stepCtx, principalID)
 	}
 	if err != nil {
-		return result, err
+		return result, step.end(err)
 	}
 	if !principal.Active {
-		return result, permissionError(CodeInactivePrincipal, fmt.Sprintf("principal %s is inactive", principal.Name), nil)
+		return result, step.end(permissionError(CodeInactivePrincipal, fmt.Sprintf("principal %s is inactive", principal.Name), nil))
 	}
 	// An action without a capability (a read) needs only an active
 	// principal; its policy decides what is visible.
 	if a.Capability != "" && !principal.Can(a.Capability) {
-		return result, missingCapability(principal, a.Capability)
+		return result, step.end(missingCapability(principal, a.Capability))
 	}
+	step.end(nil)
 
 	run := func(conn db.DBTX) error {
-		snapshot, err := a.LoadFunc(ctx, conn, req)
+		stepCtx, step := g.startStep(ctx, StepSnapshot)
+		snapshot, err := a.LoadFunc(stepCtx, conn, req)
 		if err != nil {
-			return db.InterpretError(err)
+			return step.end(db.InterpretError(err))
 		}
 		replay := false
 		if a.IdemKeyFunc != nil {
 			if key := a.IdemKeyFunc(req); key != "" {
-				replay, err = g.queries.IdempotencyKeyUsed(ctx, conn, db.IdempotencyKeyUsedParams{Actor: principal.ID, IdemKey: key})
+				replay, err = g.queries.IdempotencyKeyUsed(stepCtx, conn, db.IdempotencyKeyUsedParams{Actor: principal.ID, IdemKey: key})
 				if err != nil {
-					return db.InterpretError(err)
+					return step.end(db.InterpretError(err))
 				}
 			}
 		}
+		step(StepResult{Replay: replay})
 		if !replay {
+			_, step = g.startStep(ctx, StepPolicy)
 			if a.ExpectFunc != nil {
 				if err := a.ExpectFunc(snapshot, req); err != nil {
-					return &expectError{err: db.InterpretError(err)}
+					return step.end(&expectError{err: db.InterpretError(err)})
 				}
 			}
 			if d := a.PolicyFunc(principal, snapshot, req); !d.Allowed {
-				return Denied(d)
+				return step.end(Denied(d))
 			}
+			step.end(nil)
 		}
-		result, err = a.ActFunc(ctx, conn, Call[S, R]{Principal: principal, Request: req, Snapshot: snapshot})
-		return db.InterpretError(err)
+		stepCtx, step = g.startStep(ctx, StepTransition)
+		result, err = a.ActFunc(stepCtx, conn, Call[S, R]{Principal: principal, Request: req, Snapshot: snapshot})
+		return step.end(db.InterpretError(err))
 	}
 	inTx := func(tx pgx.Tx) error {
 		// Transaction-local: the log trigger reads it for every row this

@@ -32,7 +32,7 @@ type RetryOpts struct {
 // DoOpts.Tx, retry only in a READ COMMITTED transaction: a REPEATABLE READ
 // or SERIALIZABLE one keeps its snapshot, so every attempt meets the same
 // conflict.
-func DoRetry[S, R, T any](ctx context.Context, g *Gate, principalID uuid.UUID, a *Action[S, R, T], req R, opts *DoOpts, retry *RetryOpts) (T, error) {
+func DoRetry[S, R, T any](ctx context.Context, g *Gate, principalID uuid.UUID, a *Action[S, R, T], req R, opts *DoOpts, retry *RetryOpts) (_ T, err error) {
 	attempts, base, maxDelay := 4, 10*time.Millisecond, 500*time.Millisecond
 	if retry != nil {
 		if retry.Attempts > 0 {
@@ -45,10 +45,13 @@ func DoRetry[S, R, T any](ctx context.Context, g *Gate, principalID uuid.UUID, a
 			maxDelay = retry.MaxDelay
 		}
 	}
+	attempt := 0
+	ctx, endRetry := g.startRetry(ctx, a.Name, a.Capability, principalID)
+	defer func() { endRetry(attempt, err) }()
 	// One correlation id for all attempts, so they read as one request.
 	ctx, _ = ensureCorrelationID(ctx)
-	for attempt := 1; ; attempt++ {
-		result, err := Do(ctx, g, principalID, a, req, opts)
+	for attempt = 1; ; attempt++ {
+		result, err := Do(withAttempt(ctx, attempt), g, principalID, a, req, opts)
 		var pinned *expectError
 		if err == nil || !IsRetryable(err) || errors.As(err, &pinned) || attempt >= attempts {
 			return result, err

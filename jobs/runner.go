@@ -199,12 +199,13 @@ func NewRunner(ctx context.Context, pool *pgxpool.Pool, opts *RunnerOpts) (*Runn
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &scheduledPublishWorker{grants: grants, logger: o.Logger, pool: pool, scheduler: scheduler.ID, svc: svc})
 	river.AddWorker(workers, &reconcileWorker{logger: o.Logger, pool: pool, scheduler: scheduler.ID, svc: svc})
+	river.AddWorker(workers, &purgeWorker{logger: o.Logger, pool: pool})
 	// Periodic jobs are queued by the leader only.
 	periodic := []*river.PeriodicJob{river.NewPeriodicJob(
 		river.PeriodicInterval(o.ReconcileInterval),
 		func() (river.JobArgs, *river.InsertOpts) { return ReconcileArgs{}, nil },
 		&river.PeriodicJobOpts{RunOnStart: true},
-	)}
+	), purgePeriodic(DefaultPurgeInterval)}
 	if o.RetentionAge > 0 {
 		retention, err := q.PrincipalGetByName(ctx, pool, PrincipalRetention)
 		if err != nil {

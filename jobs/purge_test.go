@@ -1,0 +1,61 @@
+package jobs
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bulwarkdb/bulwark/internal/pgtest"
+)
+
+// TestPurgeWorker: a job runner's credential removes expired keys in
+// batches, and keeps the ones still within the TTL.
+func TestPurgeWorker(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	admin, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer admin.Close(ctx)
+	// Keys older than the TTL, written the documented way for seeding.
+	_, err = admin.Exec(ctx, `BEGIN;
+		SELECT bulwark.maintenance_begin('purge test: seed old and fresh keys');
+		INSERT INTO bulwark.idempotency_keys (actor_id, key, request_hash, created_at)
+		SELECT bulwark.principal_id('bootstrap'), 'old-' || g, '\x00', pg_catalog.now() - interval '25 hours'
+		FROM pg_catalog.generate_series(1, 25000) AS g;
+		INSERT INTO bulwark.idempotency_keys (actor_id, key, request_hash)
+		SELECT bulwark.principal_id('bootstrap'), 'fresh-' || g, '\x00'
+		FROM pg_catalog.generate_series(1, 10) AS g;
+		COMMIT`)
+	require.NoError(t, err)
+
+	pool, err := pgxpool.New(ctx, pgtest.LoginAs(t, url, "bulwark_jobs"))
+	require.NoError(t, err)
+	defer pool.Close()
+	w := &purgeWorker{logger: slog.New(slog.NewTextHandler(io.Discard, nil)), pool: pool}
+	require.NoError(t, w.Work(ctx, &river.Job[PurgeArgs]{}))
+
+	var old, fresh int
+	require.NoError(t, admin.QueryRow(ctx, `SELECT
+		count(*) FILTER (WHERE key LIKE 'old-%'), count(*) FILTER (WHERE key LIKE 'fresh-%')
+		FROM bulwark.idempotency_keys`).Scan(&old, &fresh))
+	require.Zero(t, old)
+	require.Equal(t, 10, fresh)
+
+	// An application credential may not purge.
+	app, err := pgx.Connect(ctx, pgtest.LoginAs(t, url, "bulwark_app"))
+	require.NoError(t, err)
+	defer app.Close(ctx)
+	_, err = app.Exec(ctx, `SELECT bulwark.idempotency_purge(10)`)
+	var pgErr *pgconn.PgError
+	require.ErrorAs(t, err, &pgErr)
+	require.Equal(t, "42501", pgErr.Code)
+}

@@ -130,12 +130,19 @@ func pinned(r *http.Request) bool {
 // may help, and the problem as JSON. Call it before writing anything else.
 func WriteError(w http.ResponseWriter, r *http.Request, err error, opts *ProblemOpts) {
 	p := NewProblem(r, err, opts)
+	if p.Retryable {
+		w.Header().Set("Retry-After", strconv.Itoa(opts.retryAfterSeconds()))
+	}
+	WriteProblem(w, p)
+}
+
+// WriteProblem writes p as the response: its status, Content-Type
+// application/problem+json and the problem as JSON. Use it for problems
+// that are not the gate's, such as a failed authentication (401).
+func WriteProblem(w http.ResponseWriter, p *Problem) {
 	h := w.Header()
 	h.Set("Content-Type", ContentType)
 	h.Set("Cache-Control", "no-store")
-	if p.Retryable {
-		h.Set("Retry-After", strconv.Itoa(opts.retryAfterSeconds()))
-	}
 	w.WriteHeader(p.Status)
 	// The client may be gone; there is no one left to tell.
 	_ = json.NewEncoder(w).Encode(p)

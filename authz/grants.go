@@ -30,6 +30,9 @@ type GrantsOpts struct {
 	// MaxAge bounds how long a cached principal is trusted, even if a
 	// notification were lost. Default 30s.
 	MaxAge time.Duration
+	// Observer sees cache hits and misses and how soon grant changes take
+	// effect. Default: none.
+	Observer GrantsObserver
 	// ReconnectDelay is how long the listener waits before reconnecting.
 	// Default 1s. While it is disconnected nothing is cached.
 	ReconnectDelay time.Duration
@@ -48,6 +51,7 @@ type Grants struct {
 	logger     *slog.Logger
 	maxAge     time.Duration
 	mu         sync.Mutex
+	observer   GrantsObserver
 	pool       *pgxpool.Pool
 	reconnect  time.Duration
 	stop       func()
@@ -67,6 +71,7 @@ func NewGrants(pool *pgxpool.Pool, opts *GrantsOpts) *Grants {
 		cache:     map[uuid.UUID]cachedPrincipal{},
 		logger:    opts.Logger,
 		maxAge:    opts.MaxAge,
+		observer:  opts.Observer,
 		pool:      pool,
 		reconnect: opts.ReconnectDelay,
 	}
@@ -146,13 +151,15 @@ func (h *grantsHandler) HandleBacklog(context.Context, string, *pgx.Conn) error 
 	return nil
 }
 
-func (h *grantsHandler) HandleNotification(_ context.Context, n *pgconn.Notification, _ *pgx.Conn) error {
+func (h *grantsHandler) HandleNotification(ctx context.Context, n *pgconn.Notification, conn *pgx.Conn) error {
 	id, err := uuid.Parse(n.Payload)
 	if err != nil {
 		h.grants.InvalidateAll()
+		h.grants.observeInvalidation(ctx, conn, uuid.Nil)
 		return nil
 	}
 	h.grants.Invalidate(id)
+	h.grants.observeInvalidation(ctx, conn, id)
 	return nil
 }
 
@@ -188,9 +195,11 @@ func (g *Grants) PrincipalOn(ctx context.Context, conn db.DBTX, id uuid.UUID) (*
 	generation := g.generation
 	if c, ok := g.cache[id]; ok && g.listening.Load() && time.Since(c.loadedAt) < g.maxAge {
 		g.mu.Unlock()
+		g.observeLookup(ctx, true)
 		return c.principal.clone(), nil
 	}
 	g.mu.Unlock()
+	g.observeLookup(ctx, false)
 
 	loadedAt := time.Now()
 	row, err := db.New().PrincipalGrants(ctx, conn, id)

@@ -1,0 +1,112 @@
+package auditlog_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bulwarkdb/bulwark/articles"
+	"github.com/bulwarkdb/bulwark/authz"
+	"github.com/bulwarkdb/bulwark/internal/pgtest"
+	"github.com/bulwarkdb/bulwark/internal/seed"
+)
+
+// testBundle is the reference database (the article workflow) with a cast,
+// the service on a login member of bulwark_app, and the migration role's
+// pool for the fixtures that break history on purpose.
+type testBundle struct {
+	admin *pgxpool.Pool
+	alice uuid.UUID // author
+	app   *pgxpool.Pool
+	erin  uuid.UUID // editor
+	pat   uuid.UUID // publisher
+	seq   atomic.Int64
+	svc   *articles.Service
+}
+
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	b := &testBundle{admin: pool(t, url), app: pool(t, pgtest.LoginAs(t, url, "bulwark_app"))}
+	var err error
+	for name, id := range map[string]*uuid.UUID{"alice": &b.alice, "erin": &b.erin, "pat": &b.pat} {
+		role := map[string]string{"alice": "author", "erin": "editor", "pat": "publisher"}[name]
+		*id, err = seed.Principal(ctx, b.admin, name, role)
+		require.NoError(t, err)
+	}
+	gate := authz.NewGate(b.app, nil, &authz.GateOpts{Observer: &authz.SlogObserver{Logger: slog.New(slog.DiscardHandler)}})
+	b.svc, err = articles.NewService(ctx, gate, nil)
+	require.NoError(t, err)
+	return b
+}
+
+func pool(t *testing.T, url string) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(url)
+	require.NoError(t, err)
+	cfg.ConnConfig.RuntimeParams["search_path"] = ""
+	p, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(p.Close)
+	return p
+}
+
+// article makes a complete draft by alice and walks it to state through
+// the service: every write logged as the engine logs it.
+func (b *testBundle) article(t *testing.T, state articles.State) articles.Article {
+	t.Helper()
+	ctx := context.Background()
+	a, err := b.svc.Create(ctx, b.alice, articles.CreateRequest{Title: "Boundaries", Body: "Body."}, nil)
+	require.NoError(t, err)
+	slug, summary := fmt.Sprintf("boundaries-%d", b.seq.Add(1)), "Summary."
+	a, err = b.svc.Edit(ctx, b.alice, articles.EditRequest{ID: a.ID, Slug: &slug, Summary: &summary}, nil)
+	require.NoError(t, err)
+	step := func(f func(context.Context, uuid.UUID, articles.TransitionRequest, *authz.DoOpts) (articles.Article, error), actor uuid.UUID) {
+		t.Helper()
+		a, err = f(ctx, actor, articles.TransitionRequest{ID: a.ID}, nil)
+		require.NoError(t, err)
+	}
+	switch state {
+	case articles.StateDraft:
+	case articles.StateInReview:
+		step(b.svc.Submit, b.alice)
+	case articles.StateApproved:
+		step(b.svc.Submit, b.alice)
+		step(b.svc.Approve, b.erin)
+	case articles.StatePublished:
+		step(b.svc.Submit, b.alice)
+		step(b.svc.Approve, b.erin)
+		step(b.svc.Publish, b.pat)
+	case articles.StateArchived:
+		step(b.svc.Submit, b.alice)
+		step(b.svc.Approve, b.erin)
+		step(b.svc.Publish, b.pat)
+		step(b.svc.Archive, b.pat)
+	}
+	require.Equal(t, string(state), a.State)
+	return a
+}
+
+// maintenance runs stmts under the maintenance switch in one transaction
+// of the migration role, as a careless backfill would.
+func (b *testBundle) maintenance(t *testing.T, stmts ...string) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := b.admin.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	_, err = tx.Exec(ctx, `SELECT bulwark.maintenance_begin('backfill of review states')`)
+	require.NoError(t, err)
+	for _, s := range stmts {
+		_, err := tx.Exec(ctx, s)
+		require.NoError(t, err, s)
+	}
+	require.NoError(t, tx.Commit(ctx))
+}

@@ -8,6 +8,8 @@
 //	bulwark demo [--database-url URL]
 //	bulwark bench [--database-url URL] [--duration D] [--clients 1,8,32] [--articles N] [--seed N] [--json]
 //	bulwark jobs [--database-url URL] [--retention-age D] [--max-workers N]
+//	bulwark log [--database-url URL] [--entity ID] [--actor NAME|ID] [--machine M] [--transition T] [--correlation-id ID] [--since T] [--until T] [--after ID] [--limit N] [--format table|json] [--follow]
+//	bulwark log --check [--database-url URL] [--machine M] [--entity ID] [--format text|json]
 //
 // Exit status: 0 success, 1 a failure the command reports (drift, a
 // migration that failed, a demo step or a bench check that broke), 2 the
@@ -37,6 +39,7 @@ func commands() []command {
 		{name: "bench", summary: "measure the gate against the db function, naive check-then-act and a raw UPDATE", run: runBench},
 		{name: "demo", summary: "walk the story against a throwaway PostgreSQL; exit 0 when every layer behaves", run: runDemo},
 		{name: "jobs", summary: "run the background job worker (River) until SIGINT/SIGTERM", run: runJobs},
+		{name: "log", summary: "read, follow or check the audit trail (bulwark.transition_log), read-only", run: runLog},
 		{name: "migrate", summary: "apply or roll back the embedded migrations", run: runMigrate},
 		{name: "verify", summary: "check that the enforcement boundary still holds in a live database", run: runVerify},
 	}

@@ -21,13 +21,27 @@ type GrantsObserver interface {
 	ObserveLookup(ctx context.Context, hit bool)
 
 	// ObserveInvalidation is called after a notification on
-	// bulwark_grants dropped a principal from the cache (uuid.Nil: every
-	// principal, for a change of a role's capabilities). lag is the time
-	// from the change's audit row being written to the drop, both on the
-	// database's clock (so no clock skew enters), measured just after the
-	// drop: an upper bound on how long the cache could still answer with
-	// the old grants. ok is false when it could not be measured.
-	ObserveInvalidation(ctx context.Context, id uuid.UUID, lag time.Duration, ok bool)
+	// bulwark_grants dropped a principal from the cache, or every
+	// principal, with the change as the audit log recorded it. ok is false
+	// when the change could not be read; the drop happened all the same.
+	ObserveInvalidation(ctx context.Context, change GrantChange, ok bool)
+}
+
+// GrantChange is a change of grants that reached the cache.
+type GrantChange struct {
+	// Lag is the time from the change's audit row being written to the
+	// cache dropping what it changed, both on the database's clock (so no
+	// clock skew enters), measured just after the drop: an upper bound on
+	// how long the cache could still answer with the old grants.
+	Lag time.Duration
+	// PrincipalID is the principal dropped, or uuid.Nil for every
+	// principal (a change of a role's capabilities).
+	PrincipalID uuid.UUID
+	// Transition is the audit row's transition: the grant function's
+	// action (role_grant, role_revoke, principal_create, ...) or
+	// maintenance_insert, _update, _delete for a write under the
+	// maintenance switch.
+	Transition string
 }
 
 // observeLookup reports a lookup to the observer, if any.
@@ -52,10 +66,14 @@ func (g *Grants) observeInvalidation(ctx context.Context, conn *pgx.Conn, id uui
 	if id != uuid.Nil {
 		principal = &id
 	}
-	ageMicros, err := db.New().GrantChangeAge(ctx, conn, principal)
+	row, err := db.New().GrantChangeLatest(ctx, conn, principal)
 	if err != nil {
-		g.observer.ObserveInvalidation(ctx, id, 0, false)
+		g.observer.ObserveInvalidation(ctx, GrantChange{PrincipalID: id}, false)
 		return
 	}
-	g.observer.ObserveInvalidation(ctx, id, time.Duration(ageMicros)*time.Microsecond, true)
+	g.observer.ObserveInvalidation(ctx, GrantChange{
+		Lag:         time.Duration(row.AgeUs) * time.Microsecond,
+		PrincipalID: id,
+		Transition:  row.Transition,
+	}, true)
 }

@@ -11,9 +11,11 @@ import (
 	"github.com/google/uuid"
 )
 
-const grantChangeAge = `-- name: GrantChangeAge :one
+const grantChangeLatest = `-- name: GrantChangeLatest :one
 
-SELECT (EXTRACT(epoch FROM pg_catalog.clock_timestamp() - l.at) * 1000000)::bigint AS age_us
+SELECT
+    (EXTRACT(epoch FROM pg_catalog.clock_timestamp() - l.at) * 1000000)::bigint AS age_us,
+    l.transition
 FROM bulwark.transition_log AS l
 WHERE CASE
         WHEN $1::uuid IS NULL THEN l.machine = 'bulwark.role_capabilities'
@@ -23,18 +25,23 @@ ORDER BY l.id DESC
 LIMIT 1
 `
 
+type GrantChangeLatestRow struct {
+	AgeUs      int64  `json:"age_us"`
+	Transition string `json:"transition"`
+}
+
 // Grant changes as the audit log recorded them, for the grants cache's
 // observer.
-// GrantChangeAge is how long ago, on the database's clock, the latest
-// audited write of a grant table that notifies bulwark_grants was made:
-// for one principal (its row or its roles), or, with a NULL principal, of
-// a role's capabilities (whose notification names everyone). The listener
-// asks right after a notification, so the change it finds is the one that
-// notified, or a later one: scanning the log's ids backwards stops at the
-// first match, among the newest rows.
-func (q *Queries) GrantChangeAge(ctx context.Context, db DBTX, principalID *uuid.UUID) (int64, error) {
-	row := db.QueryRow(ctx, grantChangeAge, principalID)
-	var age_us int64
-	err := row.Scan(&age_us)
-	return age_us, err
+// GrantChangeLatest is the latest audited write of a grant table that
+// notifies bulwark_grants, and how long ago it was written on the
+// database's clock: for one principal (its row or its roles), or, with a
+// NULL principal, of a role's capabilities (whose notification names
+// everyone). The listener asks right after a notification, so the change
+// it finds is the one that notified, or a later one: scanning the log's
+// ids backwards stops at the first match, among the newest rows.
+func (q *Queries) GrantChangeLatest(ctx context.Context, db DBTX, principalID *uuid.UUID) (GrantChangeLatestRow, error) {
+	row := db.QueryRow(ctx, grantChangeLatest, principalID)
+	var i GrantChangeLatestRow
+	err := row.Scan(&i.AgeUs, &i.Transition)
+	return i, err
 }

@@ -12,10 +12,16 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/riverqueue/rivercontrib/otelriver"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bulwarkdb/bulwark/articles"
 	"github.com/bulwarkdb/bulwark/authz"
 	"github.com/bulwarkdb/bulwark/db"
+	"github.com/bulwarkdb/bulwark/otelbulwark"
 	"github.com/bulwarkdb/bulwark/sql/schema"
 )
 
@@ -80,6 +86,11 @@ type RunnerOpts struct {
 	Logger *slog.Logger
 	// MaxWorkers is the number of jobs run at once. Default 10.
 	MaxWorkers int
+	// MeterProvider receives the gate's and the grants cache's metrics
+	// (package otelbulwark), River's (rivercontrib/otelriver) and
+	// [MetricQueueDepth]. Default otel.GetMeterProvider(), a no-op until
+	// the application sets one.
+	MeterProvider metric.MeterProvider
 	// ReconcileInterval is how often the leader checks that every pending
 	// schedule has a live job of the kit, and requeues or fails those
 	// that do not. Default 1 minute.
@@ -95,6 +106,12 @@ type RunnerOpts struct {
 	RetentionAge time.Duration
 	// RetentionInterval is how often retention runs. Default 1h.
 	RetentionInterval time.Duration
+	// TracerProvider receives a span per job worked (River's
+	// river.work/<kind>, from otelriver) with the gate's spans inside it:
+	// the job's trace id is the correlation id of what it writes to
+	// bulwark.transition_log. Default otel.GetTracerProvider(), a no-op
+	// until the application sets one.
+	TracerProvider trace.TracerProvider
 }
 
 // withDefaults returns o with defaults filled in, or an error wrapping
@@ -128,6 +145,12 @@ func (o RunnerOpts) withDefaults() (RunnerOpts, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.MeterProvider == nil {
+		o.MeterProvider = otel.GetMeterProvider()
+	}
+	if o.TracerProvider == nil {
+		o.TracerProvider = otel.GetTracerProvider()
 	}
 	return o, nil
 }
@@ -163,8 +186,9 @@ func (o RunnerOpts) LostJobBound() time.Duration {
 // Runner is a River client working bulwark's jobs. Several runners (in one
 // process or many) can share one database; River hands each job to one.
 type Runner struct {
-	client *river.Client[pgx.Tx]
-	grants *authz.Grants
+	client     *river.Client[pgx.Tx]
+	grants     *authz.Grants
+	queueDepth metric.Registration
 }
 
 // NewRunner returns a runner over pool. The pool should connect as a login
@@ -189,8 +213,16 @@ func NewRunner(ctx context.Context, pool *pgxpool.Pool, opts *RunnerOpts) (*Runn
 		return nil, fmt.Errorf("find principal %s: %w", PrincipalScheduler, db.InterpretError(err))
 	}
 
-	grants := authz.NewGrants(pool, &authz.GrantsOpts{Logger: o.Logger})
-	gate := authz.NewGate(pool, grants, &authz.GateOpts{Observer: &authz.SlogObserver{Logger: o.Logger}})
+	observer, err := otelbulwark.NewObserver(&otelbulwark.ObserverOpts{
+		MeterProvider:  o.MeterProvider,
+		Next:           &authz.SlogObserver{Logger: o.Logger},
+		TracerProvider: o.TracerProvider,
+	})
+	if err != nil {
+		return nil, err
+	}
+	grants := authz.NewGrants(pool, &authz.GrantsOpts{Logger: o.Logger, Observer: observer})
+	gate := authz.NewGate(pool, grants, &authz.GateOpts{Observer: observer})
 	svc, err := articles.NewService(ctx, gate, nil)
 	if err != nil {
 		return nil, err
@@ -219,12 +251,22 @@ func NewRunner(ctx context.Context, pool *pgxpool.Pool, opts *RunnerOpts) (*Runn
 		))
 	}
 
+	// A span per job worked, the parent of the gate's spans. Trace
+	// propagation through job metadata stays off: the kit's jobs are
+	// queued by SQL functions, and workers believe nothing else a job row
+	// says.
+	telemetry := otelriver.NewMiddleware(&otelriver.MiddlewareConfig{
+		EnableWorkSpanJobKindSuffix: true,
+		MeterProvider:               o.MeterProvider,
+		TracerProvider:              o.TracerProvider,
+	})
 	cfg := &river.Config{
 		FetchPollInterval:    o.FetchPollInterval,
 		ID:                   o.ID,
 		JobTimeout:           o.JobTimeout,
 		Logger:               o.Logger,
 		PeriodicJobs:         periodic,
+		Plugins:              []rivertype.Plugin{telemetry},
 		PollOnly:             true,
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: o.MaxWorkers}},
 		RescueStuckJobsAfter: o.RescueStuckJobsAfter,
@@ -239,7 +281,11 @@ func NewRunner(ctx context.Context, pool *pgxpool.Pool, opts *RunnerOpts) (*Runn
 	if err != nil {
 		return nil, fmt.Errorf("create river client: %w", err)
 	}
-	return &Runner{client: client, grants: grants}, nil
+	queueDepth, err := registerQueueDepth(o.MeterProvider, client, []string{river.QueueDefault})
+	if err != nil {
+		return nil, err
+	}
+	return &Runner{client: client, grants: grants, queueDepth: queueDepth}, nil
 }
 
 // Start starts working jobs. It returns once the grant listener is in
@@ -259,6 +305,8 @@ func (r *Runner) Start(ctx context.Context) error {
 // is done; then it cancels them.
 func (r *Runner) Stop(ctx context.Context) error {
 	defer r.grants.Stop()
+	// Collections after this one would read a pool about to close.
+	defer func() { _ = r.queueDepth.Unregister() }()
 	err := r.client.Stop(ctx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return r.client.StopAndCancel(context.WithoutCancel(ctx))

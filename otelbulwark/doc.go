@@ -44,7 +44,12 @@
 //	bulwark.gate.conflicts          counter: calls that ended in a conflict, by action, code
 //	bulwark.gate.replays            counter: idempotent replays, by action
 //	bulwark.grants.lookups          counter: principal lookups by bulwark.grants.cache (hit, miss)
-//	bulwark.grants.revoke_to_effect histogram (s): from a grant change's audit row to the cache dropping it, by bulwark.grants.scope (principal, all)
+//	bulwark.grants.change_to_effect histogram (s): from a grant change's audit row to the cache dropping it, by bulwark.grants.change and bulwark.grants.scope
+//
+// bulwark.grants.change is the audit row's transition (role_revoke,
+// role_grant, principal_create, maintenance_update, ...), so revoke-to-effect
+// is the series with role_revoke; bulwark.grants.scope is principal, or all
+// for a change of a role's capabilities, which drops every principal.
 //
 // The grants metrics need the observer in [authz.GrantsOpts] too. Package
 // jobs adds River's own metrics and spans (rivercontrib/otelriver) and the

@@ -38,6 +38,7 @@ const (
 	AttrCode          = attribute.Key("bulwark.code")
 	AttrCorrelationID = attribute.Key("bulwark.correlation_id")
 	AttrGrantsCache   = attribute.Key("bulwark.grants.cache")
+	AttrGrantsChange  = attribute.Key("bulwark.grants.change")
 	AttrGrantsScope   = attribute.Key("bulwark.grants.scope")
 	AttrLayer         = attribute.Key("bulwark.layer")
 	AttrOutcome       = attribute.Key("bulwark.outcome")
@@ -50,13 +51,13 @@ const (
 
 // Metric names.
 const (
+	MetricChangeToEffect = "bulwark.grants.change_to_effect"
 	MetricConflicts      = "bulwark.gate.conflicts"
 	MetricDecisions      = "bulwark.gate.decisions"
 	MetricDuration       = "bulwark.gate.duration"
 	MetricGrantsLookups  = "bulwark.grants.lookups"
 	MetricReplays        = "bulwark.gate.replays"
 	MetricRetries        = "bulwark.gate.retries"
-	MetricRevokeToEffect = "bulwark.grants.revoke_to_effect"
 	MetricStepDuration   = "bulwark.gate.step.duration"
 )
 
@@ -78,6 +79,7 @@ type ObserverOpts struct {
 // [authz.GateOpts] and an [authz.GrantsObserver] for [authz.GrantsOpts].
 // It is safe for concurrent use.
 type Observer struct {
+	changeToEffect metric.Float64Histogram
 	conflicts      metric.Int64Counter
 	decisions      metric.Int64Counter
 	duration       metric.Float64Histogram
@@ -85,7 +87,6 @@ type Observer struct {
 	next           authz.Observer
 	replays        metric.Int64Counter
 	retries        metric.Int64Counter
-	revokeToEffect metric.Float64Histogram
 	stepDuration   metric.Float64Histogram
 	tracer         trace.Tracer
 }
@@ -134,7 +135,7 @@ func NewObserver(opts *ObserverOpts) (*Observer, error) {
 	o.grantsLookups = counter(MetricGrantsLookups, "{lookup}", "Principal lookups, by whether the grants cache answered (hit) or the database (miss).")
 	o.replays = counter(MetricReplays, "{call}", "Gate calls whose idempotency key was used before: answered with the first call's result.")
 	o.retries = counter(MetricRetries, "{attempt}", "Attempts of DoRetry after the first, by action.")
-	o.revokeToEffect = histogram(MetricRevokeToEffect, "Time from a grant change's audit row to the grants cache dropping what it changed (database clock).", effectBuckets)
+	o.changeToEffect = histogram(MetricChangeToEffect, "Time from a grant change's audit row to the grants cache dropping what it changed (database clock), by the change's transition (role_revoke: revoke-to-effect).", effectBuckets)
 	o.stepDuration = histogram(MetricStepDuration, "Latency of a gate call's step, by action and step.", latencyBuckets)
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("create instruments: %w", err)
@@ -264,15 +265,15 @@ func (o *Observer) ObserveLookup(ctx context.Context, hit bool) {
 }
 
 // ObserveInvalidation records how soon a grant change took effect.
-func (o *Observer) ObserveInvalidation(ctx context.Context, id uuid.UUID, lag time.Duration, ok bool) {
+func (o *Observer) ObserveInvalidation(ctx context.Context, change authz.GrantChange, ok bool) {
 	if !ok {
 		return
 	}
 	scope := "principal"
-	if id == uuid.Nil {
+	if change.PrincipalID == uuid.Nil {
 		scope = "all"
 	}
-	o.revokeToEffect.Record(ctx, lag.Seconds(), metric.WithAttributes(AttrGrantsScope.String(scope)))
+	o.changeToEffect.Record(ctx, change.Lag.Seconds(), metric.WithAttributes(AttrGrantsChange.String(change.Transition), AttrGrantsScope.String(scope)))
 }
 
 // setResult sets a span's status from a gate error: Error for an invariant

@@ -334,7 +334,8 @@ func TestObserverGrants(t *testing.T) {
 	require.Equal(t, []string{"miss", "hit"}, cache)
 	require.Equal(t, int64(1), tel.count(t, ob.MetricGrantsLookups, ob.AttrGrantsCache.String("miss")))
 	require.Equal(t, int64(1), tel.count(t, ob.MetricGrantsLookups, ob.AttrGrantsCache.String("hit")))
-	require.Zero(t, tel.count(t, ob.MetricRevokeToEffect, ob.AttrGrantsScope.String("principal")))
+	revoke := []attribute.KeyValue{ob.AttrGrantsChange.String("role_revoke"), ob.AttrGrantsScope.String("principal")}
+	require.Zero(t, tel.count(t, ob.MetricChangeToEffect, revoke...))
 
 	// The revoke's notification drops the principal; the observer hears
 	// how long after the change's audit row that was.
@@ -342,11 +343,11 @@ func TestObserverGrants(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, w.q.RoleRevoke(ctx, pool, db.RoleRevokeParams{Actor: boot.ID, PrincipalID: author, Role: "author"}))
 	require.Eventually(t, func() bool {
-		return tel.count(t, ob.MetricRevokeToEffect, ob.AttrGrantsScope.String("principal")) == 1
+		return tel.count(t, ob.MetricChangeToEffect, revoke...) == 1
 	}, 10*time.Second, 5*time.Millisecond)
-	hist := tel.metrics(t)[ob.MetricRevokeToEffect].Data.(metricdata.Histogram[float64])
-	require.Len(t, hist.DataPoints, 1)
-	require.Equal(t, "s", tel.metrics(t)[ob.MetricRevokeToEffect].Unit)
+	hist := tel.metrics(t)[ob.MetricChangeToEffect].Data.(metricdata.Histogram[float64])
+	require.Len(t, hist.DataPoints, 1, "the revoke, and no other change")
+	require.Equal(t, "s", tel.metrics(t)[ob.MetricChangeToEffect].Unit)
 	require.Positive(t, hist.DataPoints[0].Sum, "measured from the audit row, on the database's clock")
 
 	// The revoke took effect: the next call reads the database and is

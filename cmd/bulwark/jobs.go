@@ -10,6 +10,8 @@ import (
 	"os"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/bulwarkdb/bulwark/db"
 	"github.com/bulwarkdb/bulwark/jobs"
 )
@@ -25,6 +27,7 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	id := fs.String("id", "", "this worker's name among River clients (default: River's)")
 	jobTimeout := fs.Duration("job-timeout", jobs.DefaultJobTimeout, "how long one attempt of a job may run before it is cancelled and retried")
 	maxWorkers := fs.Int("max-workers", jobs.DefaultMaxWorkers, "jobs worked at once by this process")
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. :9464 (default: not served)")
 	pollInterval := fs.Duration("poll-interval", 0, "how often to look for due jobs (default: River's, 1s)")
 	reconcileInterval := fs.Duration("reconcile-interval", jobs.DefaultReconcileInterval, "how often the leader gives a new job to a pending schedule whose job was lost")
 	rescueAfter := fs.Duration("rescue-after", jobs.DefaultRescueStuckJobsAfter, "how long a job may stay running before its runner is taken for dead and the job is retried (at least --job-timeout)")
@@ -75,12 +78,30 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer pool.Close()
 
+	var meterProvider metric.MeterProvider // nil: OpenTelemetry's global, a no-op
+	if *metricsAddr != "" {
+		metrics, err := startMetrics(*metricsAddr, logger)
+		if err != nil {
+			return &exitError{code: exitUsage, err: err}
+		}
+		defer func() {
+			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := metrics.stop(stopCtx); err != nil {
+				logger.Warn("bulwark jobs: stop serving metrics", slog.String("error", err.Error()))
+			}
+		}()
+		meterProvider = metrics.provider
+		fmt.Fprintf(stdout, "bulwark jobs: metrics at http://%s/metrics\n", metrics.addr)
+	}
+
 	runner, err := jobs.NewRunner(ctx, pool, &jobs.RunnerOpts{
 		FetchPollInterval:    *pollInterval,
 		ID:                   *id,
 		JobTimeout:           *jobTimeout,
 		Logger:               logger,
 		MaxWorkers:           *maxWorkers,
+		MeterProvider:        meterProvider,
 		ReconcileInterval:    *reconcileInterval,
 		RescueStuckJobsAfter: *rescueAfter,
 		RetentionAge:         *retentionAge,

@@ -4,14 +4,21 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
 	"github.com/bulwarkdb/bulwark/db"
@@ -256,4 +263,150 @@ func TestJobsCommandUsage(t *testing.T) {
 			require.Contains(t, stderr.String(), tc.want)
 		})
 	}
+}
+
+// TestJobsCommandMetrics runs `bulwark jobs --metrics-addr` and scrapes
+// /metrics as Prometheus would, before and after it publishes: the gate's
+// decisions and latency, the grants cache's lookups, River's own metrics
+// and the queue's depth are there, named the Prometheus way.
+func TestJobsCommandMetrics(t *testing.T) {
+	t.Parallel()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	url := pgtest.NewDatabase(t)
+	admin, err := pgxpool.New(ctx, url)
+	require.NoError(t, err)
+	t.Cleanup(admin.Close)
+	jobsURL := pgtest.LoginAs(t, url, "bulwark_jobs")
+
+	var stdout, stderr lockedBuffer
+	exited := make(chan int, 1)
+	go func() {
+		exited <- run(ctx, []string{"jobs", "--database-url", jobsURL, "--metrics-addr", "127.0.0.1:0", "--poll-interval", "50ms"}, &stdout, &stderr)
+	}()
+	addr := regexp.MustCompile(`metrics at (http://\S+/metrics)`)
+	var metricsURL string
+	require.Eventually(t, func() bool {
+		m := addr.FindStringSubmatch(stdout.String())
+		if m != nil {
+			metricsURL = m[1]
+		}
+		return m != nil && bytes.Contains([]byte(stdout.String()), []byte("working"))
+	}, 30*time.Second, 10*time.Millisecond, "stdout:\n%s\nstderr:\n%s", &stdout, &stderr)
+
+	scrape := func() map[string]*dto.MetricFamily {
+		t.Helper()
+		resp, err := http.Get(metricsURL)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		parser := expfmt.NewTextParser(model.LegacyValidation)
+		families, err := parser.TextToMetricFamilies(bytes.NewReader(body))
+		require.NoError(t, err, "the exposition parses:\n%s", body)
+		return families
+	}
+	// value returns the value of the family's one series with labels.
+	value := func(families map[string]*dto.MetricFamily, name string, labels map[string]string) float64 {
+		t.Helper()
+		family, ok := families[name]
+		require.True(t, ok, "no metric %s", name)
+		for _, m := range family.GetMetric() {
+			got := map[string]string{}
+			for _, l := range m.GetLabel() {
+				got[l.GetName()] = l.GetValue()
+			}
+			match := true
+			for k, v := range labels {
+				match = match && got[k] == v
+			}
+			if !match {
+				continue
+			}
+			switch family.GetType() {
+			case dto.MetricType_COUNTER:
+				return m.GetCounter().GetValue()
+			case dto.MetricType_GAUGE:
+				return m.GetGauge().GetValue()
+			case dto.MetricType_HISTOGRAM:
+				return float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+		t.Fatalf("no series of %s with %v", name, labels)
+		return 0
+	}
+
+	families := scrape()
+	// The leader's reconciler job may be queued or running already.
+	for _, state := range []string{"available", "running"} {
+		require.GreaterOrEqual(t, value(families, "bulwark_jobs_queue_depth", map[string]string{"queue": "default", "state": state}), 0.0)
+	}
+	require.Contains(t, families, "go_goroutines")
+
+	s := scheduleDue(t, admin, 1, 0)[0]
+	require.Eventually(t, func() bool {
+		var state string
+		require.NoError(t, admin.QueryRow(ctx, `SELECT state FROM app.article_schedules WHERE id = $1`, s.ID).Scan(&state))
+		return state == "done"
+	}, 30*time.Second, 20*time.Millisecond)
+
+	publish := map[string]string{"bulwark_action": "article.publish", "bulwark_outcome": "allowed"}
+	// River counts the job once its worker returned.
+	require.Eventually(t, func() bool {
+		_, ok := scrape()["river_work_count_total"]
+		return ok
+	}, 10*time.Second, 20*time.Millisecond)
+	families = scrape()
+	require.Equal(t, 1.0, value(families, "bulwark_gate_decisions_total", publish))
+	require.Equal(t, 1.0, value(families, "bulwark_gate_duration_seconds", publish))
+	require.Positive(t, value(families, "bulwark_grants_lookups_total", map[string]string{"bulwark_grants_cache": "miss"}))
+	require.Equal(t, 1.0, value(families, "river_work_count_total", map[string]string{"kind": "bulwark.scheduled_publish", "status": "ok"}))
+	// Nothing left to work once the reconciler's first run is done too.
+	require.Eventually(t, func() bool {
+		families := scrape()
+		return value(families, "bulwark_jobs_queue_depth", map[string]string{"queue": "default", "state": "available"}) == 0 &&
+			value(families, "bulwark_jobs_queue_depth", map[string]string{"queue": "default", "state": "running"}) == 0
+	}, 10*time.Second, 20*time.Millisecond)
+
+	cancel()
+	select {
+	case code := <-exited:
+		require.Equal(t, 0, code, "stderr:\n%s", &stderr)
+	case <-time.After(30 * time.Second):
+		t.Fatal("bulwark jobs did not stop")
+	}
+	_, err = http.Get(metricsURL)
+	require.Error(t, err, "no longer served")
+}
+
+func TestJobsCommandMetricsAddrTaken(t *testing.T) {
+	t.Parallel()
+
+	url := pgtest.NewDatabase(t)
+	jobsURL := pgtest.LoginAs(t, url, "bulwark_jobs")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"jobs", "--database-url", jobsURL, "--metrics-addr", "127.0.0.1:-1"}, &stdout, &stderr)
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, stderr.String(), "listen for metrics")
+}
+
+// lockedBuffer is a bytes.Buffer safe for a writer and a reader on
+// different goroutines.
+type lockedBuffer struct {
+	buf bytes.Buffer
+	mu  sync.Mutex
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

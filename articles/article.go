@@ -74,3 +74,28 @@ type Page struct {
 	Articles []Article
 	Next     *Cursor // nil on the last page
 }
+
+// What the requests say about themselves to the gate (see package authz:
+// Targeted, Keyed, Pinned): the gate derives the observer's target, the
+// idempotency key and the version check from them.
+
+// IdempotencyKey returns the request's key.
+func (req CreateRequest) IdempotencyKey() string { return req.IdemKey }
+
+// TargetID returns the article.
+func (req EditRequest) TargetID() uuid.UUID { return req.ID }
+
+// IdempotencyKey returns the request's key.
+func (req EditRequest) IdempotencyKey() string { return req.IdemKey }
+
+// PinnedVersion returns the version the caller saw, or 0.
+func (req EditRequest) PinnedVersion() int32 { return req.ExpectedVersion }
+
+// TargetID returns the article.
+func (req TransitionRequest) TargetID() uuid.UUID { return req.ID }
+
+// IdempotencyKey returns the request's key.
+func (req TransitionRequest) IdempotencyKey() string { return req.IdemKey }
+
+// PinnedVersion returns the version the caller saw, or 0.
+func (req TransitionRequest) PinnedVersion() int32 { return req.ExpectedVersion }

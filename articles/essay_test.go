@@ -56,16 +56,38 @@ type injector struct {
 
 type snapshotQueryKey struct{}
 
-// TraceQueryStart marks the gate's snapshot load (sqlc names every query in
-// a leading comment).
+// isSnapshotLoad reports whether sql is one of the gate's snapshot loads
+// (sqlc names every query in a leading comment).
+func isSnapshotLoad(sql string) bool {
+	return strings.Contains(sql, "name: ArticleGetByID") || strings.Contains(sql, "name: ArticleGetForPublish")
+}
+
+// TraceQueryStart marks a snapshot load sent on its own.
 func (in *injector) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
-	return context.WithValue(ctx, snapshotQueryKey{}, strings.Contains(data.SQL, "name: ArticleGetByID"))
+	return context.WithValue(ctx, snapshotQueryKey{}, isSnapshotLoad(data.SQL))
 }
 
 func (in *injector) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryEndData) {
-	if isSnapshot, _ := ctx.Value(snapshotQueryKey{}).(bool); !isSnapshot || data.Err != nil {
-		return
+	if isSnapshot, _ := ctx.Value(snapshotQueryKey{}).(bool); isSnapshot && data.Err == nil {
+		in.fire(ctx)
 	}
+}
+
+// TraceBatchQuery sees a snapshot load sent in a batch with the gate's key
+// check, once its result is read.
+func (in *injector) TraceBatchQuery(ctx context.Context, _ *pgx.Conn, data pgx.TraceBatchQueryData) {
+	if isSnapshotLoad(data.SQL) && data.Err == nil {
+		in.fire(ctx)
+	}
+}
+
+func (in *injector) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	return ctx
+}
+
+func (in *injector) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+
+func (in *injector) fire(ctx context.Context) {
 	in.mu.Lock()
 	fire := in.armed > 0 && in.change != nil
 	if fire {

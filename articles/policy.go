@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/google/uuid"
-
 	"github.com/bulwarkdb/bulwark/authz"
 	"github.com/bulwarkdb/bulwark/db"
 )
@@ -99,17 +97,14 @@ const CodeSlugTaken = db.CodeSlugTaken
 
 // publishTarget is the publish policy's snapshot: the article, and whether
 // another published article holds its slug.
-type publishTarget struct {
-	Article   Article
-	SlugTaken bool
-}
+type publishTarget = db.ArticleGetForPublishRow
 
 func policyPublishTarget(p *authz.Principal, t publishTarget, req TransitionRequest) authz.Decision {
-	if d := PolicyPublish(p, t.Article, req); !d.Allowed {
+	if d := PolicyPublish(p, t.AppArticle, req); !d.Allowed {
 		return d
 	}
 	if t.SlugTaken {
-		return authz.Deny(CodeSlugTaken, fmt.Sprintf("another published article uses the slug %q", *t.Article.Slug))
+		return authz.Deny(CodeSlugTaken, fmt.Sprintf("another published article uses the slug %q", *t.AppArticle.Slug))
 	}
 	return authz.Allow()
 }
@@ -140,7 +135,7 @@ func canSeeUnpublished(p *authz.Principal, a Article) bool {
 
 // PolicyGet: a published article is visible to every active principal;
 // any other only to its author and the staff.
-func PolicyGet(p *authz.Principal, a Article, _ uuid.UUID) authz.Decision {
+func PolicyGet(p *authz.Principal, a Article, _ authz.ByID) authz.Decision {
 	if State(a.State) == StatePublished || canSeeUnpublished(p, a) {
 		return authz.Allow()
 	}

@@ -78,19 +78,18 @@ const (
 // was altered) four times.
 const CodeJobLost = "job_lost"
 
-type scheduleTarget struct {
-	Article Article
-	Pending *Schedule
-}
+// scheduleTarget is the schedule policy's snapshot: the article, and the
+// time of its pending schedule, if any.
+type scheduleTarget = db.ArticleGetForScheduleRow
 
 // PolicySchedulePublish: only an approved article is scheduled, and only
 // once at a time.
 func PolicySchedulePublish(_ *authz.Principal, t scheduleTarget, _ ScheduleRequest) authz.Decision {
-	if d := wrongState("schedule the publication of", t.Article, StateApproved); !d.Allowed {
+	if d := wrongState("schedule the publication of", t.AppArticle, StateApproved); !d.Allowed {
 		return d
 	}
-	if t.Pending != nil {
-		return authz.Deny(CodeAlreadyScheduled, fmt.Sprintf("the article is already scheduled for %s", t.Pending.PublishAt.UTC().Format(time.RFC3339)))
+	if t.PendingAt != nil {
+		return authz.Deny(CodeAlreadyScheduled, fmt.Sprintf("the article is already scheduled for %s", t.PendingAt.UTC().Format(time.RFC3339)))
 	}
 	return authz.Allow()
 }
@@ -142,7 +141,8 @@ func PolicyArchiveExpired(_ *authz.Principal, a Article, req ArchiveExpiredReque
 	return authz.Allow()
 }
 
-func validateSchedule(req ScheduleRequest) error {
+// Validate refuses a schedule request without article or time.
+func (req ScheduleRequest) Validate() error {
 	if err := checkID(req.ArticleID); err != nil {
 		return err
 	}
@@ -152,7 +152,8 @@ func validateSchedule(req ScheduleRequest) error {
 	return checkIdemKey(req.IdemKey)
 }
 
-func validateMoveSchedule(req MoveScheduleRequest) error {
+// Validate refuses a move without schedule or time.
+func (req MoveScheduleRequest) Validate() error {
 	if req.ID == uuid.Nil {
 		return authz.Invalid(CodeMissingID, "a schedule id is required")
 	}
@@ -165,7 +166,8 @@ func validateMoveSchedule(req MoveScheduleRequest) error {
 	return checkIdemKey(req.IdemKey)
 }
 
-func validateEndSchedule(req EndScheduleRequest) error {
+// Validate refuses an unknown ending, and an outcome where none belongs.
+func (req EndScheduleRequest) Validate() error {
 	if req.ID == uuid.Nil {
 		return authz.Invalid(CodeMissingID, "a schedule id is required")
 	}
@@ -187,7 +189,8 @@ func validateEndSchedule(req EndScheduleRequest) error {
 	return checkIdemKey(req.IdemKey)
 }
 
-func validateRequeueSchedule(req RequeueScheduleRequest) error {
+// Validate refuses a requeue without schedule or token.
+func (req RequeueScheduleRequest) Validate() error {
 	if req.ID == uuid.Nil {
 		return authz.Invalid(CodeMissingID, "a schedule id is required")
 	}
@@ -197,7 +200,8 @@ func validateRequeueSchedule(req RequeueScheduleRequest) error {
 	return nil
 }
 
-func validateArchiveExpired(req ArchiveExpiredRequest) error {
+// Validate refuses an archive without article or cut-off.
+func (req ArchiveExpiredRequest) Validate() error {
 	if err := checkID(req.ID); err != nil {
 		return err
 	}
@@ -207,87 +211,68 @@ func validateArchiveExpired(req ArchiveExpiredRequest) error {
 	return nil
 }
 
+// What the schedule requests say about themselves to the gate.
+
+// TargetID returns the article.
+func (req ScheduleRequest) TargetID() uuid.UUID { return req.ArticleID }
+
+// IdempotencyKey returns the request's key.
+func (req ScheduleRequest) IdempotencyKey() string { return req.IdemKey }
+
+// TargetID returns the schedule.
+func (req MoveScheduleRequest) TargetID() uuid.UUID { return req.ID }
+
+// IdempotencyKey returns the request's key.
+func (req MoveScheduleRequest) IdempotencyKey() string { return req.IdemKey }
+
+// PinnedVersion returns the version the caller saw, or 0.
+func (req MoveScheduleRequest) PinnedVersion() int32 { return req.ExpectedVersion }
+
+// TargetID returns the schedule.
+func (req EndScheduleRequest) TargetID() uuid.UUID { return req.ID }
+
+// IdempotencyKey returns the request's key.
+func (req EndScheduleRequest) IdempotencyKey() string { return req.IdemKey }
+
+// PinnedVersion returns the version the caller saw, or 0.
+func (req EndScheduleRequest) PinnedVersion() int32 { return req.ExpectedVersion }
+
+// TargetID returns the schedule.
+func (req RequeueScheduleRequest) TargetID() uuid.UUID { return req.ID }
+
+// TargetID returns the article.
+func (req ArchiveExpiredRequest) TargetID() uuid.UUID { return req.ID }
+
 // scheduleActions builds the schedule actions; called by NewService. The
 // schedule functions queue the schedule's River job themselves, in the same
 // transaction: nothing here touches River.
 func (s *Service) scheduleActions() {
 	q := db.New()
 
-	s.schedulePublish = &authz.Action[scheduleTarget, ScheduleRequest, Schedule]{
-		Name:         "article.schedule_publish",
-		Capability:   CanPublish, // publishing, later
-		ValidateFunc: validateSchedule,
-		LoadFunc: func(ctx context.Context, conn db.DBTX, req ScheduleRequest) (scheduleTarget, error) {
-			a, err := q.ArticleGetByID(ctx, conn, req.ArticleID)
-			if err != nil {
-				return scheduleTarget{}, err
-			}
-			pending, err := q.ArticleScheduleGetPending(ctx, conn, req.ArticleID)
-			if err != nil {
-				return scheduleTarget{}, err
-			}
-			t := scheduleTarget{Article: a}
-			if len(pending) > 0 {
-				t.Pending = &pending[0]
-			}
-			return t, nil
-		},
-		PolicyFunc: PolicySchedulePublish,
-		ActFunc: func(ctx context.Context, conn db.DBTX, c authz.Call[scheduleTarget, ScheduleRequest]) (Schedule, error) {
+	// Whether the article has a pending schedule is a fact about another
+	// table: never taken from a copy.
+	s.schedulePublish = authz.Transition("article.schedule_publish", CanPublish /* publishing, later */, q.ArticleGetForSchedule, PolicySchedulePublish,
+		func(ctx context.Context, conn db.DBTX, c authz.Call[scheduleTarget, ScheduleRequest]) (Schedule, error) {
 			return q.ArticleSchedulePublish(ctx, conn, db.ArticleSchedulePublishParams{
-				Actor:     c.Principal.ID,
-				ArticleID: c.Request.ArticleID,
-				PublishAt: c.Request.At,
-				IdemKey:   optional(c.Request.IdemKey),
+				Actor: c.Actor(), ArticleID: c.Request.ArticleID, PublishAt: c.Request.At, IdemKey: c.IdemKey(),
 			})
-		},
-		TargetFunc:  func(req ScheduleRequest) string { return req.ArticleID.String() },
-		IdemKeyFunc: func(req ScheduleRequest) string { return req.IdemKey },
-	}
-
-	s.moveSchedule = &authz.Action[Schedule, MoveScheduleRequest, Schedule]{
-		Name:         "article.move_schedule",
-		Capability:   CanPublish,
-		ValidateFunc: validateMoveSchedule,
-		LoadFunc: func(ctx context.Context, conn db.DBTX, req MoveScheduleRequest) (Schedule, error) {
-			return q.ArticleScheduleGetByID(ctx, conn, req.ID)
-		},
-		ExpectFunc: func(sc Schedule, req MoveScheduleRequest) error {
-			return expectVersion("schedule", sc.ID, sc.Version, req.ExpectedVersion)
-		},
-		PolicyFunc: PolicyMoveSchedule,
-		ActFunc: func(ctx context.Context, conn db.DBTX, c authz.Call[Schedule, MoveScheduleRequest]) (Schedule, error) {
+		})
+	s.schedulePublish.ReadsBeyondTarget = true
+	s.moveSchedule = authz.Transition("article.move_schedule", CanPublish, q.ArticleScheduleGetByID, PolicyMoveSchedule,
+		func(ctx context.Context, conn db.DBTX, c authz.Call[Schedule, MoveScheduleRequest]) (Schedule, error) {
 			// The new token makes the job queued for the old time stale.
 			return q.ArticleScheduleMove(ctx, conn, db.ArticleScheduleMoveParams{
-				Actor:           c.Principal.ID,
-				ID:              c.Snapshot.ID,
-				ExpectedVersion: c.Snapshot.Version,
-				PublishAt:       c.Request.At,
-				IdemKey:         optional(c.Request.IdemKey),
+				Actor: c.Actor(), ID: c.Snapshot.ID, ExpectedVersion: c.Snapshot.Version, PublishAt: c.Request.At, IdemKey: c.IdemKey(),
 			})
-		},
-		TargetFunc:  func(req MoveScheduleRequest) string { return req.ID.String() },
-		IdemKeyFunc: func(req MoveScheduleRequest) string { return req.IdemKey },
-	}
-
-	s.endSchedule = &authz.Action[Schedule, EndScheduleRequest, Schedule]{
-		Name:         "article.end_schedule",
-		Capability:   CanSchedule,
-		ValidateFunc: validateEndSchedule,
-		LoadFunc: func(ctx context.Context, conn db.DBTX, req EndScheduleRequest) (Schedule, error) {
-			return q.ArticleScheduleGetByID(ctx, conn, req.ID)
-		},
-		ExpectFunc: func(sc Schedule, req EndScheduleRequest) error {
-			return expectVersion("schedule", sc.ID, sc.Version, req.ExpectedVersion)
-		},
-		PolicyFunc: PolicyEndSchedule,
-		ActFunc: func(ctx context.Context, conn db.DBTX, c authz.Call[Schedule, EndScheduleRequest]) (Schedule, error) {
+		})
+	s.endSchedule = authz.Transition("article.end_schedule", CanSchedule, q.ArticleScheduleGetByID, PolicyEndSchedule,
+		func(ctx context.Context, conn db.DBTX, c authz.Call[Schedule, EndScheduleRequest]) (Schedule, error) {
 			params := db.ArticleScheduleEndParams{
-				Actor:           c.Principal.ID,
+				Actor:           c.Actor(),
 				ID:              c.Snapshot.ID,
 				ExpectedVersion: &c.Snapshot.Version,
 				Transition:      c.Request.Transition,
-				IdemKey:         optional(c.Request.IdemKey),
+				IdemKey:         c.IdemKey(),
 			}
 			if c.Request.Token != uuid.Nil {
 				params.Token = &c.Request.Token
@@ -297,47 +282,26 @@ func (s *Service) scheduleActions() {
 				params.OutcomeLayer, params.OutcomeCode, params.OutcomeReason = &layer, &o.Code, &o.Reason
 			}
 			return q.ArticleScheduleEnd(ctx, conn, params)
-		},
-		TargetFunc:  func(req EndScheduleRequest) string { return req.ID.String() },
-		IdemKeyFunc: func(req EndScheduleRequest) string { return req.IdemKey },
-	}
-
-	s.requeueSchedule = &authz.Action[Schedule, RequeueScheduleRequest, Schedule]{
-		Name:         "article.requeue_schedule",
-		Capability:   CanSchedule,
-		ValidateFunc: validateRequeueSchedule,
-		LoadFunc: func(ctx context.Context, conn db.DBTX, req RequeueScheduleRequest) (Schedule, error) {
-			return q.ArticleScheduleGetByID(ctx, conn, req.ID)
-		},
-		PolicyFunc: PolicyRequeueSchedule,
-		ActFunc: func(ctx context.Context, conn db.DBTX, c authz.Call[Schedule, RequeueScheduleRequest]) (Schedule, error) {
-			return q.ArticleScheduleRequeue(ctx, conn, db.ArticleScheduleRequeueParams{
-				Actor: c.Principal.ID,
-				ID:    c.Snapshot.ID,
-				Token: c.Request.Token,
-			})
-		},
-		TargetFunc: func(req RequeueScheduleRequest) string { return req.ID.String() },
-	}
-
-	s.archiveExpired = &authz.Action[Article, ArchiveExpiredRequest, Article]{
-		Name:         "article.archive_expired",
-		Capability:   CanArchive,
-		ValidateFunc: validateArchiveExpired,
-		LoadFunc: func(ctx context.Context, conn db.DBTX, req ArchiveExpiredRequest) (Article, error) {
-			return q.ArticleGetByID(ctx, conn, req.ID)
-		},
-		PolicyFunc: PolicyArchiveExpired,
-		ActFunc: func(ctx context.Context, conn db.DBTX, c authz.Call[Article, ArchiveExpiredRequest]) (Article, error) {
+		})
+	s.requeueSchedule = authz.Transition("article.requeue_schedule", CanSchedule, q.ArticleScheduleGetByID, PolicyRequeueSchedule,
+		func(ctx context.Context, conn db.DBTX, c authz.Call[Schedule, RequeueScheduleRequest]) (Schedule, error) {
+			return q.ArticleScheduleRequeue(ctx, conn, db.ArticleScheduleRequeueParams{Actor: c.Actor(), ID: c.Snapshot.ID, Token: c.Request.Token})
+		})
+	s.archiveExpired = authz.Transition("article.archive_expired", CanArchive, q.ArticleGetByID, PolicyArchiveExpired,
+		func(ctx context.Context, conn db.DBTX, c authz.Call[Article, ArchiveExpiredRequest]) (Article, error) {
 			return q.ArticleArchive(ctx, conn, db.ArticleArchiveParams{
-				Actor:           c.Principal.ID,
-				ID:              c.Snapshot.ID,
-				ExpectedVersion: c.Snapshot.Version,
-				IdemKey:         optional("retention:" + c.Snapshot.ID.String()),
+				Actor: c.Actor(), ID: c.Snapshot.ID, ExpectedVersion: c.Snapshot.Version,
+				IdemKey: optional("retention:" + c.Snapshot.ID.String()),
 			})
-		},
-		TargetFunc: func(req ArchiveExpiredRequest) string { return req.ID.String() },
-	}
+		})
+	s.listExpired = authz.Query("article.list_expired", CanArchive,
+		func(ctx context.Context, conn db.DBTX, req ListExpiredRequest) ([]Article, error) {
+			return q.ArticleListPublishedBefore(ctx, conn, db.ArticleListPublishedBeforeParams{PublishedBefore: req.PublishedBefore, MaxRows: int32(req.Limit)})
+		}, nil)
+	s.listJobless = authz.Query("article.list_jobless_schedules", CanSchedule,
+		func(ctx context.Context, conn db.DBTX, req ListJoblessRequest) ([]Schedule, error) {
+			return q.ArticleScheduleListWithoutJob(ctx, conn, int32(req.Limit))
+		}, nil)
 }
 
 // SchedulePublish records that an approved article is to be published at

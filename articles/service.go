@@ -20,8 +20,10 @@ type Service struct {
 	edit            *authz.Action[Article, EditRequest, Article]
 	endSchedule     *authz.Action[Schedule, EndScheduleRequest, Schedule]
 	gate            *authz.Gate
-	get             *authz.Action[Article, uuid.UUID, Article]
+	get             *authz.Action[Article, authz.ByID, Article]
 	list            *authz.Action[Page, ListRequest, Page]
+	listExpired     *authz.Action[[]Article, ListExpiredRequest, []Article]
+	listJobless     *authz.Action[[]Schedule, ListJoblessRequest, []Schedule]
 	moveSchedule    *authz.Action[Schedule, MoveScheduleRequest, Schedule]
 	publish         *authz.Action[publishTarget, TransitionRequest, Article]
 	requestChanges  *authz.Action[Article, TransitionRequest, Article]
@@ -50,167 +52,80 @@ func NewService(ctx context.Context, gate *authz.Gate, _ *ServiceOpts) (*Service
 	q := db.New()
 	s := &Service{gate: gate}
 
-	s.create = &authz.Action[struct{}, CreateRequest, Article]{
-		Name:         "article.create",
-		Capability:   CanCreate,
-		ValidateFunc: validateCreate,
-		LoadFunc: func(context.Context, db.DBTX, CreateRequest) (struct{}, error) {
-			return struct{}{}, nil
-		},
-		PolicyFunc:  func(*authz.Principal, struct{}, CreateRequest) authz.Decision { return authz.Allow() },
-		IdemKeyFunc: func(req CreateRequest) string { return req.IdemKey },
-		ActFunc: func(ctx context.Context, conn db.DBTX, c authz.Call[struct{}, CreateRequest]) (Article, error) {
-			return q.ArticleCreate(ctx, conn, db.ArticleCreateParams{
-				Actor:   c.Principal.ID,
-				Title:   c.Request.Title,
-				Body:    c.Request.Body,
-				IdemKey: optional(c.Request.IdemKey),
-			})
-		},
-	}
-
-	s.edit = &authz.Action[Article, EditRequest, Article]{
-		Name:         "article.edit",
-		Capability:   CanEdit,
-		ValidateFunc: validateEdit,
-		LoadFunc: func(ctx context.Context, conn db.DBTX, req EditRequest) (Article, error) {
-			return q.ArticleGetByID(ctx, conn, req.ID)
-		},
-		ExpectFunc: func(a Article, req EditRequest) error {
-			return expectVersion("article", a.ID, a.Version, req.ExpectedVersion)
-		},
-		PolicyFunc: PolicyEdit,
-		ActFunc: func(ctx context.Context, conn db.DBTX, c authz.Call[Article, EditRequest]) (Article, error) {
+	// What each action adds to the gate is its policy and its SQL call; the
+	// requests name their target, key and pinned version themselves, and
+	// each call passes the snapshot's version, so the function refuses (as
+	// a conflict) an article that moved since the policy looked at it.
+	s.create = authz.Create("article.create", CanCreate,
+		func(ctx context.Context, conn db.DBTX, c authz.Call[struct{}, CreateRequest]) (Article, error) {
+			return q.ArticleCreate(ctx, conn, db.ArticleCreateParams{Actor: c.Actor(), Title: c.Request.Title, Body: c.Request.Body, IdemKey: c.IdemKey()})
+		})
+	s.edit = authz.Transition("article.edit", CanEdit, q.ArticleGetByID, PolicyEdit,
+		func(ctx context.Context, conn db.DBTX, c authz.Call[Article, EditRequest]) (Article, error) {
+			r := c.Request
 			return q.ArticleEdit(ctx, conn, db.ArticleEditParams{
-				Actor:           c.Principal.ID,
-				ID:              c.Snapshot.ID,
-				ExpectedVersion: c.Snapshot.Version,
-				Title:           c.Request.Title,
-				Slug:            c.Request.Slug,
-				Summary:         c.Request.Summary,
-				Body:            c.Request.Body,
-				IdemKey:         optional(c.Request.IdemKey),
+				Actor: c.Actor(), ID: c.Snapshot.ID, ExpectedVersion: c.Snapshot.Version,
+				Title: r.Title, Slug: r.Slug, Summary: r.Summary, Body: r.Body, IdemKey: c.IdemKey(),
 			})
-		},
-		TargetFunc:  func(req EditRequest) string { return req.ID.String() },
-		IdemKeyFunc: func(req EditRequest) string { return req.IdemKey },
-	}
-
-	transition := func(name string, capability authz.Capability, policy authz.Policy[Article, TransitionRequest],
-		call func(ctx context.Context, conn db.DBTX, actor uuid.UUID, a Article, req TransitionRequest) (Article, error),
-	) *authz.Action[Article, TransitionRequest, Article] {
-		return &authz.Action[Article, TransitionRequest, Article]{
-			Name:         name,
-			Capability:   capability,
-			ValidateFunc: validateTransition,
-			LoadFunc: func(ctx context.Context, conn db.DBTX, req TransitionRequest) (Article, error) {
-				return q.ArticleGetByID(ctx, conn, req.ID)
-			},
-			ExpectFunc: func(a Article, req TransitionRequest) error {
-				return expectVersion("article", a.ID, a.Version, req.ExpectedVersion)
-			},
-			PolicyFunc: policy,
-			ActFunc: func(ctx context.Context, conn db.DBTX, c authz.Call[Article, TransitionRequest]) (Article, error) {
-				return call(ctx, conn, c.Principal.ID, c.Snapshot, c.Request)
-			},
-			TargetFunc:  func(req TransitionRequest) string { return req.ID.String() },
-			IdemKeyFunc: func(req TransitionRequest) string { return req.IdemKey },
-		}
-	}
-	// Each call passes the snapshot's version: the function refuses (as a
-	// conflict) if the article moved since the policy looked at it.
-	s.submit = transition("article.submit", CanSubmit, PolicySubmit,
-		func(ctx context.Context, conn db.DBTX, actor uuid.UUID, a Article, req TransitionRequest) (Article, error) {
-			return q.ArticleSubmit(ctx, conn, db.ArticleSubmitParams{Actor: actor, ID: a.ID, ExpectedVersion: a.Version, IdemKey: optional(req.IdemKey)})
 		})
-	s.requestChanges = transition("article.request_changes", CanReview, PolicyRequestChanges,
-		func(ctx context.Context, conn db.DBTX, actor uuid.UUID, a Article, req TransitionRequest) (Article, error) {
-			return q.ArticleRequestChanges(ctx, conn, db.ArticleRequestChangesParams{Actor: actor, ID: a.ID, ExpectedVersion: a.Version, Note: optional(req.Note), IdemKey: optional(req.IdemKey)})
+	s.submit = authz.Transition("article.submit", CanSubmit, q.ArticleGetByID, PolicySubmit,
+		func(ctx context.Context, conn db.DBTX, c authz.Call[Article, TransitionRequest]) (Article, error) {
+			return q.ArticleSubmit(ctx, conn, db.ArticleSubmitParams{Actor: c.Actor(), ID: c.Snapshot.ID, ExpectedVersion: c.Snapshot.Version, IdemKey: c.IdemKey()})
 		})
-	s.approve = transition("article.approve", CanReview, PolicyApprove,
-		func(ctx context.Context, conn db.DBTX, actor uuid.UUID, a Article, req TransitionRequest) (Article, error) {
-			return q.ArticleApprove(ctx, conn, db.ArticleApproveParams{Actor: actor, ID: a.ID, ExpectedVersion: a.Version, IdemKey: optional(req.IdemKey)})
+	s.requestChanges = authz.Transition("article.request_changes", CanReview, q.ArticleGetByID, PolicyRequestChanges,
+		func(ctx context.Context, conn db.DBTX, c authz.Call[Article, TransitionRequest]) (Article, error) {
+			return q.ArticleRequestChanges(ctx, conn, db.ArticleRequestChangesParams{Actor: c.Actor(), ID: c.Snapshot.ID, ExpectedVersion: c.Snapshot.Version, Note: optional(c.Request.Note), IdemKey: c.IdemKey()})
 		})
-	s.withdraw = transition("article.withdraw", CanReview, PolicyWithdraw,
-		func(ctx context.Context, conn db.DBTX, actor uuid.UUID, a Article, req TransitionRequest) (Article, error) {
-			return q.ArticleWithdraw(ctx, conn, db.ArticleWithdrawParams{Actor: actor, ID: a.ID, ExpectedVersion: a.Version, IdemKey: optional(req.IdemKey)})
+	s.approve = authz.Transition("article.approve", CanReview, q.ArticleGetByID, PolicyApprove,
+		func(ctx context.Context, conn db.DBTX, c authz.Call[Article, TransitionRequest]) (Article, error) {
+			return q.ArticleApprove(ctx, conn, db.ArticleApproveParams{Actor: c.Actor(), ID: c.Snapshot.ID, ExpectedVersion: c.Snapshot.Version, IdemKey: c.IdemKey()})
 		})
-	// Publishing needs one more piece of context than the other
-	// transitions: whether another published article holds the slug.
-	s.publish = &authz.Action[publishTarget, TransitionRequest, Article]{
-		Name:         "article.publish",
-		Capability:   CanPublish,
-		ValidateFunc: validateTransition,
-		LoadFunc: func(ctx context.Context, conn db.DBTX, req TransitionRequest) (publishTarget, error) {
-			a, err := q.ArticleGetByID(ctx, conn, req.ID)
-			if err != nil {
-				return publishTarget{}, err
-			}
-			taken, err := q.ArticleSlugTaken(ctx, conn, db.ArticleSlugTakenParams{Slug: a.Slug, ID: a.ID})
-			return publishTarget{Article: a, SlugTaken: taken}, err
-		},
-		ExpectFunc: func(t publishTarget, req TransitionRequest) error {
-			return expectVersion("article", t.Article.ID, t.Article.Version, req.ExpectedVersion)
-		},
-		PolicyFunc: policyPublishTarget,
-		ActFunc: func(ctx context.Context, conn db.DBTX, c authz.Call[publishTarget, TransitionRequest]) (Article, error) {
-			a := c.Snapshot.Article
-			return q.ArticlePublish(ctx, conn, db.ArticlePublishParams{Actor: c.Principal.ID, ID: a.ID, ExpectedVersion: a.Version, IdemKey: optional(c.Request.IdemKey)})
-		},
-		TargetFunc:  func(req TransitionRequest) string { return req.ID.String() },
-		IdemKeyFunc: func(req TransitionRequest) string { return req.IdemKey },
-	}
-	s.archive = transition("article.archive", CanArchive, PolicyArchive,
-		func(ctx context.Context, conn db.DBTX, actor uuid.UUID, a Article, req TransitionRequest) (Article, error) {
-			return q.ArticleArchive(ctx, conn, db.ArticleArchiveParams{Actor: actor, ID: a.ID, ExpectedVersion: a.Version, IdemKey: optional(req.IdemKey)})
+	s.withdraw = authz.Transition("article.withdraw", CanReview, q.ArticleGetByID, PolicyWithdraw,
+		func(ctx context.Context, conn db.DBTX, c authz.Call[Article, TransitionRequest]) (Article, error) {
+			return q.ArticleWithdraw(ctx, conn, db.ArticleWithdrawParams{Actor: c.Actor(), ID: c.Snapshot.ID, ExpectedVersion: c.Snapshot.Version, IdemKey: c.IdemKey()})
+		})
+	// Publishing needs one more fact than the other transitions, read in
+	// the same query: whether another published article holds the slug.
+	// It is about other rows, so it is never taken from a copy.
+	s.publish = authz.Transition("article.publish", CanPublish, q.ArticleGetForPublish, policyPublishTarget,
+		func(ctx context.Context, conn db.DBTX, c authz.Call[publishTarget, TransitionRequest]) (Article, error) {
+			a := c.Snapshot.AppArticle
+			return q.ArticlePublish(ctx, conn, db.ArticlePublishParams{Actor: c.Actor(), ID: a.ID, ExpectedVersion: a.Version, IdemKey: c.IdemKey()})
+		})
+	s.publish.ReadsBeyondTarget = true
+	s.archive = authz.Transition("article.archive", CanArchive, q.ArticleGetByID, PolicyArchive,
+		func(ctx context.Context, conn db.DBTX, c authz.Call[Article, TransitionRequest]) (Article, error) {
+			return q.ArticleArchive(ctx, conn, db.ArticleArchiveParams{Actor: c.Actor(), ID: c.Snapshot.ID, ExpectedVersion: c.Snapshot.Version, IdemKey: c.IdemKey()})
 		})
 
-	s.get = &authz.Action[Article, uuid.UUID, Article]{
-		Name:         "article.get",
-		ReadOnly:     true,
-		ValidateFunc: validateGet,
-		LoadFunc: func(ctx context.Context, conn db.DBTX, id uuid.UUID) (Article, error) {
-			return q.ArticleGetByID(ctx, conn, id)
-		},
-		PolicyFunc: PolicyGet,
-		ActFunc: func(_ context.Context, _ db.DBTX, c authz.Call[Article, uuid.UUID]) (Article, error) {
-			return c.Snapshot, nil
-		},
-		TargetFunc: func(id uuid.UUID) string { return id.String() },
-	}
-
-	s.list = &authz.Action[Page, ListRequest, Page]{
-		Name:         "article.list",
-		ReadOnly:     true,
-		ValidateFunc: validateList,
-		LoadFunc: func(ctx context.Context, conn db.DBTX, req ListRequest) (Page, error) {
-			limit := req.Limit
-			if limit == 0 {
-				limit = 20
-			}
-			params := db.ArticleListByStateParams{State: string(req.State), MaxRows: int32(limit)}
-			if req.After != nil {
-				params.AfterCreatedAt, params.AfterID = req.After.CreatedAt, req.After.ID
-			}
-			rows, err := q.ArticleListByState(ctx, conn, params)
-			if err != nil {
-				return Page{}, err
-			}
-			page := Page{Articles: rows}
-			if len(rows) == limit {
-				last := rows[len(rows)-1]
-				page.Next = &Cursor{CreatedAt: last.CreatedAt, ID: last.ID}
-			}
-			return page, nil
-		},
-		PolicyFunc: PolicyList,
-		ActFunc: func(_ context.Context, _ db.DBTX, c authz.Call[Page, ListRequest]) (Page, error) {
-			return c.Snapshot, nil
-		},
-		TargetFunc: func(req ListRequest) string { return "state=" + string(req.State) },
-	}
+	// A read the policy refuses answers not found: whether a draft exists
+	// is not for everyone to learn.
+	s.get = authz.Read("article.get", "", q.ArticleGetByID, PolicyGet)
+	s.list = authz.Query("article.list", "", s.loadPage, PolicyList)
 	s.scheduleActions()
 	return s, nil
+}
+
+// loadPage reads one page of a list.
+func (s *Service) loadPage(ctx context.Context, conn db.DBTX, req ListRequest) (Page, error) {
+	limit := req.Limit
+	if limit == 0 {
+		limit = 20
+	}
+	params := db.ArticleListByStateParams{State: string(req.State), MaxRows: int32(limit)}
+	if req.After != nil {
+		params.AfterCreatedAt, params.AfterID = req.After.CreatedAt, req.After.ID
+	}
+	rows, err := db.New().ArticleListByState(ctx, conn, params)
+	if err != nil {
+		return Page{}, err
+	}
+	page := Page{Articles: rows}
+	if len(rows) == limit {
+		last := rows[len(rows)-1]
+		page.Next = &Cursor{CreatedAt: last.CreatedAt, ID: last.ID}
+	}
+	return page, nil
 }
 
 // Retrying returns a copy of s whose state-changing methods retry
@@ -224,20 +139,6 @@ func (s *Service) Retrying(opts *authz.RetryOpts) *Service {
 	return &c
 }
 
-// expectVersion refuses, as a conflict, a snapshot at another version than
-// the one the caller pinned, before any policy looks at a state the caller
-// never saw. 0 means the caller pinned none.
-func expectVersion(kind string, id uuid.UUID, current, pinned int32) error {
-	if pinned != 0 && pinned != current {
-		return &authz.Error{
-			Layer:  authz.LayerConflict,
-			Code:   db.CodeStaleVersion,
-			Reason: fmt.Sprintf("%s %s is at version %d, not %d", kind, id, current, pinned),
-		}
-	}
-	return nil
-}
-
 func optional(s string) *string {
 	if s == "" {
 		return nil
@@ -246,10 +147,15 @@ func optional(s string) *string {
 }
 
 // doWith runs a through the gate, retrying conflicts when s was made with
-// Retrying.
+// Retrying and the call names no retry of its own.
 func doWith[S, R, T any](ctx context.Context, s *Service, actor uuid.UUID, a *authz.Action[S, R, T], req R, opts *authz.DoOpts) (T, error) {
-	if s.retry != nil {
-		return authz.DoRetry(ctx, s.gate, actor, a, req, opts, s.retry)
+	if s.retry != nil && (opts == nil || opts.Retry == nil) {
+		o := authz.DoOpts{}
+		if opts != nil {
+			o = *opts
+		}
+		o.Retry = s.retry
+		opts = &o
 	}
 	return authz.Do(ctx, s.gate, actor, a, req, opts)
 }
@@ -300,9 +206,16 @@ func (s *Service) Archive(ctx context.Context, actor uuid.UUID, req TransitionRe
 }
 
 // Get returns an article the actor may see: published ones to everyone,
-// others to the author and the staff.
+// others to the author and the staff. One the actor may not see is not
+// found, exactly as a missing one: the refusal is observed, not told.
 func (s *Service) Get(ctx context.Context, actor uuid.UUID, id uuid.UUID) (Article, error) {
-	return authz.Do(ctx, s.gate, actor, s.get, id, nil)
+	return authz.Do(ctx, s.gate, actor, s.get, authz.ByID(id), nil)
+}
+
+// GetFrom is Get with options: a snapshot source (a replica, the cache),
+// say.
+func (s *Service) GetFrom(ctx context.Context, actor uuid.UUID, id uuid.UUID, opts *authz.DoOpts) (Article, error) {
+	return authz.Do(ctx, s.gate, actor, s.get, authz.ByID(id), opts)
 }
 
 // List returns one page of the articles in a state, oldest first.

@@ -25,7 +25,7 @@ const (
 )
 
 // CodeMissingID is the invalid-input code for a nil article id.
-const CodeMissingID = "missing_id"
+const CodeMissingID = authz.CodeMissingID
 
 var slugPattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 
@@ -94,7 +94,9 @@ func checkSlug(slug string) error {
 	return nil
 }
 
-func validateCreate(req CreateRequest) error {
+// Validate refuses a create the database would refuse: no title, text
+// too long or malformed.
+func (req CreateRequest) Validate() error {
 	if strings.TrimSpace(req.Title) == "" {
 		return authz.Invalid(db.CodeInvalidInput, "an article needs a title")
 	}
@@ -107,7 +109,8 @@ func validateCreate(req CreateRequest) error {
 	return checkIdemKey(req.IdemKey)
 }
 
-func validateEdit(req EditRequest) error {
+// Validate refuses an edit the database would refuse.
+func (req EditRequest) Validate() error {
 	if err := checkID(req.ID); err != nil {
 		return err
 	}
@@ -137,7 +140,8 @@ func validateEdit(req EditRequest) error {
 	return checkIdemKey(req.IdemKey)
 }
 
-func validateTransition(req TransitionRequest) error {
+// Validate refuses a transition request the database would refuse.
+func (req TransitionRequest) Validate() error {
 	if err := checkID(req.ID); err != nil {
 		return err
 	}
@@ -150,9 +154,8 @@ func validateTransition(req TransitionRequest) error {
 	return checkIdemKey(req.IdemKey)
 }
 
-func validateGet(id uuid.UUID) error { return checkID(id) }
-
-func validateList(req ListRequest) error {
+// Validate refuses an unknown state and a page size out of bounds.
+func (req ListRequest) Validate() error {
 	known := false
 	for _, s := range States() {
 		known = known || s == req.State

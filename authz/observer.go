@@ -23,9 +23,13 @@ const (
 
 // Record describes one decision of the gate.
 type Record struct {
-	Action        string
-	Capability    Capability
-	Code          string // "" when allowed
+	Action     string
+	Capability Capability
+	Code       string // "" when allowed
+	// Concealed says the caller was answered not found for a read the
+	// policy refused ([Action].Conceal), so that the answer does not reveal
+	// that the target exists. Err, Layer and Code are the refusal's.
+	Concealed     bool
 	CorrelationID string
 	Duration      time.Duration
 	Err           error

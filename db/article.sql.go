@@ -217,6 +217,49 @@ func (q *Queries) ArticleGetByID(ctx context.Context, db DBTX, id uuid.UUID) (Ap
 	return i, err
 }
 
+const articleGetForPublish = `-- name: ArticleGetForPublish :one
+SELECT
+    a.id, a.approved_by, a.author_id, a.body, a.created_at, a.published_at, a.slug, a.state, a.summary, a.title, a.updated_at, a.version,
+    EXISTS (
+        SELECT
+        FROM app.articles AS o
+        WHERE o.state = 'published'
+          AND o.slug = a.slug
+          AND o.id <> a.id
+    )::boolean AS slug_taken
+FROM app.articles AS a
+WHERE a.id = $1::uuid
+`
+
+type ArticleGetForPublishRow struct {
+	AppArticle AppArticle `json:"app_article"`
+	SlugTaken  bool       `json:"slug_taken"`
+}
+
+// ArticleGetForPublish reads the publish policy's snapshot in one round
+// trip: the article, and whether another published article holds its slug
+// (the unique index is the last line).
+func (q *Queries) ArticleGetForPublish(ctx context.Context, db DBTX, id uuid.UUID) (ArticleGetForPublishRow, error) {
+	row := db.QueryRow(ctx, articleGetForPublish, id)
+	var i ArticleGetForPublishRow
+	err := row.Scan(
+		&i.AppArticle.ID,
+		&i.AppArticle.ApprovedBy,
+		&i.AppArticle.AuthorID,
+		&i.AppArticle.Body,
+		&i.AppArticle.CreatedAt,
+		&i.AppArticle.PublishedAt,
+		&i.AppArticle.Slug,
+		&i.AppArticle.State,
+		&i.AppArticle.Summary,
+		&i.AppArticle.Title,
+		&i.AppArticle.UpdatedAt,
+		&i.AppArticle.Version,
+		&i.SlugTaken,
+	)
+	return i, err
+}
+
 const articleListByState = `-- name: ArticleListByState :many
 SELECT id, approved_by, author_id, body, created_at, published_at, slug, state, summary, title, updated_at, version
 FROM app.articles

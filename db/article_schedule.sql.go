@@ -12,6 +12,46 @@ import (
 	"github.com/google/uuid"
 )
 
+const articleGetForSchedule = `-- name: ArticleGetForSchedule :one
+SELECT
+    a.id, a.approved_by, a.author_id, a.body, a.created_at, a.published_at, a.slug, a.state, a.summary, a.title, a.updated_at, a.version,
+    s.publish_at AS pending_at
+FROM app.articles AS a
+LEFT JOIN app.article_schedules AS s
+    ON s.article_id = a.id
+   AND s.state = 'pending'
+WHERE a.id = $1::uuid
+`
+
+type ArticleGetForScheduleRow struct {
+	AppArticle AppArticle `json:"app_article"`
+	PendingAt  *time.Time `json:"pending_at"`
+}
+
+// ArticleGetForSchedule reads the schedule policy's snapshot in one round
+// trip: the article, and the time of its pending schedule, if it has one
+// (the partial unique index keeps at most one).
+func (q *Queries) ArticleGetForSchedule(ctx context.Context, db DBTX, id uuid.UUID) (ArticleGetForScheduleRow, error) {
+	row := db.QueryRow(ctx, articleGetForSchedule, id)
+	var i ArticleGetForScheduleRow
+	err := row.Scan(
+		&i.AppArticle.ID,
+		&i.AppArticle.ApprovedBy,
+		&i.AppArticle.AuthorID,
+		&i.AppArticle.Body,
+		&i.AppArticle.CreatedAt,
+		&i.AppArticle.PublishedAt,
+		&i.AppArticle.Slug,
+		&i.AppArticle.State,
+		&i.AppArticle.Summary,
+		&i.AppArticle.Title,
+		&i.AppArticle.UpdatedAt,
+		&i.AppArticle.Version,
+		&i.PendingAt,
+	)
+	return i, err
+}
+
 const articleScheduleEnd = `-- name: ArticleScheduleEnd :one
 
 SELECT id, article_id, created_at, created_by, outcome_code, outcome_layer, outcome_reason, publish_at, state, token, updated_at, version FROM app.article_schedule_end(
@@ -92,6 +132,47 @@ func (q *Queries) ArticleScheduleGetByID(ctx context.Context, db DBTX, id uuid.U
 		&i.Token,
 		&i.UpdatedAt,
 		&i.Version,
+	)
+	return i, err
+}
+
+const articleScheduleGetByJobID = `-- name: ArticleScheduleGetByJobID :one
+SELECT
+    j.schedule_id AS queued_schedule_id,
+    j.token AS queued_token,
+    s.id, s.article_id, s.created_at, s.created_by, s.outcome_code, s.outcome_layer, s.outcome_reason, s.publish_at, s.state, s.token, s.updated_at, s.version
+FROM app.article_schedule_jobs AS j
+JOIN app.article_schedules AS s ON s.id = j.schedule_id
+WHERE j.job_id = $1::bigint
+`
+
+type ArticleScheduleGetByJobIDRow struct {
+	QueuedScheduleID   uuid.UUID          `json:"queued_schedule_id"`
+	QueuedToken        uuid.UUID          `json:"queued_token"`
+	AppArticleSchedule AppArticleSchedule `json:"app_article_schedule"`
+}
+
+// ArticleScheduleGetByJobID reads what a scheduled-publish job acts on in
+// one round trip: the ledger's record of the job (only the schedule
+// functions write it) and its schedule as it is now.
+func (q *Queries) ArticleScheduleGetByJobID(ctx context.Context, db DBTX, jobID int64) (ArticleScheduleGetByJobIDRow, error) {
+	row := db.QueryRow(ctx, articleScheduleGetByJobID, jobID)
+	var i ArticleScheduleGetByJobIDRow
+	err := row.Scan(
+		&i.QueuedScheduleID,
+		&i.QueuedToken,
+		&i.AppArticleSchedule.ID,
+		&i.AppArticleSchedule.ArticleID,
+		&i.AppArticleSchedule.CreatedAt,
+		&i.AppArticleSchedule.CreatedBy,
+		&i.AppArticleSchedule.OutcomeCode,
+		&i.AppArticleSchedule.OutcomeLayer,
+		&i.AppArticleSchedule.OutcomeReason,
+		&i.AppArticleSchedule.PublishAt,
+		&i.AppArticleSchedule.State,
+		&i.AppArticleSchedule.Token,
+		&i.AppArticleSchedule.UpdatedAt,
+		&i.AppArticleSchedule.Version,
 	)
 	return i, err
 }

@@ -2,26 +2,19 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"time"
 
 	"github.com/riverqueue/river"
 
+	"github.com/bulwarkdb/bulwark/articles"
 	"github.com/bulwarkdb/bulwark/authz"
 )
 
 // final reports whether err ends the job for good: a layered failure that
-// no retry can change. Conflicts and errors that name no layer (a lost
-// connection) are retried.
-func final(err error) (*authz.Error, bool) {
-	var e *authz.Error
-	if !errors.As(err, &e) || e.Retryable() {
-		return nil, false
-	}
-	return e, true
-}
+// no retry can change (the articles service's rule, [articles.Final]).
+func final(err error) (*authz.Error, bool) { return articles.Final(err) }
 
 // cancel ends the job without retries, keeping the layered error in
 // River's record of the job.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/bulwarkdb/bulwark/articles"
 	"github.com/bulwarkdb/bulwark/authz"
-	"github.com/bulwarkdb/bulwark/db"
 )
 
 // reconcilePage is how many jobless schedules one query returns.
@@ -38,8 +37,11 @@ func (w *reconcileWorker) Work(ctx context.Context, job *river.Job[ReconcileArgs
 	// its requeue (its new job lost at once) waits for the next run.
 	seen := make(map[uuid.UUID]bool)
 	for {
-		page, err := db.New().ArticleScheduleListWithoutJob(ctx, w.pool, reconcilePage)
+		page, err := w.svc.ListJobless(ctx, w.scheduler, articles.ListJoblessRequest{Limit: reconcilePage})
 		if err != nil {
+			if e, isFinal := final(err); isFinal {
+				return cancel(ctx, w.logger, job.Kind, job.ID, e)
+			}
 			return fmt.Errorf("list schedules without a job: %w", err)
 		}
 		progressed := false

@@ -12,7 +12,6 @@ import (
 
 	"github.com/bulwarkdb/bulwark/articles"
 	"github.com/bulwarkdb/bulwark/authz"
-	"github.com/bulwarkdb/bulwark/db"
 )
 
 // retentionWorker archives published articles older than age, one gate
@@ -31,11 +30,11 @@ func (w *retentionWorker) Work(ctx context.Context, job *river.Job[RetentionArgs
 	cutoff := time.Now().Add(-w.age)
 	archived, skipped := 0, 0
 	for {
-		page, err := db.New().ArticleListPublishedBefore(ctx, w.pool, db.ArticleListPublishedBeforeParams{
-			PublishedBefore: cutoff,
-			MaxRows:         100,
-		})
+		page, err := w.svc.ListExpired(ctx, w.retention, articles.ListExpiredRequest{PublishedBefore: cutoff, Limit: 100})
 		if err != nil {
+			if e, isFinal := final(err); isFinal {
+				return cancel(ctx, w.logger, job.Kind, job.ID, e)
+			}
 			return fmt.Errorf("list expired articles: %w", err)
 		}
 		progressed := false

@@ -228,18 +228,40 @@ func (in *touchOnce) arm(id string) {
 	in.id = id
 }
 
+// isArticleLoad reports whether sql reads an article for a policy (sqlc
+// names every query in a leading comment).
+func isArticleLoad(sql string) bool {
+	return strings.Contains(sql, "name: ArticleGetByID") || strings.Contains(sql, "name: ArticleGetForPublish")
+}
+
 func (in *touchOnce) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
-	if strings.Contains(data.SQL, "name: ArticleGetByID") && len(data.Args) == 1 {
+	if isArticleLoad(data.SQL) && len(data.Args) == 1 {
 		return context.WithValue(ctx, snapshotKey{}, data.Args[0])
 	}
 	return ctx
 }
 
 func (in *touchOnce) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryEndData) {
-	arg := ctx.Value(snapshotKey{})
-	if arg == nil || data.Err != nil {
-		return
+	if arg := ctx.Value(snapshotKey{}); arg != nil && data.Err == nil {
+		in.fire(arg)
 	}
+}
+
+// TraceBatchQuery sees the gate's snapshot load, sent in a batch with its
+// key check, once its result is read.
+func (in *touchOnce) TraceBatchQuery(_ context.Context, _ *pgx.Conn, data pgx.TraceBatchQueryData) {
+	if isArticleLoad(data.SQL) && len(data.Args) == 1 && data.Err == nil {
+		in.fire(data.Args[0])
+	}
+}
+
+func (in *touchOnce) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	return ctx
+}
+
+func (in *touchOnce) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+
+func (in *touchOnce) fire(arg any) {
 	in.mu.Lock()
 	fire := in.id != "" && strings.Contains(strings.ToLower(toString(arg)), in.id)
 	if fire {

@@ -106,3 +106,19 @@ SELECT EXISTS (
       AND slug = sqlc.narg('slug')::text
       AND id <> @id::uuid
 )::boolean AS taken;
+
+-- ArticleGetForPublish reads the publish policy's snapshot in one round
+-- trip: the article, and whether another published article holds its slug
+-- (the unique index is the last line).
+-- name: ArticleGetForPublish :one
+SELECT
+    sqlc.embed(a),
+    EXISTS (
+        SELECT
+        FROM app.articles AS o
+        WHERE o.state = 'published'
+          AND o.slug = a.slug
+          AND o.id <> a.id
+    )::boolean AS slug_taken
+FROM app.articles AS a
+WHERE a.id = @id::uuid;

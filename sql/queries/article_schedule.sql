@@ -62,3 +62,28 @@ SELECT * FROM app.article_schedule_requeue(
     p_id    => @id::uuid,
     p_token => @token::uuid
 );
+
+-- ArticleGetForSchedule reads the schedule policy's snapshot in one round
+-- trip: the article, and the time of its pending schedule, if it has one
+-- (the partial unique index keeps at most one).
+-- name: ArticleGetForSchedule :one
+SELECT
+    sqlc.embed(a),
+    s.publish_at AS pending_at
+FROM app.articles AS a
+LEFT JOIN app.article_schedules AS s
+    ON s.article_id = a.id
+   AND s.state = 'pending'
+WHERE a.id = @id::uuid;
+
+-- ArticleScheduleGetByJobID reads what a scheduled-publish job acts on in
+-- one round trip: the ledger's record of the job (only the schedule
+-- functions write it) and its schedule as it is now.
+-- name: ArticleScheduleGetByJobID :one
+SELECT
+    j.schedule_id AS queued_schedule_id,
+    j.token AS queued_token,
+    sqlc.embed(s)
+FROM app.article_schedule_jobs AS j
+JOIN app.article_schedules AS s ON s.id = j.schedule_id
+WHERE j.job_id = @job_id::bigint;

@@ -113,12 +113,23 @@ func (g *Gate) startRetry(ctx context.Context, action string, capability Capabil
 // gate ends a step and returns in one statement.
 type stepEnd func(StepResult)
 
-// startStep tells a StepObserver that a step starts.
+// startStep tells a StepObserver that a step starts. The stepEnd it
+// returns reports the first end only, so a path that ends the step twice
+// (a success reported where it happened, then once more on the way out)
+// keeps the first result.
 func (g *Gate) startStep(ctx context.Context, step Step) (context.Context, stepEnd) {
-	if o, ok := g.observer.(StepObserver); ok {
-		return o.StartStep(ctx, step)
+	o, ok := g.observer.(StepObserver)
+	if !ok {
+		return ctx, func(StepResult) {}
 	}
-	return ctx, func(StepResult) {}
+	ctx, end := o.StartStep(ctx, step)
+	ended := false // one step runs on one goroutine
+	return ctx, func(res StepResult) {
+		if !ended {
+			ended = true
+			end(res)
+		}
+	}
 }
 
 // end ends the step with err (nil: it passed) and returns err.

@@ -17,12 +17,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.SetOutput(stderr)
 	databaseURL := fs.String("database-url", os.Getenv("DATABASE_URL"),
 		"a server to use (a fresh database is created there and dropped); default $DATABASE_URL, else a throwaway PostgreSQL")
+	keep := fs.Bool("keep", false, "keep the demo's database on the --database-url server, to read its history with bulwark log")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
 	err := demo.Run(ctx, demo.Opts{
 		Color:       isTerminal(stdout),
 		DatabaseURL: *databaseURL,
+		Keep:        *keep,
 		Stderr:      stderr,
 		Stdout:      stdout,
 	})

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/bulwarkdb/bulwark/articles"
+	"github.com/bulwarkdb/bulwark/auditlog"
 	"github.com/bulwarkdb/bulwark/authz"
 	"github.com/bulwarkdb/bulwark/db"
 	"github.com/bulwarkdb/bulwark/internal/pgcluster"
@@ -36,10 +38,18 @@ type Opts struct {
 	// roles). The demo creates a fresh database there and drops it at the
 	// end; it never touches other data. Empty: a throwaway cluster.
 	DatabaseURL string
+	// Keep leaves the demo's database on the server named by DatabaseURL
+	// (it is dropped otherwise), so its history can be read afterwards
+	// with bulwark log. It needs DatabaseURL: a throwaway cluster is
+	// removed at the end whatever Keep says.
+	Keep bool
 	// Stderr receives progress lines, Stdout the table.
 	Stderr io.Writer
 	Stdout io.Writer
 }
+
+// ErrKeepNeedsServer reports Opts.Keep without Opts.DatabaseURL.
+var ErrKeepNeedsServer = errors.New("demo: keeping the database needs a server (--database-url): the throwaway one is removed at the end")
 
 // ErrStepFailed reports that at least one step did not behave as the kit
 // promises.
@@ -55,6 +65,7 @@ type world struct {
 	jobs     *pgxpool.Pool // a login member of bulwark_jobs
 	pat      uuid.UUID     // publisher
 	q        *db.Queries
+	raced    uuid.UUID // the article 16 publishers raced for
 	records  *recorder
 	slug     int
 	steps    []step
@@ -76,6 +87,9 @@ func (r *recorder) Observe(_ context.Context, rec authz.Record) {
 // when a step misbehaved, and other errors when the demo could not run.
 func Run(ctx context.Context, opts Opts) error {
 	progress := func(format string, args ...any) { fmt.Fprintf(opts.Stderr, "▸ "+format+"\n", args...) }
+	if opts.Keep && opts.DatabaseURL == "" {
+		return ErrKeepNeedsServer
+	}
 	serverURL := opts.DatabaseURL
 	if serverURL == "" {
 		progress("starting a throwaway PostgreSQL")
@@ -104,7 +118,11 @@ func Run(ctx context.Context, opts Opts) error {
 	appRole, jobsRole := "bulwark_demo_app_"+suffix, "bulwark_demo_jobs_"+suffix
 	defer func() {
 		cleanup := context.WithoutCancel(ctx)
-		_, _ = adminConn.Exec(cleanup, "DROP DATABASE IF EXISTS "+dbName+" WITH (FORCE)")
+		if opts.Keep {
+			progress("keeping database %s", dbName)
+		} else {
+			_, _ = adminConn.Exec(cleanup, "DROP DATABASE IF EXISTS "+dbName+" WITH (FORCE)")
+		}
 		_, _ = adminConn.Exec(cleanup, "DROP ROLE IF EXISTS "+appRole)
 		_, _ = adminConn.Exec(cleanup, "DROP ROLE IF EXISTS "+jobsRole)
 	}()
@@ -154,6 +172,7 @@ func Run(ctx context.Context, opts Opts) error {
 		},
 		w.jobRawUpdate,
 		w.verifyDrift,
+		w.auditCheck,
 	}
 	for _, s := range steps {
 		if err := s(ctx); err != nil {
@@ -176,8 +195,44 @@ func Run(ctx context.Context, opts Opts) error {
 		return fmt.Errorf("%w (%d of %d)", ErrStepFailed, failed, len(w.steps))
 	}
 	fmt.Fprintf(opts.Stdout, "%severy step (%d) ended in the layer the kit promises%s\n", p.green, len(w.steps), p.reset)
+	printNext(opts.Stdout, w.raced, dbURL, dbName, opts.Keep, p)
 	return nil
 }
+
+// printNext points at what to try after the story: the audit trail of the
+// article the publishers raced for, its replay check, verify's JSON. It
+// fits 80 columns but for the kept database's URL.
+func printNext(out io.Writer, raced uuid.UUID, dbURL, dbName string, kept bool, p palette) {
+	fmt.Fprintln(out)
+	if kept {
+		fmt.Fprintf(out, "%sTry next, on the kept database %s (drop it when done):%s\n", p.bold, dbName, p.reset)
+		fmt.Fprintf(out, "  export DATABASE_URL='%s'\n", redactURL(dbURL))
+	} else {
+		fmt.Fprintf(out, "%sTry next%s (the demo dropped its database: to keep it, run\n", p.bold, p.reset)
+		fmt.Fprintln(out, "bulwark demo --keep --database-url URL, and export the DATABASE_URL it prints):")
+	}
+	for _, c := range []struct{ cmd, what string }{
+		{"bulwark log --entity " + raced.String(), "the article 16 publishers raced for: one publish row"},
+		{"bulwark log --check", "replays every entity's history against its row"},
+		{"bulwark verify --format json", "the boundary's checks as JSON, for CI"},
+	} {
+		fmt.Fprintf(out, "  %s\n      %s%s%s\n", c.cmd, p.dim, c.what, p.reset)
+	}
+}
+
+// redactURL hides a password in a URL or a keyword/value connection
+// string.
+func redactURL(s string) string {
+	if strings.Contains(s, "://") {
+		if u, err := url.Parse(s); err == nil {
+			return u.Redacted()
+		}
+		return "(unparsable URL)"
+	}
+	return passwordPattern.ReplaceAllString(s, "password=xxxxx")
+}
+
+var passwordPattern = regexp.MustCompile(`password=('(\\.|[^'])*'|\S+)`)
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
@@ -353,6 +408,7 @@ func (w *world) concurrentPublishes(ctx context.Context) error {
 			conflicts++
 		}
 	}
+	w.raced = a.ID
 	log, err := w.q.TransitionLogByEntity(ctx, w.app, a.ID)
 	if err != nil {
 		return err
@@ -508,11 +564,33 @@ func (w *world) verifyDrift(ctx context.Context) error {
 	if _, err := w.admin.Exec(ctx, `ALTER TABLE app.articles DISABLE TRIGGER bulwark_10_boundary`); err != nil {
 		return err
 	}
-	if err := check("migration", "ALTER TABLE app.articles DISABLE TRIGGER …; verify", false, "bulwark_10_boundary"); err != nil {
+	if err := check("migration", "ALTER TABLE app.articles DISABLE TRIGGER bulwark_10_boundary; bulwark verify", false, "bulwark_10_boundary"); err != nil {
 		return err
 	}
 	if _, err := w.admin.Exec(ctx, `ALTER TABLE app.articles ENABLE TRIGGER bulwark_10_boundary`); err != nil {
 		return err
 	}
 	return check("migration", "revert it; bulwark verify", true, "")
+}
+
+// 8. The audit trail accounts for every write of the story: bulwark log
+// --check replays each entity's history against its row, as the
+// application's login.
+func (w *world) auditCheck(ctx context.Context) error {
+	report, err := auditlog.Check(ctx, w.app, nil)
+	if err != nil {
+		return fmt.Errorf("check the log: %w", err)
+	}
+	var entities, rows int64
+	for _, m := range report.Machines {
+		entities, rows = entities+m.Entities, rows+m.LogRows
+	}
+	s := step{Who: "auditor", Tried: "bulwark log --check", Layer: "ok", Pass: report.OK,
+		Reason: fmt.Sprintf("%d entities, %d log rows: every history replays to its row", entities, rows)}
+	if !report.OK {
+		s.Layer, s.Code = "gap", "log --check: exit 1"
+		s.Reason = fmt.Sprintf("%d gaps, first: %s", report.ProblemCount, report.Problems[0].Detail)
+	}
+	w.add(s)
+	return nil
 }

@@ -75,6 +75,7 @@ var refusals = map[string]struct {
 	db.SQLStatePreconditionFailed:   {db.CodePreconditionFailed, db.LayerInvariant},
 	pgerrcode.CheckViolation:        {db.CodeIntegrity, db.LayerInvariant},
 	pgerrcode.InsufficientPrivilege: {db.CodeBoundaryViolation, db.LayerInvariant},
+	pgerrcode.InvalidParameterValue: {db.CodeInvalidInput, db.LayerInvalid},
 }
 
 // requireRefused asserts that err is the database's refusal with sqlState
@@ -435,6 +436,7 @@ func appRoleAttacks(w *world, tg targets) []attack {
 		{name: "CallDeclareAction", sql: "SELECT bulwark.declare_action('article', 'delete', 'update', 'article.edit')"},
 		{name: "CallDeclareAPI", sql: "SELECT bulwark.declare_api('app.article_publish(uuid, uuid, integer, text)', 'article', 'publish')"},
 		{name: "CallDeclareRule", sql: "SELECT bulwark.declare_rule('article', 'publish', 'after', 'PERFORM 1')"},
+		{name: "CallDeclareFunction", sql: "SELECT bulwark.declare_function('app.evil()', 'CREATE FUNCTION app.evil() RETURNS integer LANGUAGE sql AS $$ SELECT 1 $$')"},
 		{name: "CallEngineBuild", sql: "SELECT bulwark.engine_build('article')"},
 		{name: "CallEngineRegister", sql: "SELECT bulwark.engine_register('app.articles', 'article', 'state')"},
 		{name: "CallEngineUnregister", sql: "SELECT bulwark.engine_unregister('app.articles')"},
@@ -809,6 +811,24 @@ func TestAttackOwner(t *testing.T) {
 				sqlState: pgerrcode.InsufficientPrivilege},
 			attack{name: "ReplaceEngineFunction", sql: "CREATE OR REPLACE FUNCTION bulwark.trg_article_boundary() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
 				sqlState: pgerrcode.InsufficientPrivilege},
+			// Nor run as the engine by rewriting code the engine runs: the
+			// core's helpers and trigger functions and the domain's trigger
+			// functions and rule helpers belong to bulwark_engine.
+			attack{name: "ReplaceContextSet", sql: "CREATE OR REPLACE FUNCTION bulwark.context_set(p_actor uuid, p_action text, p_idem_key text, p_note text) " +
+				"RETURNS void LANGUAGE sql AS $$ SELECT $$", sqlState: pgerrcode.InsufficientPrivilege},
+			attack{name: "ReplaceMaintenanceReason", sql: "CREATE OR REPLACE FUNCTION bulwark.maintenance_reason() RETURNS text LANGUAGE sql STABLE AS $$ SELECT 'forged' $$",
+				sqlState: pgerrcode.InsufficientPrivilege},
+			attack{name: "ReplaceDomainTrigger", sql: "CREATE OR REPLACE FUNCTION app.trg_article_frozen() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
+				sqlState: pgerrcode.InsufficientPrivilege},
+			attack{name: "ReplaceRuleHelper", sql: "CREATE OR REPLACE FUNCTION app.article_lock_approved(p_id uuid) RETURNS boolean LANGUAGE sql AS $$ SELECT true $$",
+				sqlState: pgerrcode.InsufficientPrivilege},
+			// A rule cannot restructure the engine it is spliced into.
+			attack{name: "RuleWithStatements", sql: "SELECT bulwark.declare_check('article', 'publish', " +
+				"'true) IS FALSE THEN NULL; END IF; RETURN NULL; IF (true', 'BWI03', '''x''')", sqlState: pgerrcode.InvalidParameterValue},
+			attack{name: "RuleWithComment", sql: "SELECT bulwark.declare_check('article', 'publish', 'true --', 'BWI03', '''x''')",
+				sqlState: pgerrcode.InvalidParameterValue},
+			attack{name: "AfterRuleNotAFunctionCall", sql: "SELECT bulwark.declare_after('article', 'publish', 'UPDATE app.articles SET title = ''x''')",
+				sqlState: pgerrcode.InvalidParameterValue},
 		)
 		w.runAttacks(t, urls["bulwark_owner"], attacks)
 	})

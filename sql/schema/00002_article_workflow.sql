@@ -88,9 +88,15 @@ CREATE UNIQUE INDEX article_slug_published_unique ON app.articles (slug) WHERE s
 CREATE INDEX article_state_created ON app.articles (state, created_at, id);
 CREATE INDEX article_author ON app.articles (author_id);
 
+SELECT bulwark.guard('app.articles', 'article', 'state');
+
 -- Published content and archived records are frozen, and identity columns
 -- never change, whoever writes (maintenance included).
+-- It runs inside the engine's writes, so the engine owns it
+-- (bulwark.declare_function): no owner login can rewrite it to run as the
+-- engine.
 -- +goose StatementBegin
+SELECT bulwark.declare_function('app.trg_article_frozen()', $fn$
 CREATE FUNCTION app.trg_article_frozen()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -116,14 +122,14 @@ BEGIN
     END IF;
     RETURN NEW;
 END;
-$$;
+$$
+$fn$);
 -- +goose StatementEnd
 
 CREATE TRIGGER article_frozen
 BEFORE UPDATE ON app.articles
 FOR EACH ROW EXECUTE FUNCTION app.trg_article_frozen();
 
-SELECT bulwark.guard('app.articles', 'article', 'state');
 
 ------------------------------------------------------------------------------
 -- The rules of each action, in the documented order of their checks

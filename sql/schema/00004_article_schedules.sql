@@ -69,8 +69,11 @@ COMMENT ON COLUMN app.article_schedules.outcome_layer IS 'For a failed schedule,
 CREATE UNIQUE INDEX article_schedule_one_pending ON app.article_schedules (article_id) WHERE state = 'pending';
 CREATE INDEX article_schedule_due ON app.article_schedules (publish_at) WHERE state = 'pending';
 
+SELECT bulwark.guard('app.article_schedules', 'article_schedule', 'state');
+
 -- A schedule that ended is a record: frozen. Identity never changes.
 -- +goose StatementBegin
+SELECT bulwark.declare_function('app.trg_article_schedule_frozen()', $fn$
 CREATE FUNCTION app.trg_article_schedule_frozen()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -88,14 +91,14 @@ BEGIN
     END IF;
     RETURN NEW;
 END;
-$$;
+$$
+$fn$);
 -- +goose StatementEnd
 
 CREATE TRIGGER article_schedule_frozen
 BEFORE UPDATE ON app.article_schedules
 FOR EACH ROW EXECUTE FUNCTION app.trg_article_schedule_frozen();
 
-SELECT bulwark.guard('app.article_schedules', 'article_schedule', 'state');
 
 ------------------------------------------------------------------------------
 -- The schedule's River job. Only the kit queues it: the schedule functions
@@ -120,12 +123,18 @@ COMMENT ON COLUMN app.article_schedule_jobs.reason IS 'Why the job was queued: s
 
 CREATE INDEX article_schedule_job_schedule ON app.article_schedule_jobs (schedule_id, token);
 
+-- Written only by the engine (app.article_schedule_enqueue runs as
+-- bulwark_engine); a direct write by the owner is refused and logged.
+GRANT SELECT, INSERT ON app.article_schedule_jobs TO bulwark_engine;
+SELECT bulwark.protect('app.article_schedule_jobs', 'audited');
+
 -- The live job of a schedule's time (its token), if any: one the ledger
 -- names, still of the kit's kind, arguments and queue, in a state River will
 -- work, and not pushed far past the schedule's time. Anything else (deleted,
 -- cancelled or discarded, rewritten, parked) is no job, and the reconciler
 -- queues another. 15 minutes is far beyond any retry backoff of the worker.
 -- +goose StatementBegin
+SELECT bulwark.declare_function('app.article_schedule_live_job(uuid, uuid)', $fn$
 CREATE FUNCTION app.article_schedule_live_job(p_id uuid, p_token uuid)
 RETURNS bigint
 LANGUAGE plpgsql
@@ -149,7 +158,8 @@ BEGIN
         LIMIT 1
     );
 END;
-$$;
+$$
+$fn$, ARRAY['bulwark_jobs']);
 -- +goose StatementEnd
 
 -- Queues the River job that publishes p_schedule at its time, unless a live
@@ -159,6 +169,7 @@ $$;
 -- makes available at its time. No NOTIFY: the runners poll. Not callable by
 -- any application role: only the engine's after rules and the reconciler reach it.
 -- +goose StatementBegin
+SELECT bulwark.declare_function('app.article_schedule_enqueue(app.article_schedules, text)', $fn$
 CREATE FUNCTION app.article_schedule_enqueue(p_schedule app.article_schedules, p_reason text)
 RETURNS bigint
 LANGUAGE plpgsql
@@ -188,11 +199,10 @@ BEGIN
     VALUES (v_job, p_schedule.id, p_schedule.token, pg_catalog.left(p_reason, 200));
     RETURN v_job;
 END;
-$$;
+$$
+$fn$);
 -- +goose StatementEnd
 
-REVOKE EXECUTE ON FUNCTION app.article_schedule_enqueue(app.article_schedules, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION app.article_schedule_enqueue(app.article_schedules, text) TO bulwark_engine;
 
 
 -- Locks the article to be scheduled, so that concurrent schedulers of one
@@ -200,6 +210,7 @@ GRANT EXECUTE ON FUNCTION app.article_schedule_enqueue(app.article_schedules, te
 -- in any case: a conflict), and says whether it is approved. Runs inside the
 -- engine, as bulwark_engine.
 -- +goose StatementBegin
+SELECT bulwark.declare_function('app.article_lock_approved(uuid)', $fn$
 CREATE FUNCTION app.article_lock_approved(p_id uuid)
 RETURNS boolean
 LANGUAGE plpgsql
@@ -214,11 +225,10 @@ BEGIN
     END IF;
     RETURN v_state = 'approved';
 END;
-$$;
+$$
+$fn$);
 -- +goose StatementEnd
 
-REVOKE EXECUTE ON FUNCTION app.article_lock_approved(uuid) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION app.article_lock_approved(uuid) TO bulwark_engine;
 
 -- schedule
 SELECT bulwark.declare_arg_check('article_schedule', 'schedule',
@@ -399,10 +409,7 @@ $$;
 -- +goose StatementEnd
 
 -- Only job runners keep jobs alive; nobody but the owner queues them.
-GRANT EXECUTE ON FUNCTION
-    app.article_schedule_live_job(uuid, uuid),
-    app.article_schedule_requeue(uuid, uuid, uuid)
-TO bulwark_jobs;
+GRANT EXECUTE ON FUNCTION app.article_schedule_requeue(uuid, uuid, uuid) TO bulwark_jobs;
 
 GRANT SELECT ON app.article_schedules TO bulwark_app, bulwark_jobs;
 GRANT SELECT ON app.article_schedule_jobs TO bulwark_jobs;
@@ -421,12 +428,12 @@ DROP FUNCTION app.article_schedule_requeue(uuid, uuid, uuid);
 DROP FUNCTION app.article_schedule_end(uuid, uuid, integer, uuid, text, text, text, text, text);
 DROP FUNCTION app.article_schedule_move(uuid, uuid, integer, timestamptz, text);
 DROP FUNCTION app.article_schedule_publish(uuid, uuid, timestamptz, text);
-DROP FUNCTION app.article_schedule_enqueue(app.article_schedules, text);
-DROP FUNCTION app.article_schedule_live_job(uuid, uuid);
-DROP FUNCTION app.article_lock_approved(uuid);
+SELECT bulwark.undeclare_function('app.article_schedule_enqueue(app.article_schedules, text)');
+SELECT bulwark.undeclare_function('app.article_schedule_live_job(uuid, uuid)');
+SELECT bulwark.undeclare_function('app.article_lock_approved(uuid)');
 DROP TABLE app.article_schedule_jobs;
 DROP TABLE app.article_schedules;
-DROP FUNCTION app.trg_article_schedule_frozen();
+SELECT bulwark.undeclare_function('app.trg_article_schedule_frozen()');
 
 SELECT bulwark.undeclare_machine('article_schedule');
 

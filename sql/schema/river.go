@@ -29,7 +29,7 @@ const (
 	// River's tables, so that its recorded checksum changes with them.
 	// Revision 4: the application roles and PUBLIC hold nothing in schema
 	// river; bulwark_owner may queue jobs for the kit's SQL functions.
-	riverGrantsRevision = 4
+	riverGrantsRevision = 5
 )
 
 // goMigrationMarkers are the checksums recorded for Go migrations: what
@@ -104,12 +104,15 @@ func riverUp(ctx context.Context, db *sql.DB) error {
 		`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA river TO bulwark_jobs`,
 		`GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA river TO bulwark_jobs`,
 		`GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA river TO bulwark_jobs`,
-		// The kit's enqueue function runs as bulwark_owner, which owns the
-		// schema but not the tables River's migrator made as this session.
-		`GRANT SELECT, INSERT ON river.river_job TO bulwark_owner`,
-		`GRANT USAGE ON SEQUENCE river.river_job_id_seq TO bulwark_owner`,
+		// The kit's enqueue function runs as bulwark_engine (it runs inside
+		// the schedule's engine), which owns nothing here: River's migrator
+		// made the tables as this session. bulwark_owner reads them for the
+		// reconciler.
+		`GRANT USAGE ON SCHEMA river TO bulwark_engine`,
+		`GRANT SELECT, INSERT ON river.river_job TO bulwark_engine, bulwark_owner`,
+		`GRANT USAGE ON SEQUENCE river.river_job_id_seq TO bulwark_engine, bulwark_owner`,
 		// An insert evaluates the predicate of River's unique index.
-		`GRANT EXECUTE ON FUNCTION river.river_job_state_in_bitmask(bit, river.river_job_state) TO bulwark_owner`,
+		`GRANT EXECUTE ON FUNCTION river.river_job_state_in_bitmask(bit, river.river_job_state) TO bulwark_engine, bulwark_owner`,
 	)
 }
 

@@ -163,16 +163,21 @@ func teardown() error {
 	envMu.Lock()
 	defer envMu.Unlock()
 
+	var errs []error
+	if replicaSet != nil {
+		if err := replicaSet.stop(); err != nil {
+			errs = append(errs, fmt.Errorf("stop the replica pair: %w", err))
+		}
+	}
 	e := env
 	if e == nil {
-		return nil
+		return errors.Join(errs...)
 	}
 	env, envErr = nil, errors.New("pgtest: used after Main returned")
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	var errs []error
 	if e.txPool != nil {
 		e.txPool.Close()
 	}

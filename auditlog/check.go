@@ -325,7 +325,7 @@ func replay(m *machineInfo, history []logRow, now current, add func(Problem)) {
 			exists, countKnown = true, false
 		case !exists:
 			problem(ProblemNoCreation, r.id, "%s from %s after a logged delete: the entity came back with no log row", r.transition, show(r.from))
-			exists, countKnown = true, false
+			exists, deleted, countKnown = true, false, false
 		case *r.from != show(state):
 			problem(ProblemUnloggedChange, r.id, "%s starts from %s, but the previous log row left it in %s: %s",
 				r.transition, *r.from, show(state), describeEdge(m, show(state), *r.from))

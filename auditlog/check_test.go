@@ -153,6 +153,12 @@ func TestCheck(t *testing.T) {
 		require.Equal(t, []string{auditlog.ProblemNoHistory}, codes(r, ghost))
 		require.Equal(t, []string{auditlog.ProblemMissingRow}, codes(r, gone.ID))
 
+		// Once the audit is back, the ghost's next write is logged: its
+		// history then starts without a creation.
+		b.maintenance(t, fmt.Sprintf(`UPDATE app.articles SET title = 'Ghost, seen' WHERE id = '%s'`, ghost))
+		r = b.check(t, nil)
+		require.Equal(t, []string{auditlog.ProblemNoCreation}, codes(r, ghost))
+
 		// A logged delete is history, not a gap.
 		logged := b.article(t, articles.StateDraft)
 		b.maintenance(t, fmt.Sprintf(`DELETE FROM app.articles WHERE id = '%s'`, logged.ID))

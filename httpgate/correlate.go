@@ -15,7 +15,10 @@ const maxRequestIDLength = 200
 // Correlate returns next with a correlation id in every request's context
 // ([authz.WithCorrelationID]): the request's X-Request-Id when it is a
 // plain token (1 to 200 of A-Z a-z 0-9 and - _ . : / + =), otherwise a new
-// UUID. The response's X-Request-Id echoes it. The gate writes it into
+// UUID. Under an active OpenTelemetry trace (an instrumenting middleware
+// ran first) the trace id is the correlation id instead, as everywhere in
+// bulwark. The response's X-Request-Id echoes the id in force. The gate
+// writes it into
 // bulwark.transition_log and [WriteError] into the problem, so a client's
 // report, the decision log and the audit row meet on one id. A caller's
 // id is taken over only when it is a token, so a header cannot put text
@@ -26,8 +29,11 @@ func Correlate(next http.Handler) http.Handler {
 		if !plainToken(id) {
 			id = uuid.NewString()
 		}
-		w.Header().Set(HeaderRequestID, id)
-		next.ServeHTTP(w, r.WithContext(authz.WithCorrelationID(r.Context(), id)))
+		ctx := authz.WithCorrelationID(r.Context(), id)
+		// Under an active OpenTelemetry trace the trace id is the
+		// correlation id (see authz.CorrelationID): echo the one in force.
+		w.Header().Set(HeaderRequestID, authz.CorrelationID(ctx))
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

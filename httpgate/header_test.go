@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bulwarkdb/bulwark/authz"
 	"github.com/bulwarkdb/bulwark/httpgate"
@@ -133,4 +134,19 @@ func TestCorrelate(t *testing.T) {
 		require.Len(t, id, 36, "a new UUID for %q", bad)
 	}
 	require.NotEqual(t, serve(""), serve(""), "each request gets its own")
+
+	// Under a trace, the trace id is the correlation id: the handler, the
+	// audit log and the response agree on it.
+	traceID, err := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	require.NoError(t, err)
+	spanID, err := trace.SpanIDFromHex("00f067aa0ba902b7")
+	require.NoError(t, err)
+	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: traceID, SpanID: spanID, TraceFlags: trace.FlagsSampled})
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r = r.WithContext(trace.ContextWithSpanContext(r.Context(), sc))
+	r.Header.Set(httpgate.HeaderRequestID, "req-7f3a")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	require.Equal(t, "4bf92f3577b34da6a3ce929d0e0e4736", seen)
+	require.Equal(t, seen, w.Header().Get(httpgate.HeaderRequestID))
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -39,10 +40,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	workload := fs.String("workload", string(bench.WorkloadHot),
 		"hot: every client on one hot set, anywhere in the workflow, with stale pages and retries; "+
 			"low: each client on articles, an author and a reviewer of its own, one keyed submit or request_changes per request")
+	sources := fs.String("sources", "primary",
+		"comma-separated snapshot sources of the gate to run side by side: primary, held (the row the client was given), "+
+			"cache (the gate's per-process cache), replica (a streaming replica); all: every one")
+	replicaURL := fs.String("replica-url", "",
+		"PostgreSQL URL of a streaming replica of --database-url's server, as the same role, for --sources replica "+
+			"(with a throwaway cluster the bench starts a replica of it)")
 	asJSON := fs.Bool("json", false, "print the report as JSON instead of a table")
 	seed := fs.Uint64("seed", 0, "seed of the clients' random choices (0: pick one and report it)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: bulwark bench [--database-url URL] [--workload hot|low] [--durable] [--duration D] [--rounds N] [--clients N,N,...] [--articles N] [--json] [--seed N]")
+		fmt.Fprintln(stderr, "Usage: bulwark bench [--database-url URL] [--workload hot|low] [--durable] [--duration D] [--rounds N] [--clients N,N,...] [--articles N] [--sources primary,held,cache,replica|all] [--replica-url URL] [--json] [--seed N]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -66,6 +73,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		return &exitError{code: exitUsage, err: errors.New("--rounds must be 1 or more")}
 	}
 
+	impls, wantReplica, err := parseSources(*sources)
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	if *replicaURL != "" && !wantReplica {
+		return &exitError{code: exitUsage, err: errors.New("--replica-url is for --sources replica (or all)")}
+	}
 	if !slices.Contains(bench.Workloads(), bench.Workload(*workload)) {
 		return &exitError{code: exitUsage, err: fmt.Errorf("--workload: %q is not one of %v", *workload, bench.Workloads())}
 	}
@@ -91,19 +105,42 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 			}
 		}()
 		url = cluster.URL("postgres")
+		if wantReplica && *replicaURL == "" {
+			fmt.Fprintln(stderr, "bench: starting a streaming replica of the throwaway PostgreSQL (pg_basebackup)")
+			replica, err := cluster.StartReplica(ctx)
+			if err != nil {
+				return &exitError{code: exitUsage, err: fmt.Errorf("start a streaming replica: %w", err)}
+			}
+			defer func() {
+				if stopErr := replica.Stop(); stopErr != nil {
+					err = errors.Join(err, fmt.Errorf("remove the replica: %w", stopErr))
+				}
+			}()
+			*replicaURL = replica.URL("postgres")
+		}
 	} else if err := checkServer(ctx, url); err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
+	if wantReplica && *replicaURL == "" {
+		return &exitError{code: exitUsage, err: errors.New("--sources replica needs --replica-url with --database-url")}
+	}
+	if *replicaURL != "" {
+		if err := checkServer(ctx, *replicaURL); err != nil {
+			return &exitError{code: exitUsage, err: fmt.Errorf("replica: %w", err)}
+		}
+	}
 
 	report, err := bench.Run(ctx, url, &bench.RunOpts{
-		Articles: *articles,
-		Clients:  counts,
-		Duration: *duration,
-		Durable:  *durable,
-		Progress: stderr,
-		Rounds:   *rounds,
-		Seed:     *seed,
-		Workload: bench.Workload(*workload),
+		Articles:        *articles,
+		Clients:         counts,
+		Duration:        *duration,
+		Durable:         *durable,
+		Implementations: impls,
+		Progress:        stderr,
+		ReplicaURL:      *replicaURL,
+		Rounds:          *rounds,
+		Seed:            *seed,
+		Workload:        bench.Workload(*workload),
 	})
 	if errors.Is(err, bench.ErrInvalidOptions) || errors.Is(err, bench.ErrNotDurable) {
 		return &exitError{code: exitUsage, err: err}
@@ -150,4 +187,36 @@ func parseClients(s string) ([]int, error) {
 		counts = append(counts, n)
 	}
 	return counts, nil
+}
+
+// parseSources turns --sources into the implementations to run: the gate
+// with each source named, then the db function, naive and raw. It reports
+// whether a replica is needed.
+func parseSources(s string) ([]bench.Implementation, bool, error) {
+	names := map[string]bench.Implementation{
+		"primary": bench.ImplementationGate,
+		"held":    bench.ImplementationGateHeld,
+		"cache":   bench.ImplementationGateCache,
+		"replica": bench.ImplementationGateReplica,
+	}
+	var gates []bench.Implementation
+	if strings.TrimSpace(s) == "all" {
+		s = "primary,held,cache,replica"
+	}
+	for _, part := range strings.Split(s, ",") {
+		impl, ok := names[strings.TrimSpace(part)]
+		if !ok {
+			return nil, false, fmt.Errorf("--sources: %q is not one of primary, held, cache, replica, all", part)
+		}
+		if !slices.Contains(gates, impl) {
+			gates = append(gates, impl)
+		}
+	}
+	var impls []bench.Implementation
+	for _, impl := range bench.AllImplementations() {
+		if slices.Contains(gates, impl) || !slices.Contains(slices.Collect(maps.Values(names)), impl) {
+			impls = append(impls, impl)
+		}
+	}
+	return impls, slices.Contains(gates, bench.ImplementationGateReplica), nil
 }

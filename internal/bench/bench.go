@@ -34,8 +34,17 @@ type RunOpts struct {
 	// on. False takes the server as it is; the report shows its settings
 	// either way.
 	Durable bool
+	// Implementations are the implementations each client count runs, in
+	// this order. Default [Implementations]: the gate on the primary, the
+	// db function, naive and raw. [ImplementationGateReplica] needs
+	// ReplicaURL.
+	Implementations []Implementation
 	// Progress receives a line per step. Nil: none.
 	Progress io.Writer
+	// ReplicaURL connects, as the role of the server URL [Run] is given,
+	// to a streaming replica of that server: the gate-replica
+	// implementation reads its snapshots there. Empty: no replica.
+	ReplicaURL string
 	// Rounds is how many times each implementation runs for Duration at
 	// each client count. The implementations take turns, round by round,
 	// on the same articles, and each [Result] adds up its rounds: a
@@ -95,8 +104,8 @@ func Run(ctx context.Context, serverURL string, opts *RunOpts) (_ *Report, err e
 	}
 	index, slice := 0, 0
 	for _, clients := range o.Clients {
-		runs := make([]*run, 0, len(Implementations()))
-		for _, impl := range Implementations() {
+		runs := make([]*run, 0, len(o.Implementations))
+		for _, impl := range o.Implementations {
 			index++
 			r, err := e.newRun(ctx, runSpec{
 				articles: o.Articles,
@@ -164,6 +173,21 @@ func withDefaults(opts *RunOpts) (RunOpts, error) {
 	}
 	if o.Rounds == 0 {
 		o.Rounds = 1
+	}
+	if len(o.Implementations) == 0 {
+		o.Implementations = Implementations()
+	}
+	o.Implementations = slices.Clone(o.Implementations)
+	for i, impl := range o.Implementations {
+		if !slices.Contains(AllImplementations(), impl) {
+			return o, fmt.Errorf("%w: implementation must be one of %v, not %q", ErrInvalidOptions, AllImplementations(), impl)
+		}
+		if slices.Contains(o.Implementations[:i], impl) {
+			return o, fmt.Errorf("%w: implementation %q named twice", ErrInvalidOptions, impl)
+		}
+		if impl == ImplementationGateReplica && o.ReplicaURL == "" {
+			return o, fmt.Errorf("%w: %s needs a replica URL", ErrInvalidOptions, impl)
+		}
 	}
 	if o.Rounds < 1 || o.Rounds > 100 {
 		return o, fmt.Errorf("%w: rounds must be 1 to 100, not %d", ErrInvalidOptions, o.Rounds)
@@ -266,7 +290,7 @@ func (e *environment) round(ctx context.Context, r *run, slice int, seed uint64,
 	}
 
 	warmup := warmupFor(r.spec.duration)
-	e.logf("bench: %-5s %s%s: running for %s after %s of warm-up", r.spec.impl, clientsLabel(r.spec.clients), label, r.spec.duration, warmup)
+	e.logf("bench: %-12s %s%s: running for %s after %s of warm-up", r.spec.impl, clientsLabel(r.spec.clients), label, r.spec.duration, warmup)
 	results := make([]clientResult, r.spec.clients)
 	errs := make([]error, r.spec.clients)
 	start := time.Now().Add(warmup)
@@ -332,10 +356,10 @@ func (e *environment) finish(ctx context.Context, r *run) (Result, error) {
 		return Result{}, err
 	}
 	res.Violations = v
-	e.logf("bench: %-5s %s: %d requests, %d transitions, %d violations",
+	e.logf("bench: %-12s %s: %d requests, %d transitions, %d violations",
 		r.spec.impl, clientsLabel(r.spec.clients), res.Ops, res.Transitions, v.Total())
 	if r.firstOther != nil {
-		e.logf("bench: %-5s %s: %d errors named no layer, so the check may be wrong; the first: %v",
+		e.logf("bench: %-12s %s: %d errors named no layer, so the check may be wrong; the first: %v",
 			r.spec.impl, clientsLabel(r.spec.clients), res.Errors.Other, r.firstOther)
 	}
 	return res, nil

@@ -123,11 +123,13 @@ func TestRunRefusesBadOptions(t *testing.T) {
 
 	ctx := context.Background()
 	for name, opts := range map[string]*bench.RunOpts{
-		"NoArticles":       {Articles: -1},
-		"NegativeDuration": {Duration: -time.Second},
-		"NegativeRounds":   {Rounds: -1},
-		"UnknownWorkload":  {Workload: "cold"},
-		"ZeroClients":      {Clients: []int{1, 0}},
+		"NoArticles":            {Articles: -1},
+		"ReplicaWithoutURL":     {Implementations: []bench.Implementation{bench.ImplementationGateReplica}},
+		"UnknownImplementation": {Implementations: []bench.Implementation{"gate-psychic"}},
+		"NegativeDuration":      {Duration: -time.Second},
+		"NegativeRounds":        {Rounds: -1},
+		"UnknownWorkload":       {Workload: "cold"},
+		"ZeroClients":           {Clients: []int{1, 0}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -274,4 +276,41 @@ func TestRunDurable(t *testing.T) {
 	require.Equal(t, "on", report.Server.Fsync)
 	require.Equal(t, "on", report.Server.FullPageWrites)
 	require.Equal(t, "on", report.Server.SynchronousCommit)
+}
+
+// TestRunEverySnapshotSource runs the hot workload (contention, stale
+// pages, retries) through the gate with each snapshot source, a streaming
+// replica's included, beside the db function: none may break anything.
+func TestRunEverySnapshotSource(t *testing.T) {
+	ctx := context.Background()
+	pair := pgtest.NewReplicaPair(t)
+	var progress bytes.Buffer
+	report, err := bench.Run(ctx, pair.PrimaryServerURL, &bench.RunOpts{
+		Articles:        4,
+		Clients:         []int{1, 4},
+		Duration:        300 * time.Millisecond,
+		Implementations: bench.AllImplementations(),
+		Progress:        &progress,
+		ReplicaURL:      pair.ReplicaServerURL,
+		Seed:            1,
+	})
+	require.NoError(t, err, "progress:\n%s", progress.String())
+	require.Len(t, report.Runs, 2*len(bench.AllImplementations()))
+	for _, res := range report.Runs {
+		require.Positive(t, res.Ops, "%s with %d clients", res.Implementation, res.Clients)
+		if !res.Implementation.Guarded() {
+			continue
+		}
+		require.Zero(t, res.Violations.Total(), "%s with %d clients: %+v", res.Implementation, res.Clients, res.Violations)
+		require.Zero(t, res.Errors.Other, "%s with %d clients", res.Implementation, res.Clients)
+		require.Positive(t, res.Claims, "%s with %d clients checked no success", res.Implementation, res.Clients)
+	}
+	require.Zero(t, report.GuardedViolations())
+	for _, ra := range report.Ratios {
+		require.Len(t, ra.Gates, 4, "every gate source has its ratios")
+	}
+	var buf bytes.Buffer
+	require.NoError(t, report.WriteTable(&buf))
+	require.Contains(t, buf.String(), "each snapshot source of the gate")
+	require.Contains(t, buf.String(), "gate-replica")
 }

@@ -46,8 +46,16 @@ type environment struct {
 	maintenance *pgx.ConnConfig
 	progress    io.Writer
 	publishers  []uuid.UUID
-	server      Server
-	svc         *articles.Service
+	// replica connects as login to the bench database on the streaming
+	// replica, when there is one.
+	replica *pgxpool.Pool
+	server  Server
+	// svc is the articles service on a gate that reads the primary (and
+	// takes a held row per call); svcCache and svcReplica on gates that
+	// read their cache and the replica.
+	svc        *articles.Service
+	svcCache   *articles.Service
+	svcReplica *articles.Service
 	// trackFunctions says the bench database counts function calls
 	// (track_functions), so each run reports what they cost.
 	trackFunctions bool
@@ -155,11 +163,56 @@ func newEnvironment(ctx context.Context, serverURL string, o RunOpts) (_ *enviro
 	}
 	// Decisions are not logged: a log line per request would measure the
 	// logger. A service would observe them, as cheaply as it can.
-	gate := authz.NewGate(e.app, e.grants, &authz.GateOpts{Observer: authz.ObserverFunc(func(context.Context, authz.Record) {})})
-	if e.svc, err = articles.NewService(ctx, gate, nil); err != nil {
-		return nil, fmt.Errorf("start the articles service: %w", err)
+	quiet := authz.ObserverFunc(func(context.Context, authz.Record) {})
+	service := func(opts *authz.GateOpts) (*articles.Service, error) {
+		opts.Observer = quiet
+		svc, err := articles.NewService(ctx, authz.NewGate(e.app, e.grants, opts), nil)
+		if err != nil {
+			return nil, fmt.Errorf("start the articles service: %w", err)
+		}
+		return svc, nil
+	}
+	if e.svc, err = service(&authz.GateOpts{}); err != nil {
+		return nil, err
+	}
+	if e.svcCache, err = service(&authz.GateOpts{Snapshots: authz.FromCache}); err != nil {
+		return nil, err
+	}
+	if o.ReplicaURL != "" {
+		if e.replica, err = connectReplica(ctx, o.ReplicaURL, appCfg, maxClients); err != nil {
+			return nil, err
+		}
+		if e.svcReplica, err = service(&authz.GateOpts{Snapshots: authz.FromReplica, Replica: e.replica}); err != nil {
+			return nil, err
+		}
 	}
 	return e, nil
+}
+
+// connectReplica opens a pool as the app login on the bench database on
+// the replica at replicaURL, once the replica has replayed the database
+// and the login (it waits up to a minute for them).
+func connectReplica(ctx context.Context, replicaURL string, appCfg *pgx.ConnConfig, maxClients int) (*pgxpool.Pool, error) {
+	server, err := pgx.ParseConfig(replicaURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse replica url: %w", err)
+	}
+	cfg := appCfg.Copy()
+	cfg.Host, cfg.Port, cfg.Fallbacks = server.Host, server.Port, nil
+	deadline := time.Now().Add(time.Minute)
+	for {
+		pool, err := newPool(ctx, cfg, int32(maxClients+2))
+		if err == nil {
+			return pool, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, fmt.Errorf("connect to the replica: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // cast creates the principals through the grant functions, as the
@@ -200,6 +253,12 @@ func (e *environment) cast(ctx context.Context, workload Workload, maxClients in
 func (e *environment) implementation(impl Implementation) implementation {
 	guarded := guardedTable{pool: e.app, q: db.New()}
 	switch impl {
+	case ImplementationGateHeld:
+		return &gateImpl{guardedTable: guarded, svc: e.svc, held: true}
+	case ImplementationGateCache:
+		return &gateImpl{guardedTable: guarded, svc: e.svcCache}
+	case ImplementationGateReplica:
+		return &gateImpl{guardedTable: guarded, svc: e.svcReplica}
 	case ImplementationDB:
 		return &dbImpl{guardedTable: guarded}
 	case ImplementationNaive:
@@ -210,21 +269,26 @@ func (e *environment) implementation(impl Implementation) implementation {
 	return &gateImpl{guardedTable: guarded, svc: e.svc}
 }
 
-// warm opens n of the app pool's connections, so that no run pays for
-// connecting.
+// warm opens n of the app pool's connections (and of the replica's), so
+// that no run pays for connecting.
 func (e *environment) warm(ctx context.Context, n int) error {
-	conns := make([]*pgxpool.Conn, 0, n)
+	var conns []*pgxpool.Conn
 	defer func() {
 		for _, c := range conns {
 			c.Release()
 		}
 	}()
-	for range n {
-		c, err := e.app.Acquire(ctx)
-		if err != nil {
-			return fmt.Errorf("open connection: %w", err)
+	for _, pool := range []*pgxpool.Pool{e.app, e.replica} {
+		if pool == nil {
+			continue
 		}
-		conns = append(conns, c)
+		for range n {
+			c, err := pool.Acquire(ctx)
+			if err != nil {
+				return fmt.Errorf("open connection: %w", err)
+			}
+			conns = append(conns, c)
+		}
 	}
 	return nil
 }
@@ -250,6 +314,9 @@ func (e *environment) close() error {
 	}
 	if e.app != nil {
 		e.app.Close()
+	}
+	if e.replica != nil {
+		e.replica.Close()
 	}
 	if e.admin != nil {
 		e.admin.Close()

@@ -22,13 +22,22 @@ func (g *guardedTable) guarded() bool { return true }
 // newArticle creates the draft and gives it a slug and summary, through
 // the transition functions, so that it can be published once approved.
 func (g *guardedTable) newArticle(ctx context.Context, author uuid.UUID, slug string) (uuid.UUID, Snapshot, error) {
+	a, err := g.newRow(ctx, author, slug)
+	if err != nil {
+		return uuid.Nil, Snapshot{}, err
+	}
+	return a.ID, Snapshot{State: a.State, Version: a.Version}, nil
+}
+
+// newRow is newArticle, returning the row.
+func (g *guardedTable) newRow(ctx context.Context, author uuid.UUID, slug string) (db.AppArticle, error) {
 	a, err := g.q.ArticleCreate(ctx, g.pool, db.ArticleCreateParams{
 		Actor: author,
 		Title: "Bench article " + slug,
 		Body:  "A body to review.",
 	})
 	if err != nil {
-		return uuid.Nil, Snapshot{}, fmt.Errorf("create article: %w", db.InterpretError(err))
+		return db.AppArticle{}, fmt.Errorf("create article: %w", db.InterpretError(err))
 	}
 	summary := "What " + slug + " is about."
 	a, err = g.q.ArticleEdit(ctx, g.pool, db.ArticleEditParams{
@@ -39,9 +48,9 @@ func (g *guardedTable) newArticle(ctx context.Context, author uuid.UUID, slug st
 		Summary:         &summary,
 	})
 	if err != nil {
-		return uuid.Nil, Snapshot{}, fmt.Errorf("edit article %s: %w", a.ID, db.InterpretError(err))
+		return db.AppArticle{}, fmt.Errorf("edit article %s: %w", a.ID, db.InterpretError(err))
 	}
-	return a.ID, Snapshot{State: a.State, Version: a.Version}, nil
+	return a, nil
 }
 
 func (g *guardedTable) finals(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]Snapshot, error) {

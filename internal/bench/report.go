@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -115,9 +116,24 @@ type Result struct {
 // count. Ratios hold better than absolute numbers on a noisy machine. A
 // ratio whose divisor is zero is zero.
 type Ratio struct {
-	Clients     int      `json:"clients"`
-	Ops         RatioSet `json:"ops_per_second"`
-	Transitions RatioSet `json:"transitions_per_second"`
+	Clients int `json:"clients"`
+	// Gates holds the same ratios for every gate implementation that ran
+	// (each snapshot source); Ops and Transitions hold the primary's.
+	Gates       []GateRatio `json:"gates"`
+	Ops         RatioSet    `json:"ops_per_second"`
+	Transitions RatioSet    `json:"transitions_per_second"`
+}
+
+// GateRatio is one gate implementation's throughput over the db, naive
+// and raw implementations', in transitions and in ops per second.
+type GateRatio struct {
+	Implementation Implementation `json:"implementation"`
+	OpsDB          float64        `json:"ops_db"`
+	OpsNaive       float64        `json:"ops_naive"`
+	OpsRaw         float64        `json:"ops_raw"`
+	DB             float64        `json:"transitions_db"`
+	Naive          float64        `json:"transitions_naive"`
+	Raw            float64        `json:"transitions_raw"`
 }
 
 // RatioSet holds the gate's throughput over the db, naive and raw
@@ -144,7 +160,7 @@ func (v Violations) MarshalJSON() ([]byte, error) {
 func (r *Report) GuardedViolations() int {
 	n := 0
 	for _, res := range r.Runs {
-		if res.Implementation == ImplementationGate || res.Implementation == ImplementationDB {
+		if res.Implementation.Guarded() {
 			n += res.Violations.Total()
 		}
 	}
@@ -171,11 +187,28 @@ func ratios(runs []Result) []Ratio {
 	var out []Ratio
 	for _, n := range order {
 		m := by[n]
+		var gates []GateRatio
+		for _, impl := range AllImplementations() {
+			g, ok := m[impl]
+			if !ok || !impl.gate() {
+				continue
+			}
+			gates = append(gates, GateRatio{
+				Implementation: impl,
+				OpsDB:          div(g.OpsPerSecond, m[ImplementationDB].OpsPerSecond),
+				OpsNaive:       div(g.OpsPerSecond, m[ImplementationNaive].OpsPerSecond),
+				OpsRaw:         div(g.OpsPerSecond, m[ImplementationRaw].OpsPerSecond),
+				DB:             div(g.TransitionsPerSecond, m[ImplementationDB].TransitionsPerSecond),
+				Naive:          div(g.TransitionsPerSecond, m[ImplementationNaive].TransitionsPerSecond),
+				Raw:            div(g.TransitionsPerSecond, m[ImplementationRaw].TransitionsPerSecond),
+			})
+		}
 		gate, ok := m[ImplementationGate]
 		if !ok {
 			continue
 		}
 		out = append(out, Ratio{
+			Gates:   gates,
 			Clients: n,
 			Ops: RatioSet{
 				DBNaive:   div(m[ImplementationDB].OpsPerSecond, m[ImplementationNaive].OpsPerSecond),
@@ -248,6 +281,20 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if r.gateSources() > 1 {
+		fmt.Fprintln(w, "\neach snapshot source of the gate (transitions/s; ops/s in parentheses):")
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "clients\tgate\t/naive\t/raw\t/db\t")
+		for _, ra := range r.Ratios {
+			for _, g := range ra.Gates {
+				fmt.Fprintf(tw, "%d\t%-12s\t%.2f (%.2f)\t%.2f (%.2f)\t%.2f (%.2f)\t\n", ra.Clients, g.Implementation,
+					g.Naive, g.OpsNaive, g.Raw, g.OpsRaw, g.DB, g.OpsDB)
+			}
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
 
 	fmt.Fprintln(w, "\nviolations by kind (successes replayed per article in commit order against the state machine):")
 	found := false
@@ -256,7 +303,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 			continue
 		}
 		found = true
-		fmt.Fprintf(w, "  %-5s %s: %s\n", res.Implementation, clientsLabel(res.Clients), violationKinds(res.Violations))
+		fmt.Fprintf(w, "  %-12s %s: %s\n", res.Implementation, clientsLabel(res.Clients), violationKinds(res.Violations))
 	}
 	if !found {
 		fmt.Fprintln(w, "  none")
@@ -264,7 +311,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 
 	fmt.Fprintln(w, "\nretries of a request that had succeeded, answered with the original result (all client counts):")
 	var parts []string
-	for _, impl := range Implementations() {
+	for _, impl := range r.implementations() {
 		var rp Replays
 		for _, res := range r.Runs {
 			if res.Implementation == impl {
@@ -300,7 +347,7 @@ func (r *Report) writeFunctions(w io.Writer) error {
 			continue
 		}
 		found = true
-		fmt.Fprintf(w, "  %-5s %s: %d requests, %.0f µs in functions per request\n",
+		fmt.Fprintf(w, "  %-12s %s: %d requests, %.0f µs in functions per request\n",
 			res.Implementation, clientsLabel(res.Clients), res.Requests, res.FunctionMicrosPerRequest)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "    function\tcalls/request\tself µs/call\ttotal µs/call\t")
@@ -356,4 +403,27 @@ func joinInts(ns []int, sep string) string {
 		s[i] = fmt.Sprint(n)
 	}
 	return strings.Join(s, sep)
+}
+
+// implementations returns the implementations that ran, in the order they
+// ran.
+func (r *Report) implementations() []Implementation {
+	var out []Implementation
+	for _, res := range r.Runs {
+		if !slices.Contains(out, res.Implementation) {
+			out = append(out, res.Implementation)
+		}
+	}
+	return out
+}
+
+// gateSources counts the gate implementations that ran.
+func (r *Report) gateSources() int {
+	n := 0
+	for _, impl := range r.implementations() {
+		if impl.gate() {
+			n++
+		}
+	}
+	return n
 }

@@ -42,9 +42,11 @@ type ReplicaPair struct {
 	// ReplicaURL is the same database on the replica: read-only, and as
 	// stale as its replay.
 	ReplicaURL string
-
-	primaryAdmin string
-	replicaAdmin string
+	// PrimaryServerURL and ReplicaServerURL connect to the clusters'
+	// maintenance databases as the superuser with the default search_path:
+	// for code that makes databases of its own, such as the bench.
+	PrimaryServerURL string
+	ReplicaServerURL string
 }
 
 // NewReplicaPair returns a fresh database on this process's primary and
@@ -69,8 +71,8 @@ func NewReplicaPair(t testing.TB) *ReplicaPair {
 	replicaTurn.Lock()
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	p := &ReplicaPair{primaryAdmin: env.primary.URL("postgres"), replicaAdmin: env.replica.URL("postgres")}
-	admin, err := pgx.Connect(ctx, p.primaryAdmin)
+	p := &ReplicaPair{PrimaryServerURL: env.primary.URL("postgres"), ReplicaServerURL: env.replica.URL("postgres")}
+	admin, err := pgx.Connect(ctx, p.PrimaryServerURL)
 	if err != nil {
 		replicaTurn.Unlock()
 		require.NoError(t, err, "pgtest: connect to the primary")
@@ -86,8 +88,8 @@ func NewReplicaPair(t testing.TB) *ReplicaPair {
 		defer replicaTurn.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		defer cancel()
-		require.NoError(t, p.exec(ctx, p.replicaAdmin, "SELECT pg_catalog.pg_wal_replay_resume()"), "pgtest: resume replay")
-		require.NoError(t, p.exec(ctx, p.primaryAdmin, "DROP DATABASE IF EXISTS "+ident(name)+" WITH (FORCE)"), "pgtest: drop database")
+		require.NoError(t, p.exec(ctx, p.ReplicaServerURL, "SELECT pg_catalog.pg_wal_replay_resume()"), "pgtest: resume replay")
+		require.NoError(t, p.exec(ctx, p.PrimaryServerURL, "DROP DATABASE IF EXISTS "+ident(name)+" WITH (FORCE)"), "pgtest: drop database")
 	})
 	p.PrimaryURL = withEmptySearchPath(env.primary.URL(name))
 	p.ReplicaURL = withEmptySearchPath(env.replica.URL(name))
@@ -102,7 +104,7 @@ func (p *ReplicaPair) PauseReplay(t testing.TB) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	require.NoError(t, p.exec(ctx, p.replicaAdmin, "SELECT pg_catalog.pg_wal_replay_pause()"), "pgtest: pause replay")
+	require.NoError(t, p.exec(ctx, p.ReplicaServerURL, "SELECT pg_catalog.pg_wal_replay_pause()"), "pgtest: pause replay")
 }
 
 // ResumeReplay lets the replica apply what it received.
@@ -110,7 +112,7 @@ func (p *ReplicaPair) ResumeReplay(t testing.TB) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	require.NoError(t, p.exec(ctx, p.replicaAdmin, "SELECT pg_catalog.pg_wal_replay_resume()"), "pgtest: resume replay")
+	require.NoError(t, p.exec(ctx, p.ReplicaServerURL, "SELECT pg_catalog.pg_wal_replay_resume()"), "pgtest: resume replay")
 }
 
 // WaitReplayed waits until the replica has applied everything the primary
@@ -120,7 +122,7 @@ func (p *ReplicaPair) WaitReplayed(t testing.TB) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	primary, err := pgx.Connect(ctx, p.primaryAdmin)
+	primary, err := pgx.Connect(ctx, p.PrimaryServerURL)
 	require.NoError(t, err, "pgtest: connect to the primary")
 	defer primary.Close(ctx)
 	// The insert position, not the write position: with synchronous_commit
@@ -128,7 +130,7 @@ func (p *ReplicaPair) WaitReplayed(t testing.TB) {
 	// is written.
 	var lsn string
 	require.NoError(t, primary.QueryRow(ctx, "SELECT pg_catalog.pg_current_wal_insert_lsn()::text").Scan(&lsn))
-	replica, err := pgx.Connect(ctx, p.replicaAdmin)
+	replica, err := pgx.Connect(ctx, p.ReplicaServerURL)
 	require.NoError(t, err, "pgtest: connect to the replica")
 	defer replica.Close(ctx)
 	for {

@@ -13,7 +13,7 @@ import (
 
 const transitionLogByEntity = `-- name: TransitionLogByEntity :many
 
-SELECT id, actor_id, at, correlation_id, db_user, entity_id, from_state, idempotency_key, machine, note, to_state, transition
+SELECT id, actor_id, at, correlation_id, db_user, entity_id, from_state, idempotency_key, machine, note, to_state, transition, prev_hash, hash
 FROM bulwark.transition_log
 WHERE entity_id = $1::uuid
 ORDER BY id
@@ -42,6 +42,8 @@ func (q *Queries) TransitionLogByEntity(ctx context.Context, db DBTX, entityID u
 			&i.Note,
 			&i.ToState,
 			&i.Transition,
+			&i.PrevHash,
+			&i.Hash,
 		); err != nil {
 			return nil, err
 		}

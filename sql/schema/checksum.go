@@ -72,11 +72,18 @@ func checksumsOf(p *goose.Provider) ([]Checksum, error) {
 // Up applies every pending migration with a provider from [NewProvider]
 // and then records the checksum of each applied migration (see
 // [RecordChecksums]), so that `bulwark verify` can tell when an applied
-// migration's file changes. Use it rather than the provider's Up. It
-// returns the results of the migrations it applied; on failure, those
-// that succeeded before the error, whose checksums are recorded.
+// migration's file changes, and what the migrations changed behind the
+// boundary (see [SnapshotBoundary] and [RecordBoundary]), so that verify
+// can tell a function, column or trigger a migration changed from one
+// changed by hand. Use it rather than the provider's Up. It returns the
+// results of the migrations it applied; on failure, those that succeeded
+// before the error, whose checksums and changes are recorded.
 func Up(ctx context.Context, db *sql.DB, opts ...goose.ProviderOption) ([]*goose.MigrationResult, error) {
 	p, err := NewProvider(db, opts...)
+	if err != nil {
+		return nil, err
+	}
+	before, err := SnapshotBoundary(ctx, db)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +97,86 @@ func Up(ctx context.Context, db *sql.DB, opts ...goose.ProviderOption) ([]*goose
 	if err := RecordChecksums(ctx, db, p, results); err != nil {
 		return results, errors.Join(upErr, err)
 	}
+	if err := RecordBoundary(ctx, db, before); err != nil {
+		return results, errors.Join(upErr, err)
+	}
 	return results, upErr
+}
+
+// BoundarySnapshot is what the boundary's functions, columns, triggers,
+// policies and row-security settings were at one moment
+// (bulwark.boundary_catalog), taken by [SnapshotBoundary] before
+// migrating. The zero value means there was nothing to take: the database
+// predates the record (migration 00005).
+type BoundarySnapshot struct {
+	catalog []byte // JSON array of {kind, object, definition}
+}
+
+// SnapshotBoundary returns what the boundary holds now, for
+// [RecordBoundary] after migrating. On a database without the record it
+// returns the zero snapshot. It fails when the database cannot answer.
+func SnapshotBoundary(ctx context.Context, db *sql.DB) (BoundarySnapshot, error) {
+	var installed bool
+	if err := db.QueryRowContext(ctx,
+		`SELECT pg_catalog.to_regprocedure('bulwark.boundary_catalog(text)') IS NOT NULL`,
+	).Scan(&installed); err != nil {
+		return BoundarySnapshot{}, fmt.Errorf("snapshot the boundary: %w", err)
+	}
+	if !installed {
+		return BoundarySnapshot{}, nil
+	}
+	var catalog []byte
+	if err := db.QueryRowContext(ctx, `
+		SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+		           'kind', c.kind, 'object', c.object, 'definition', c.definition)), '[]')::text
+		FROM bulwark.boundary_catalog() AS c`).Scan(&catalog); err != nil {
+		return BoundarySnapshot{}, fmt.Errorf("snapshot the boundary: %w", err)
+	}
+	return BoundarySnapshot{catalog: catalog}, nil
+}
+
+// RecordBoundary records in bulwark.contract_objects what changed behind
+// the boundary since before was taken: every function, column, trigger,
+// policy or row-security setting whose definition differs from before, and
+// every one that before had and the catalog no longer has. What differed
+// from the record already before (changed by hand) stays different, so
+// verify keeps reporting it. With the zero snapshot (the record did not
+// exist before), it records everything as it is, trusted on first use. It
+// runs as bulwark_owner, so db must connect as the migration role; it does
+// nothing on a database without the record. Call it after running a
+// provider's Up, UpTo, UpByOne, Down or DownTo directly, with a snapshot
+// taken before.
+func RecordBoundary(ctx context.Context, db *sql.DB, before BoundarySnapshot) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("record the boundary: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var installed bool
+	if err := tx.QueryRowContext(ctx,
+		`SELECT pg_catalog.to_regprocedure('bulwark.boundary_record(jsonb)') IS NOT NULL`,
+	).Scan(&installed); err != nil {
+		return fmt.Errorf("record the boundary: %w", err)
+	}
+	if !installed {
+		return nil
+	}
+	// As the owner, like the migrations: the record is written only by the
+	// engine's function, which the owner may call.
+	if _, err := tx.ExecContext(ctx, `SET LOCAL ROLE bulwark_owner`); err != nil {
+		return fmt.Errorf("record the boundary: %w", err)
+	}
+	var arg any
+	if before.catalog != nil {
+		arg = string(before.catalog)
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT bulwark.boundary_record($1::jsonb)`, arg); err != nil {
+		return fmt.Errorf("record the boundary: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("record the boundary: %w", err)
+	}
+	return nil
 }
 
 // RecordChecksums records in bulwark.migration_checksums what p's applied
@@ -100,7 +186,7 @@ func Up(ctx context.Context, db *sql.DB, opts ...goose.ProviderOption) ([]*goose
 // before checksums existed trusts its files on first use); a migration
 // rolled back loses its record. It runs as bulwark_owner, so db must
 // connect as the migration role. It does nothing on a database whose
-// migrations predate the checksums (00005). Call it after running p's Up,
+// migrations predate the checksums. Call it after running p's Up,
 // UpTo, UpByOne or Down directly.
 func RecordChecksums(ctx context.Context, db *sql.DB, p *goose.Provider, applied []*goose.MigrationResult) error {
 	sums, err := checksumsOf(p)

@@ -19,9 +19,37 @@
 // capability ([Grants]), load the snapshot, run the policy, call the
 // transition function with the snapshot's version and the caller's
 // idempotency key, and map the result. Every failure is an [*Error] naming
-// its layer; [HTTPStatus] maps layers to status codes. [DoRetry] retries
-// conflicts by running the whole gate again on fresh state: it never re-sends
-// an old mutation.
+// its layer; [HTTPStatus] maps layers to status codes. [DoOpts].Retry
+// retries conflicts by running the whole gate again on fresh state: it
+// never re-sends an old mutation.
+//
+// # An API made of types
+//
+// Requests say what they are about ([Targeted]), carry their idempotency
+// key ([Keyed]) and the version the caller saw ([Pinned]), and check their
+// own shape ([Validator]); snapshots say which row and version they are
+// ([Entity], methods beside the sqlc models). So the common shapes take a
+// policy and a SQL call and nothing else: [Transition], [Create], [Read]
+// (whose refusal answers not found, so it does not reveal that the target
+// exists) and [Query].
+//
+// # Round trips
+//
+// The gate's own statements travel with the action's: the idempotency key
+// check in one pgx batch with the snapshot's query, the correlation id in
+// one with the transition function's call (one implicit transaction). A
+// keyed transition costs two round trips, one when the snapshot is held
+// or cached; a read costs one.
+//
+// # Snapshots from anywhere
+//
+// A [SnapshotSource], per gate or per call, says where the snapshot comes
+// from: the primary ([FromPrimary]), a row the caller holds ([Held]), the
+// gate's per-process cache ([FromCache]) or a streaming replica
+// ([FromReplica]). A stale snapshot is harmless: the transition function
+// re-checks the version under the row lock and refuses with a retryable
+// conflict, and a retry decides again on the primary. No refusal rests on a
+// copy: one the policy refuses is read again from the primary first.
 //
 // # Tracing
 //

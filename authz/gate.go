@@ -345,19 +345,23 @@ func (c *call[S, R, T]) load() error {
 			}
 		}
 	}
-	return step.end(c.readPrimary(stepCtx, step))
+	err := c.readPrimary(stepCtx)
+	step(StepResult{Err: err, Replay: c.replay})
+	return err
 }
 
 // loadFresh reads the snapshot again from the primary.
 func (c *call[S, R, T]) loadFresh() error {
 	stepCtx, step := c.g.startStep(c.ctx, StepSnapshot)
-	return step.end(c.readPrimary(stepCtx, step))
+	err := c.readPrimary(stepCtx)
+	step(StepResult{Err: err, Replay: c.replay})
+	return err
 }
 
 // readPrimary reads the snapshot on the call's connection, with the key
 // check (and, in the caller's transaction, the correlation id) in the same
-// round trip, and reports the step's result itself when it succeeds.
-func (c *call[S, R, T]) readPrimary(ctx context.Context, step stepEnd) error {
+// round trip.
+func (c *call[S, R, T]) readPrimary(ctx context.Context) error {
 	p := &pipelined{conn: c.conn, name: c.a.Name}
 	var used bool
 	if c.tx != nil && !c.correlated {
@@ -382,7 +386,6 @@ func (c *call[S, R, T]) readPrimary(ctx context.Context, step stepEnd) error {
 	if c.tx == nil {
 		cachePut(c.g.cache, s)
 	}
-	step(StepResult{Replay: c.replay})
 	return nil
 }
 

@@ -89,6 +89,9 @@ func (o *SlogObserver) Observe(ctx context.Context, rec Record) {
 	}
 	if rec.Outcome != OutcomeAllowed {
 		attrs = append(attrs, slog.String("layer", string(rec.Layer)), slog.String("code", rec.Code))
+		if rec.Concealed {
+			attrs = append(attrs, slog.Bool("concealed", true))
+		}
 		if rec.Err != nil {
 			attrs = append(attrs, slog.String("error", rec.Err.Error()))
 		}

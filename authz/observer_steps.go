@@ -15,10 +15,14 @@ const (
 	// StepPermission loads the principal (from the [Grants] cache or the
 	// database) and checks that it is active and holds the capability.
 	StepPermission Step = "permission"
-	// StepSnapshot runs LoadFunc and checks whether the request's
-	// idempotency key was used before.
+	// StepSnapshot gets the snapshot from its source. Read from the
+	// primary, it comes with the answer to whether the request's
+	// idempotency key was used before (one round trip); held, cached or
+	// from a replica, the key is asked about only if the policy refuses.
+	// A copy's refusal runs it again, on the primary.
 	StepSnapshot Step = "snapshot"
-	// StepPolicy runs ExpectFunc and the policy. A replay skips it.
+	// StepPolicy runs ExpectFunc and the policy. A replay skips it; a
+	// refusal on a copy runs it again after a fresh StepSnapshot.
 	StepPolicy Step = "policy"
 	// StepTransition runs ActFunc: the transition function, which checks
 	// again and writes.
@@ -40,9 +44,12 @@ type CallInfo struct {
 type StepResult struct {
 	// Err is the step's error, nil when it passed.
 	Err error
-	// Replay is true, for [StepSnapshot], when the principal used the
-	// request's idempotency key before: the policy is skipped and the
-	// transition function answers with the first call's result.
+	// Replay is true, for [StepSnapshot] read from the primary, when the
+	// principal used the request's idempotency key before: the policy is
+	// skipped and the transition function answers with the first call's
+	// result. (A held or cached snapshot the policy allows goes to the
+	// function without asking: a replay is then answered there, unseen
+	// here.)
 	Replay bool
 }
 

@@ -3,6 +3,7 @@ package authz_test
 import (
 	"context"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -287,4 +288,65 @@ func TestRoundTrips(t *testing.T) {
 		require.Equal(t, "in_review", got.State)
 		require.Equal(t, a.Version+2, got.Version)
 	})
+}
+
+// stepCounter is a StepObserver that records the steps of each call, as
+// started and ended.
+type stepCounter struct {
+	recorder
+	mu    sync.Mutex
+	steps []string
+}
+
+func (s *stepCounter) StartCall(ctx context.Context, _ authz.CallInfo) context.Context { return ctx }
+
+func (s *stepCounter) StartRetry(ctx context.Context, _ authz.CallInfo) (context.Context, func(int, error)) {
+	return ctx, func(int, error) {}
+}
+
+func (s *stepCounter) StartStep(ctx context.Context, step authz.Step) (context.Context, func(authz.StepResult)) {
+	s.mu.Lock()
+	s.steps = append(s.steps, "start "+string(step))
+	s.mu.Unlock()
+	return ctx, func(authz.StepResult) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.steps = append(s.steps, "end "+string(step))
+	}
+}
+
+func (s *stepCounter) take() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	steps := s.steps
+	s.steps = nil
+	return steps
+}
+
+func TestStepsEndOnce(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	w := newWorld(t)
+	author := w.newPrincipal(t, "author")
+	obs := &stepCounter{}
+	gate := authz.NewGate(w.pool, startGrants(t, w.pool, nil), &authz.GateOpts{Observer: obs})
+
+	a := w.draft(t, author)
+	_, err := authz.Do(ctx, gate, author, submitTransition(), articleRequest{ID: a.ID, Key: "steps-1"}, nil)
+	require.NoError(t, err)
+	require.Equal(t, []string{
+		"start permission", "end permission", "start snapshot", "end snapshot",
+		"start policy", "end policy", "start transition", "end transition",
+	}, obs.take())
+
+	// A held row the policy refuses is looked at again on the primary,
+	// which refuses too.
+	b := w.inReview(t, author)
+	_, err = authz.Do(ctx, gate, author, submitTransition(), articleRequest{ID: b.ID}, &authz.DoOpts{Snapshot: authz.Held(b)})
+	requireLayer(t, err, authz.LayerPolicy, "not_draft")
+	require.Equal(t, []string{
+		"start permission", "end permission", "start snapshot", "end snapshot",
+		"start policy", "end policy", "start snapshot", "end snapshot", "start policy", "end policy",
+	}, obs.take())
 }

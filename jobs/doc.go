@@ -6,6 +6,13 @@
 // as a login role that is a member of bulwark_jobs, which holds DML on
 // River's tables and none on guarded data.
 //
+// The package is a thin adapter: every domain decision (is a job the kit's,
+// is its schedule due and still its own, may its creator still publish,
+// what to record when not; which articles expired, which schedules lost
+// their job) is the articles service's ([articles.Service.RunScheduled],
+// ListExpired, ListJobless, through the gate). Here they become River's
+// answers: snooze, cancel, retry.
+//
 // # Who may give orders
 //
 // A River job row is an order to act as a service principal, so River's

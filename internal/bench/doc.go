@@ -1,6 +1,6 @@
 // Package bench measures what bulwark's enforcement costs and what it
 // buys: an article workload (contended, or each client on rows of its
-// own) served by four implementations in the same process and database,
+// own) served by several implementations in the same process and database,
 // each checked by the same independent test of correctness, with what
 // the server's functions cost per call. `bulwark bench` runs it.
 //
@@ -13,7 +13,16 @@
 // # Implementations
 //
 //   - [ImplementationGate]: the articles service, the full gate, on a pool
-//     that logs in as a member of bulwark_app.
+//     that logs in as a member of bulwark_app, deciding on snapshots read
+//     from the primary (with the idempotency key check, one round trip),
+//     then calling the transition function (with the correlation id, one
+//     more).
+//   - [ImplementationGateHeld], [ImplementationGateCache],
+//     [ImplementationGateReplica]: the same gate deciding on the row the
+//     client was given (authz.Held), on the gate's per-process cache
+//     (authz.FromCache), or on a streaming replica (authz.FromReplica,
+//     with [RunOpts].ReplicaURL). [RunOpts].Implementations picks which
+//     run; `bulwark bench --sources all` runs them all side by side.
 //   - [ImplementationDB]: the generated db function alone, with the
 //     version the client saw.
 //   - [ImplementationNaive]: check-then-act on the copy: SELECT the row,
@@ -66,8 +75,8 @@
 // first row: each must be a legal step of the article machine (read from
 // bulwark.transitions) from the state and the version the previous one
 // left, and the last must leave the article's final row. The check knows
-// nothing else about the implementations, so it applies to all four
+// nothing else about the implementations, so it applies to all of them
 // alike. The naive and raw implementations break it under contention, and
-// with stale pages and retries even without; the gate and the db function
-// must never break it.
+// with stale pages and retries even without; the gate, whatever its
+// snapshot source, and the db function must never break it.
 package bench

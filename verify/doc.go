@@ -13,7 +13,17 @@
 // # What is checked
 //
 // Each check is one catalog query for all tables, so verify stays fast
-// with hundreds of guarded tables. The checks, in report order:
+// with hundreds of guarded tables (500 take well under a second; see
+// BenchmarkVerify). Several checks compare the live catalog with the
+// boundary's record (bulwark.contract_objects): what the functions,
+// columns, triggers, policies and row-security settings behind the
+// boundary were when the migrations or the declarations last changed them.
+// schema.Up records what each run of migrations changed (the catalog
+// before and after it), and a declaration (guard, declare_transition,
+// declare_api, ...) records the code it generates when its transaction
+// commits; a change made any other way stays different from the record
+// until a migration accepts it (SELECT bulwark.boundary_accept(kind,
+// object)). The checks, in report order:
 //
 //   - guard_triggers: every table in bulwark.guarded_tables has the three
 //     triggers bulwark.guard() attaches: bulwark_10_boundary (the write
@@ -27,17 +37,38 @@
 //     drift.
 //   - append_only: bulwark.transition_log's bulwark_append_only and
 //     bulwark_append_only_truncate, likewise.
-//   - triggers_enabled: every other trigger on bulwark's tables and the
-//     guarded tables (frozen-record rules, capability rules, the core
-//     tables' write guards, foreign keys' internal triggers) fires.
+//   - triggers_enabled: every other trigger on the tables of the
+//     boundary's schemas (frozen-record rules, capability rules, the write
+//     guards of the tables the core protects, foreign keys' internal
+//     triggers) fires.
 //   - trigger_settings: no role or database setting (nor the server's
 //     configuration) sets session_replication_role = replica, which
 //     silences ordinary triggers for every session it applies to.
+//   - trigger_definitions: every other trigger on a table of the
+//     boundary's schemas (schema bulwark and the guarded tables' schemas)
+//     is as recorded: the core tables' bulwark_10_write_guard,
+//     bulwark_90_audit and bulwark_truncate, the declarations' and the
+//     domains' rules. One dropped or changed is drift, and so is one
+//     added: it runs inside every write, as the engine.
+//   - guarded_tables: every table that was ever guarded
+//     (bulwark.guard_history) is guarded still, or gone (unguard belongs
+//     in a Down migration that then drops the table); every registered
+//     table exists (one dropped without its migration's unguard leaves
+//     its registration behind).
+//   - columns: every column of those tables has its recorded type, NOT
+//     NULL, default, generated expression and identity; none dropped or
+//     added outside the migrations.
 //   - constraints: every constraint and unique index in the enforcement
 //     contract (bulwark.contract_constraints, filled by bulwark.guard()
 //     and bulwark.declare_constraint() in the migrations, never by Go)
 //     exists, is validated (NOT VALID is drift; so is an invalid index),
 //     and keeps its declared definition.
+//   - row_security: every such table keeps its recorded row-security
+//     settings (ENABLE, FORCE, and LOGGED), and its policies are the
+//     recorded ones: a policy decides which rows the engine's UPDATE and
+//     the readers see.
+//   - rules: no RULE on any such table: a rule rewrites a statement
+//     before any trigger sees it.
 //   - table_privileges: PUBLIC, bulwark_app and bulwark_jobs hold no
 //     INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES or TRIGGER on a guarded
 //     table or a table of schema bulwark (the audit log included), directly,
@@ -51,11 +82,18 @@
 //     REFERENCES or TRIGGER on its tables: a River job row is an order to
 //     act as a service principal, so only the job runners may write one.
 //     A database without schema river passes with nothing checked.
+//   - default_privileges: no default privileges (ALTER DEFAULT
+//     PRIVILEGES) give bulwark_app or bulwark_jobs, directly, through a
+//     role or through PUBLIC, DML on future tables or EXECUTE on future
+//     functions; bulwark_owner's and bulwark_engine's new functions start
+//     without EXECUTE for PUBLIC.
 //   - function_definer, function_owner, function_search_path: every
 //     transition function is SECURITY DEFINER, owned by bulwark_owner (the
-//     domain's wrappers) or bulwark_engine (the engine's generated code and
-//     the core's own), and pins search_path to existing schemas with
-//     pg_temp explicitly last.
+//     domain's wrappers) or bulwark_engine (the core's code), and pins
+//     search_path to existing schemas with pg_temp explicitly last; the
+//     code the engine generates (<schema>.<machine>_apply and
+//     bulwark.trg_<machine>_boundary and _audit) is owned by
+//     bulwark_engine, whose code no login can replace.
 //     A transition function is a SECURITY DEFINER function in a schema
 //     behind the boundary, or a volatile function there that bulwark_app
 //     or bulwark_jobs may execute other than through PUBLIC. (A stable
@@ -63,6 +101,20 @@
 //     bulwark.capability_name_problem, only reads, with the caller's
 //     rights.)
 //   - function_execute: PUBLIC may execute no function behind the boundary.
+//   - function_fingerprints: every function in the boundary's schemas, and
+//     every trigger function of their tables, has its recorded
+//     fingerprint: a sha256 of its body, its language, security,
+//     volatility, strictness, settings, arguments, result, owner and ACL
+//     (stable across dump and restore). A body replaced by hand with the
+//     same signature and settings, a function added or dropped outside the
+//     migrations, is drift.
+//   - callable_functions: every function bulwark_app or bulwark_jobs may
+//     execute (directly, through a role or through PUBLIC, in a schema
+//     they may use; any schema but the system's, leaving out extensions'
+//     and trigger functions) is declared: a typed API wrapper
+//     (bulwark.api_functions, with its action's capability) or a declared
+//     callable (bulwark.callable_functions: a read, or a call that checks
+//     its capability itself).
 //   - owners: bulwark_owner owns the schemas behind the boundary, every
 //     relation of schema bulwark and every guarded table.
 //   - owner_members: no login role other than the migration roles
@@ -79,6 +131,20 @@
 //   - state_machines: every machine's initial state and every transition's
 //     states are declared, and every state is reachable from the initial
 //     state.
+//   - history: every guarded row's version equals the number of its log
+//     rows, its log replays from its creation along the machine's declared
+//     transitions to its state, and the log's hash chain holds
+//     (transition_log.prev_hash and hash: an edited row, or one erased
+//     before others, breaks it). Each row's log is read through the index
+//     on entity_id, in one query with a branch per table. A table larger
+//     than [Opts].HistoryRows (10,000 by default) is checked on a fresh
+//     Bernoulli sample of about that many rows per run, never more: a gap
+//     in k of n rows escapes one run with probability at most
+//     (1 - HistoryRows/n)^k. A gap that was explained is acknowledged
+//     (bulwark.history_acknowledge) and the history after it checked. A
+//     change of other columns made with both the boundary and the audit
+//     trigger disabled leaves version, log and state as they were, and
+//     shows nowhere.
 //   - migrations: every migration applied (per goose's version table) is
 //     known to the binary ([Opts].Migrations, by default bulwark's
 //     embedded ones) and has the checksum recorded when it was applied
@@ -88,8 +154,8 @@
 //
 // Drift is not an error: [Run] returns a [Report] whose OK is false. It
 // returns an error only when it could not check: [ErrNotInstalled],
-// [ErrNoContract], or a [*CheckError] naming the check whose query failed
-// (typically a missing privilege). Run it as the migration role, or as a
+// [ErrNoContract], [ErrNoRecord], or a [*CheckError] naming the check
+// whose query failed (typically a missing privilege). Run it as the migration role, or as a
 // login member of bulwark_app granted SELECT on goose's version table.
 //
 // # JSON report
@@ -119,7 +185,8 @@
 //	}
 //
 // Objects are named as the catalog prints them: schema.table for tables,
-// schema.table.name for triggers and constraints, the regprocedure
+// schema.table.name for columns, triggers, constraints, policies and
+// rules, schema.table/id for a guarded row, the regprocedure
 // (schema.name(argtypes)) for functions, the bare name for schemas, roles
 // and capabilities, machine/state for states, the file name (or
 // "version N") for migrations. New checks and new fields may appear

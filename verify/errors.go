@@ -17,6 +17,12 @@ var ErrNotInstalled = errors.New("bulwark: schema bulwark is missing: this datab
 // is not.
 var ErrNoContract = errors.New("bulwark: the database predates the enforcement contract (bulwark.contract_constraints): run bulwark migrate up")
 
+// ErrNoRecord reports that schema bulwark exists without the boundary's
+// record (bulwark.contract_objects, migration 00005), so there is nothing
+// to compare the functions, columns and triggers with. Returned by [Run];
+// migrating is the fix, retrying is not.
+var ErrNoRecord = errors.New("bulwark: the database predates the boundary's record (bulwark.contract_objects): run bulwark migrate up")
+
 // CheckError reports that a check could not run, most often because the
 // role lacks a privilege (SELECT on a bulwark table or on goose's version
 // table, EXECUTE on bulwark.capability_name_problem) or the connection

@@ -14,6 +14,8 @@ type function struct {
 	// Signature is the regprocedure: schema-qualified name and argument
 	// types, usable in ALTER FUNCTION.
 	Signature string
+	Schema    string
+	Name      string
 	Kind      string // pg_proc.prokind: f or p
 	Definer   bool
 	Owner     string
@@ -32,6 +34,8 @@ func (s *session) loadFunctions(ctx context.Context) error {
 	rows, err := s.tx.Query(ctx, `
 		WITH app AS (`+appRoles+`)
 		SELECT p.oid::regprocedure::text,
+		       n.nspname::text,
+		       p.proname::text,
 		       p.prokind::text,
 		       p.prosecdef,
 		       pg_catalog.pg_get_userbyid(p.proowner)::text,
@@ -120,16 +124,47 @@ func (s *session) checkFunctionDefiner(_ context.Context, c *Check) error {
 	return nil
 }
 
-// checkFunctionOwner requires bulwark_owner or bulwark_engine to own every
-// transition function: a SECURITY DEFINER function runs with its owner's
-// rights; the engine's own code (generated, or the core's grant functions)
-// is the only code the write guards let through.
+// generatedFunctions returns the code bulwark.engine_build generates for
+// each existing guarded table's machine, as schema and name:
+// <schema>.<machine>_apply, bulwark.trg_<machine>_boundary and
+// bulwark.trg_<machine>_audit.
+func (s *session) generatedFunctions() map[[2]string]bool {
+	names := make(map[[2]string]bool, 3*len(s.guarded))
+	for _, g := range s.guarded {
+		if g.Name == "" {
+			continue
+		}
+		names[[2]string{g.Schema, g.Machine + "_apply"}] = true
+		names[[2]string{"bulwark", "trg_" + g.Machine + "_boundary"}] = true
+		names[[2]string{"bulwark", "trg_" + g.Machine + "_audit"}] = true
+	}
+	return names
+}
+
+// checkFunctionOwner requires bulwark_engine to own the code the engine
+// generates (its apply function and its boundary and audit triggers'
+// functions: whoever owns them can replace them, and only the member-less
+// engine role must), and bulwark_owner or bulwark_engine to own every
+// other transition function: a SECURITY DEFINER function runs with its
+// owner's rights, and the engine's own code is the only code the write
+// guards let through.
 func (s *session) checkFunctionOwner(_ context.Context, c *Check) error {
-	for _, f := range s.transitionFunctions() {
-		c.Checked++
-		if f.Owner != roleOwner && f.Owner != roleEngine {
-			c.fail(f.Signature, "owned by "+f.Owner+", not "+roleOwner,
-				fmt.Sprintf("ALTER %s %s OWNER TO %s", f.keyword(), f.Signature, roleOwner))
+	generated := s.generatedFunctions()
+	for _, f := range s.functions {
+		switch {
+		case generated[[2]string{f.Schema, f.Name}]:
+			c.Checked++
+			if f.Owner != roleEngine {
+				c.fail(f.Signature, "engine code owned by "+f.Owner+", not "+roleEngine+": its owner can replace it",
+					fmt.Sprintf("as a superuser: ALTER %s %s OWNER TO %s (the engine's generated code belongs to the member-less %[3]s)",
+						f.keyword(), f.Signature, roleEngine))
+			}
+		case f.transition():
+			c.Checked++
+			if f.Owner != roleOwner && f.Owner != roleEngine {
+				c.fail(f.Signature, "owned by "+f.Owner+", not "+roleOwner,
+					fmt.Sprintf("ALTER %s %s OWNER TO %s", f.keyword(), f.Signature, roleOwner))
+			}
 		}
 	}
 	return nil

@@ -119,15 +119,12 @@ type liveTrigger struct {
 // checkGuardTriggers requires the guard's three triggers on every guarded
 // table, enabled and as guard() made them.
 func (s *session) checkGuardTriggers(ctx context.Context, c *Check) error {
+	// A registered table that is gone is guarded_tables' finding.
 	var targets []guardedTable
 	for _, g := range s.guarded {
-		if g.Name == "" {
-			c.fail(fmt.Sprintf("relation %d", g.OID),
-				"registered in bulwark.guarded_tables but the table no longer exists",
-				"restore the table from its migration, or delete its bulwark.guarded_tables row under bulwark.maintenance_begin")
-			continue
+		if g.Name != "" {
+			targets = append(targets, g)
 		}
-		targets = append(targets, g)
 	}
 	return s.checkTriggerSet(ctx, c, targets, guardTriggers)
 }
@@ -256,9 +253,10 @@ func enabledProblem(enabled string) string {
 	return fmt.Sprintf("in unknown state %q", enabled)
 }
 
-// checkTriggersEnabled requires every other trigger on bulwark's tables
-// and the guarded tables (frozen-record rules, capability rules, write
-// guards of the core's tables, foreign keys' internal triggers) to fire.
+// checkTriggersEnabled requires every other trigger on the tables of the
+// boundary's schemas (frozen-record rules, capability rules, write guards
+// of the tables the core protects, foreign keys' internal triggers) to
+// fire.
 func (s *session) checkTriggersEnabled(ctx context.Context, c *Check) error {
 	rows, err := s.tx.Query(ctx, `
 		SELECT c.oid,
@@ -269,10 +267,11 @@ func (s *session) checkTriggersEnabled(ctx context.Context, c *Check) error {
 		       coalesce(k.conrelid::regclass::text || '.' || k.conname::text, '')
 		FROM pg_catalog.pg_trigger AS t
 		JOIN pg_catalog.pg_class AS c ON c.oid = t.tgrelid
+		JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
 		LEFT JOIN pg_catalog.pg_constraint AS k ON k.oid = t.tgconstraint
-		WHERE c.relnamespace = 'bulwark'::regnamespace
+		WHERE n.nspname = ANY ($2::text[])
 		   OR c.oid = ANY ($1::oid[])
-		ORDER BY 2, 3`, s.existingGuarded())
+		ORDER BY 2, 3`, s.existingGuarded(), s.boundary)
 	if err != nil {
 		return err
 	}

@@ -19,25 +19,34 @@ const SchemaVersion = 1
 // The checks, in the order a [Report] lists them. The names are stable:
 // CI pipelines match on them.
 const (
-	CheckGuardTriggers      = "guard_triggers"
-	CheckAppendOnly         = "append_only"
-	CheckTriggersEnabled    = "triggers_enabled"
-	CheckTriggerSettings    = "trigger_settings"
-	CheckConstraints        = "constraints"
-	CheckTablePrivileges    = "table_privileges"
-	CheckSchemaCreate       = "schema_create"
-	CheckRiverPrivileges    = "river_privileges"
-	CheckFunctionDefiner    = "function_definer"
-	CheckFunctionOwner      = "function_owner"
-	CheckFunctionSearchPath = "function_search_path"
-	CheckFunctionExecute    = "function_execute"
-	CheckOwners             = "owners"
-	CheckOwnerMembers       = "owner_members"
-	CheckEngineMembers      = "engine_members"
-	CheckCapabilityNames    = "capability_names"
-	CheckRoleCapabilities   = "role_capabilities"
-	CheckStateMachines      = "state_machines"
-	CheckMigrations         = "migrations"
+	CheckGuardTriggers        = "guard_triggers"
+	CheckAppendOnly           = "append_only"
+	CheckTriggersEnabled      = "triggers_enabled"
+	CheckTriggerSettings      = "trigger_settings"
+	CheckTriggerDefinitions   = "trigger_definitions"
+	CheckGuardedTables        = "guarded_tables"
+	CheckColumns              = "columns"
+	CheckConstraints          = "constraints"
+	CheckRowSecurity          = "row_security"
+	CheckRules                = "rules"
+	CheckTablePrivileges      = "table_privileges"
+	CheckSchemaCreate         = "schema_create"
+	CheckRiverPrivileges      = "river_privileges"
+	CheckDefaultPrivileges    = "default_privileges"
+	CheckFunctionDefiner      = "function_definer"
+	CheckFunctionOwner        = "function_owner"
+	CheckFunctionSearchPath   = "function_search_path"
+	CheckFunctionExecute      = "function_execute"
+	CheckFunctionFingerprints = "function_fingerprints"
+	CheckCallableFunctions    = "callable_functions"
+	CheckOwners               = "owners"
+	CheckOwnerMembers         = "owner_members"
+	CheckEngineMembers        = "engine_members"
+	CheckCapabilityNames      = "capability_names"
+	CheckRoleCapabilities     = "role_capabilities"
+	CheckStateMachines        = "state_machines"
+	CheckHistory              = "history"
+	CheckMigrations           = "migrations"
 )
 
 // roleOwner owns everything behind the boundary.
@@ -72,7 +81,18 @@ type Opts struct {
 	// VersionTable is goose's version table. Empty means
 	// public.goose_db_version.
 	VersionTable string
+
+	// HistoryRows bounds the rows of one guarded table whose history the
+	// history check reads: a table with more (by its planner statistics)
+	// is checked on a Bernoulli sample of about HistoryRows rows, each row
+	// with probability HistoryRows/rows, drawn afresh on every run. Zero
+	// means [DefaultHistoryRows]; negative means every row of every
+	// table.
+	HistoryRows int
 }
+
+// DefaultHistoryRows is the default of [Opts].HistoryRows.
+const DefaultHistoryRows = 10000
 
 // Report is the outcome of [Run]: one [Check] per rule, in a fixed order.
 type Report struct {
@@ -136,20 +156,29 @@ var checks = []struct {
 	{CheckAppendOnly, "triggers", (*session).checkAppendOnly},
 	{CheckTriggersEnabled, "triggers", (*session).checkTriggersEnabled},
 	{CheckTriggerSettings, "settings", (*session).checkTriggerSettings},
+	{CheckTriggerDefinitions, "triggers", (*session).checkTriggerDefinitions},
+	{CheckGuardedTables, "tables", (*session).checkGuardedTables},
+	{CheckColumns, "columns", (*session).checkColumns},
 	{CheckConstraints, "constraints", (*session).checkConstraints},
+	{CheckRowSecurity, "tables and policies", (*session).checkRowSecurity},
+	{CheckRules, "tables", (*session).checkRules},
 	{CheckTablePrivileges, "tables", (*session).checkTablePrivileges},
 	{CheckSchemaCreate, "schemas", (*session).checkSchemaCreate},
 	{CheckRiverPrivileges, "river objects", (*session).checkRiverPrivileges},
+	{CheckDefaultPrivileges, "default privileges", (*session).checkDefaultPrivileges},
 	{CheckFunctionDefiner, "transition functions", (*session).checkFunctionDefiner},
-	{CheckFunctionOwner, "transition functions", (*session).checkFunctionOwner},
+	{CheckFunctionOwner, "functions", (*session).checkFunctionOwner},
 	{CheckFunctionSearchPath, "transition functions", (*session).checkFunctionSearchPath},
 	{CheckFunctionExecute, "functions", (*session).checkFunctionExecute},
+	{CheckFunctionFingerprints, "functions", (*session).checkFunctionFingerprints},
+	{CheckCallableFunctions, "functions", (*session).checkCallableFunctions},
 	{CheckOwners, "tables and schemas", (*session).checkOwners},
 	{CheckOwnerMembers, "login roles", (*session).checkOwnerMembers},
 	{CheckEngineMembers, "roles", (*session).checkEngineMembers},
 	{CheckCapabilityNames, "capabilities", (*session).checkCapabilityNames},
 	{CheckRoleCapabilities, "grants", (*session).checkRoleCapabilities},
 	{CheckStateMachines, "state machines", (*session).checkStateMachines},
+	{CheckHistory, "rows", (*session).checkHistory},
 	{CheckMigrations, "migrations", (*session).checkMigrations},
 }
 
@@ -166,6 +195,16 @@ type session struct {
 	guarded   []guardedTable
 	// logOID is bulwark.transition_log's OID, zero if it is gone.
 	logOID uint32
+	// contract is every object behind the boundary whose definition
+	// differs from its record, by kind; contractCounts counts the live
+	// objects of each kind.
+	contract       map[string][]contractDiff
+	contractCounts map[string]int
+	// guardHistory is every table that is or was guarded; leftBoundary
+	// names those unguarded that still exist (guarded_tables reports them,
+	// and the other checks leave their objects alone).
+	guardHistory []guardRecord
+	leftBoundary map[string]bool
 }
 
 // guardedTable is a row of bulwark.guarded_tables.
@@ -175,18 +214,26 @@ type guardedTable struct {
 	Machine     string
 	StateColumn string
 	Schema      string
+	// Rows is the planner's estimate of the table's rows; negative when
+	// the table was never analyzed.
+	Rows float64
+	// Initial is the machine's initial state.
+	Initial string
 }
 
 // Run checks that the enforcement boundary still holds in db: the guard
-// and audit triggers, the contract's constraints, the roles' privileges,
-// the transition functions, ownership, capability names, state machines
-// and the applied migrations. It reads only catalogs and bulwark's tables,
-// in one READ ONLY transaction, so it is safe on a production database.
+// and audit triggers, the contract's constraints, the functions, columns,
+// triggers and policies against their record, the roles' privileges and
+// what they may call, the transition functions, ownership, capability
+// names, state machines, every guarded row's history and the applied
+// migrations. It reads only catalogs, bulwark's tables and the guarded
+// tables, in one READ ONLY transaction, so it is safe on a production
+// database.
 //
 // A Report with OK false is drift, not an error. Run returns an error only
-// when it could not check: no connection, bulwark not installed
-// ([ErrNotInstalled], [ErrNoContract]), or a permission the role lacks (a
-// [*CheckError] naming the check).
+// when it could not check: no connection, bulwark not installed or too old
+// ([ErrNotInstalled], [ErrNoContract], [ErrNoRecord]), or a permission the
+// role lacks (a [*CheckError] naming the check).
 func Run(ctx context.Context, db Beginner, opts *Opts) (*Report, error) {
 	var o Opts
 	if opts != nil {
@@ -194,6 +241,9 @@ func Run(ctx context.Context, db Beginner, opts *Opts) (*Report, error) {
 	}
 	if o.VersionTable == "" {
 		o.VersionTable = defaultVersionTable
+	}
+	if o.HistoryRows == 0 {
+		o.HistoryRows = DefaultHistoryRows
 	}
 	if o.Migrations == nil {
 		sums, err := schema.Checksums()
@@ -220,22 +270,28 @@ func Run(ctx context.Context, db Beginner, opts *Opts) (*Report, error) {
 
 func (s *session) run(ctx context.Context) (*Report, error) {
 	// Qualified names in every message and definition, whatever the
-	// caller's search_path; and never wait long behind a migration's lock.
+	// caller's search_path; never wait long behind a migration's lock; and
+	// no JIT: with hundreds of guarded tables the planner's estimates
+	// (unanalyzed tables count as a thousand rows each) cross its
+	// thresholds, and compiling costs seconds where running costs
+	// milliseconds.
 	if _, err := s.tx.Exec(ctx, `
 		SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true),
-		       pg_catalog.set_config('lock_timeout', '10s', true)`); err != nil {
+		       pg_catalog.set_config('lock_timeout', '10s', true),
+		       pg_catalog.set_config('jit', 'off', true)`); err != nil {
 		return nil, fmt.Errorf("configure session: %w", err)
 	}
 
 	report := &Report{SchemaVersion: SchemaVersion, OK: true}
-	var installed, contract bool
+	var installed, contract, record bool
 	var sessionUser string
 	if err := s.tx.QueryRow(ctx, `
 		SELECT pg_catalog.current_database()::text,
 		       session_user::text,
 		       pg_catalog.to_regnamespace('bulwark') IS NOT NULL,
-		       pg_catalog.to_regclass('bulwark.contract_constraints') IS NOT NULL`,
-	).Scan(&report.Database, &sessionUser, &installed, &contract); err != nil {
+		       pg_catalog.to_regclass('bulwark.contract_constraints') IS NOT NULL,
+		       pg_catalog.to_regclass('bulwark.contract_objects') IS NOT NULL`,
+	).Scan(&report.Database, &sessionUser, &installed, &contract, &record); err != nil {
 		return nil, fmt.Errorf("inspect database: %w", err)
 	}
 	if !installed {
@@ -243,6 +299,9 @@ func (s *session) run(ctx context.Context) (*Report, error) {
 	}
 	if !contract {
 		return nil, ErrNoContract
+	}
+	if !record {
+		return nil, ErrNoRecord
 	}
 	if len(s.opts.MigrationRoles) == 0 {
 		s.opts.MigrationRoles = []string{sessionUser}
@@ -271,10 +330,13 @@ func (s *session) load(ctx context.Context) error {
 		       coalesce(c.oid::regclass::text, ''),
 		       g.machine,
 		       g.state_column,
-		       coalesce(n.nspname::text, '')
+		       coalesce(n.nspname::text, ''),
+		       coalesce(c.reltuples, -1)::float8,
+		       coalesce(m.initial_state, '')
 		FROM bulwark.guarded_tables AS g
 		LEFT JOIN pg_catalog.pg_class AS c ON c.oid = g.relation
 		LEFT JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+		LEFT JOIN bulwark.machines AS m ON m.name = g.machine
 		ORDER BY 2, 1`)
 	if err != nil {
 		return &CheckError{Check: "loading guarded tables", Err: err}
@@ -299,6 +361,12 @@ func (s *session) load(ctx context.Context) error {
 
 	if err := s.loadFunctions(ctx); err != nil {
 		return &CheckError{Check: "loading functions", Err: err}
+	}
+	if err := s.loadGuardHistory(ctx); err != nil {
+		return &CheckError{Check: "loading the guard history", Err: err}
+	}
+	if err := s.loadContract(ctx); err != nil {
+		return &CheckError{Check: "loading the boundary's record", Err: err}
 	}
 	return nil
 }

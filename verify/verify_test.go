@@ -31,20 +31,29 @@ var allChecks = []string{
 	verify.CheckAppendOnly,
 	verify.CheckTriggersEnabled,
 	verify.CheckTriggerSettings,
+	verify.CheckTriggerDefinitions,
+	verify.CheckGuardedTables,
+	verify.CheckColumns,
 	verify.CheckConstraints,
+	verify.CheckRowSecurity,
+	verify.CheckRules,
 	verify.CheckTablePrivileges,
 	verify.CheckSchemaCreate,
 	verify.CheckRiverPrivileges,
+	verify.CheckDefaultPrivileges,
 	verify.CheckFunctionDefiner,
 	verify.CheckFunctionOwner,
 	verify.CheckFunctionSearchPath,
 	verify.CheckFunctionExecute,
+	verify.CheckFunctionFingerprints,
+	verify.CheckCallableFunctions,
 	verify.CheckOwners,
 	verify.CheckOwnerMembers,
 	verify.CheckEngineMembers,
 	verify.CheckCapabilityNames,
 	verify.CheckRoleCapabilities,
 	verify.CheckStateMachines,
+	verify.CheckHistory,
 	verify.CheckMigrations,
 }
 
@@ -172,6 +181,183 @@ func TestVerify(t *testing.T) {
 			"guard_triggers app.articles.bulwark_10_boundary",
 			"table_privileges app.articles",
 		}, report.Failures())
+		for _, c := range report.Checks {
+			for _, f := range c.Findings {
+				exec(t, bundle, f.Fix)
+			}
+		}
+		require.Empty(t, run(t, bundle, nil).Failures())
+	})
+
+	t.Run("AcceptRecordsOneChange", func(t *testing.T) {
+		t.Parallel()
+
+		bundle := setup(t)
+		exec(t, bundle, `
+			ALTER TABLE app.articles ALTER COLUMN summary SET DEFAULT 'none';
+			ALTER TABLE app.articles ALTER COLUMN body SET DEFAULT 'empty'`)
+		require.ElementsMatch(t, []string{"columns app.articles.summary", "columns app.articles.body"}, run(t, bundle, nil).Failures())
+
+		// The migration that meant one of them says so.
+		exec(t, bundle, `
+			BEGIN;
+			SET LOCAL ROLE bulwark_owner;
+			SELECT bulwark.boundary_accept('column', 'app.articles.summary');
+			COMMIT`)
+		require.Equal(t, []string{"columns app.articles.body"}, run(t, bundle, nil).Failures())
+	})
+
+	t.Run("HistoryAcknowledged", func(t *testing.T) {
+		t.Parallel()
+
+		bundle := setup(t)
+		tamper := `
+			BEGIN;
+			SELECT bulwark.maintenance_begin('test: an unlogged fix');
+			ALTER TABLE app.articles DISABLE TRIGGER bulwark_90_audit;
+			UPDATE app.articles SET title = title || '!' WHERE id = '` + drift.SeedArticle + `';
+			ALTER TABLE app.articles ENABLE TRIGGER bulwark_90_audit;
+			COMMIT`
+		gap := []string{"history app.articles/" + drift.SeedArticle}
+		exec(t, bundle, `
+			BEGIN;
+			SELECT bulwark.maintenance_begin('test: seed');
+			INSERT INTO app.articles (id, author_id, title) VALUES ('`+drift.SeedArticle+`', bulwark.principal_id('bootstrap'), 'Seed');
+			COMMIT`)
+		exec(t, bundle, tamper)
+		report := run(t, bundle, nil)
+		require.Equal(t, gap, report.Failures())
+		var history verify.Check
+		for _, c := range report.Checks {
+			if c.Name == verify.CheckHistory {
+				history = c
+			}
+		}
+		require.Contains(t, history.Findings[0].Problem, "version 2, but 1 log rows")
+
+		// Explained, acknowledged: the history is checked from here on.
+		exec(t, bundle, `
+			BEGIN;
+			SET LOCAL ROLE bulwark_owner;
+			SELECT bulwark.history_acknowledge('app.articles', '`+drift.SeedArticle+`', 'a title fixed by hand on a Sunday');
+			COMMIT`)
+		require.Empty(t, run(t, bundle, nil).Failures())
+		exec(t, bundle, `SELECT * FROM app.article_submit(bulwark.principal_id('bootstrap'), '`+drift.SeedArticle+`', 2, NULL)`)
+		require.Empty(t, run(t, bundle, nil).Failures())
+
+		// A new gap after it is a gap again.
+		exec(t, bundle, tamper)
+		require.Equal(t, gap, run(t, bundle, nil).Failures())
+	})
+
+	t.Run("HistorySamplesLargeTables", func(t *testing.T) {
+		t.Parallel()
+
+		bundle := setup(t)
+		const articles = 30
+		exec(t, bundle, fmt.Sprintf(`
+			DO $seed$
+			BEGIN
+			    FOR i IN 1..%d LOOP
+			        PERFORM app.article_create(bulwark.principal_id('bootstrap'), 'Article ' || i, '', NULL);
+			    END LOOP;
+			END
+			$seed$`, articles))
+		// Every row changed unlogged, so every row checked is a gap.
+		exec(t, bundle, `
+			BEGIN;
+			SELECT bulwark.maintenance_begin('test: unlogged fixes');
+			ALTER TABLE app.articles DISABLE TRIGGER bulwark_90_audit;
+			UPDATE app.articles SET title = title || '!';
+			ALTER TABLE app.articles ENABLE TRIGGER bulwark_90_audit;
+			COMMIT;
+			ANALYZE app.articles`)
+		history := func(rows int) verify.Check {
+			t.Helper()
+			report, err := verify.Run(ctx, bundle.conn, &verify.Opts{
+				HistoryRows:    rows,
+				MigrationRoles: drift.MigrationRoles(t, bundle.url, nil, tag),
+			})
+			require.NoError(t, err)
+			for _, c := range report.Checks {
+				if c.Name == verify.CheckHistory {
+					return c
+				}
+			}
+			t.Fatal("no history check")
+			return verify.Check{}
+		}
+
+		all := history(-1)
+		require.Equal(t, articles, all.Checked)
+		require.Len(t, all.Findings, articles)
+
+		// A sample of about 5 of the 30 rows, never more.
+		sampled := history(5)
+		require.LessOrEqual(t, sampled.Checked, 5)
+		require.Len(t, sampled.Findings, sampled.Checked)
+	})
+
+	t.Run("NewDriftIsFixedByTheHint", func(t *testing.T) {
+		t.Parallel()
+
+		bundle := setup(t)
+		exec(t, bundle, `
+			ALTER TABLE app.articles ALTER COLUMN state DROP NOT NULL;
+			ALTER TABLE app.articles ALTER COLUMN version SET DEFAULT 100;
+			ALTER TABLE app.articles ADD COLUMN backdoor text;
+			CREATE POLICY article_hidden ON app.articles FOR UPDATE USING (false);
+			ALTER TABLE app.articles ENABLE ROW LEVEL SECURITY;
+			CREATE RULE article_swallow AS ON UPDATE TO app.articles DO INSTEAD NOTHING;
+			CREATE TRIGGER article_rewrite BEFORE UPDATE ON app.articles FOR EACH ROW EXECUTE FUNCTION app.trg_article_frozen();
+			DROP TRIGGER bulwark_90_audit ON bulwark.principals;
+			REVOKE EXECUTE ON FUNCTION app.article_publish(uuid, uuid, integer, text) FROM bulwark_jobs;
+			ALTER DEFAULT PRIVILEGES FOR ROLE bulwark_owner IN SCHEMA app GRANT INSERT ON TABLES TO bulwark_app;
+			CREATE FUNCTION public.article_fix(p_id uuid) RETURNS void
+			LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+			AS $$ UPDATE app.articles SET title = 'fixed' WHERE id = p_id $$`)
+		report := run(t, bundle, nil)
+		require.ElementsMatch(t, []string{
+			"columns app.articles.state",
+			"columns app.articles.version",
+			"columns app.articles.backdoor",
+			"row_security app.articles",
+			"row_security app.articles.article_hidden",
+			"rules app.articles.article_swallow",
+			"trigger_definitions app.articles.article_rewrite",
+			"trigger_definitions bulwark.principals.bulwark_90_audit",
+			"function_fingerprints app.article_publish(uuid,uuid,integer,text)",
+			"default_privileges role bulwark_owner in schema app",
+			"callable_functions public.article_fix(uuid)",
+		}, report.Failures())
+		for _, c := range report.Checks {
+			for _, f := range c.Findings {
+				exec(t, bundle, f.Fix)
+			}
+		}
+		require.Empty(t, run(t, bundle, nil).Failures())
+	})
+
+	t.Run("RowSecurityTurnedOff", func(t *testing.T) {
+		t.Parallel()
+
+		bundle := setup(t)
+		// A migration put the table under row security, with a policy.
+		exec(t, bundle, `
+			BEGIN;
+			ALTER TABLE app.articles ENABLE ROW LEVEL SECURITY;
+			CREATE POLICY article_readers ON app.articles FOR SELECT TO bulwark_app USING (state = 'published');
+			SET LOCAL ROLE bulwark_owner;
+			SELECT bulwark.boundary_accept('table', 'app.articles');
+			SELECT bulwark.boundary_accept('policy', 'app.articles.article_readers');
+			COMMIT`)
+		require.Empty(t, run(t, bundle, nil).Failures())
+
+		exec(t, bundle, `
+			ALTER TABLE app.articles DISABLE ROW LEVEL SECURITY;
+			DROP POLICY article_readers ON app.articles`)
+		report := run(t, bundle, nil)
+		require.ElementsMatch(t, []string{"row_security app.articles", "row_security app.articles.article_readers"}, report.Failures())
 		for _, c := range report.Checks {
 			for _, f := range c.Findings {
 				exec(t, bundle, f.Fix)
@@ -387,9 +573,13 @@ func (b *savepointBeginner) BeginTx(ctx context.Context, opts pgx.TxOptions) (pg
 }
 
 // BenchmarkVerify verifies databases with 100 and 500 generated guarded
-// tables (each with a primary key, a CHECK constraint and the article
-// machine), to show how verify grows with the number of tables: every
-// check is one catalog query for all of them.
+// tables, each a domain of its own as a migration makes one: a machine
+// (bulwark.declare_machine), a table with a primary key and a CHECK
+// constraint, bulwark.guard (the generated engine and triggers), a
+// transition (bulwark.declare_transition) and its typed wrapper
+// (bulwark.declare_api). It shows how verify grows with the number of
+// tables: every check is one catalog query for all of them, and the
+// history check one query per table, sent in one batch.
 func BenchmarkVerify(b *testing.B) {
 	ctx := context.Background()
 	for _, n := range []int{100, 500} {
@@ -404,6 +594,11 @@ func BenchmarkVerify(b *testing.B) {
 		report, err := verify.Run(ctx, conn, opts)
 		require.NoError(b, err)
 		require.Empty(b, report.Failures())
+		for _, c := range report.Checks {
+			if c.Name == verify.CheckGuardTriggers {
+				require.GreaterOrEqual(b, c.Checked, 3*n, "every generated table is verified")
+			}
+		}
 
 		b.Run(fmt.Sprintf("tables=%d", n), func(b *testing.B) {
 			for b.Loop() {
@@ -416,9 +611,10 @@ func BenchmarkVerify(b *testing.B) {
 	}
 }
 
-// guardTables creates n small tables in schema bench and guards each, as
-// a domain migration would, committing in batches so that no transaction
-// holds thousands of locks.
+// guardTables puts n small tables of schema bench behind the boundary, each
+// with its own machine, engine, transition and wrapper, as a domain
+// migration would, committing in batches so that no transaction holds
+// thousands of locks.
 func guardTables(b *testing.B, url string, n int) {
 	b.Helper()
 	ctx := context.Background()
@@ -428,7 +624,11 @@ func guardTables(b *testing.B, url string, n int) {
 	_, err = conn.Exec(ctx, `
 		CREATE SCHEMA bench AUTHORIZATION bulwark_owner;
 		REVOKE ALL ON SCHEMA bench FROM PUBLIC;
-		GRANT USAGE ON SCHEMA bench TO bulwark_app, bulwark_jobs`)
+		GRANT USAGE ON SCHEMA bench TO bulwark_app, bulwark_jobs;
+		BEGIN;
+		SET LOCAL ROLE bulwark_owner;
+		SELECT bulwark.declare_capability('bench.finish', 'Finish a bench row.');
+		COMMIT`)
 	require.NoError(b, err)
 	const batch = 50
 	for from := 1; from <= n; from += batch {
@@ -438,6 +638,7 @@ func guardTables(b *testing.B, url string, n int) {
 			DO $bench$
 			BEGIN
 			    FOR i IN %d..%d LOOP
+			        PERFORM bulwark.declare_machine('bench_t' || i, 'draft', ARRAY['draft', 'done']);
 			        EXECUTE pg_catalog.format(
 			            'CREATE TABLE bench.t%%s (
 			                 id      uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
@@ -445,8 +646,15 @@ func guardTables(b *testing.B, url string, n int) {
 			                 version integer NOT NULL DEFAULT 1,
 			                 CONSTRAINT t%%s_state_length CHECK (pg_catalog.char_length(state) <= 50)
 			             )', i, i);
-			        EXECUTE pg_catalog.format('GRANT SELECT ON bench.t%%s TO bulwark_app, bulwark_jobs', i);
-			        PERFORM bulwark.guard(pg_catalog.format('bench.t%%s', i)::regclass, 'article', 'state');
+			        PERFORM bulwark.guard(pg_catalog.format('bench.t%%s', i)::regclass, 'bench_t' || i, 'state');
+			        PERFORM bulwark.declare_transition('bench_t' || i, 'finish', 'draft', 'done', 'bench.finish');
+			        EXECUTE pg_catalog.format(
+			            'CREATE FUNCTION bench.t%%s_finish(p_actor uuid, p_id uuid, p_expected_version integer, p_idem_key text)
+			             RETURNS bench.t%%s LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+			             AS $w$ BEGIN RETURN bench.bench_t%%s_apply(''finish'', p_actor, p_id, p_expected_version, p_idem_key); END $w$',
+			            i, i, i);
+			        PERFORM bulwark.declare_api(pg_catalog.format('bench.t%%s_finish(uuid, uuid, integer, text)', i)::regprocedure,
+			            'bench_t' || i, 'finish');
 			    END LOOP;
 			END
 			$bench$;

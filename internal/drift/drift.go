@@ -31,6 +31,21 @@ const ownerLoginPrefix = "bulwark_drift_owner_"
 // Tags name the test packages that apply fixtures, one owner login each.
 var Tags = []string{"cli", "verify"}
 
+// SeedArticle is the id of the article that the history fixtures create
+// (under the maintenance switch, logged) before they tamper with it.
+const SeedArticle = "00000000-0000-4000-8000-00000000d21f"
+
+// seedArticle creates [SeedArticle] as a logged maintenance write;
+// submitArticle submits it through the engine, as bootstrap.
+const (
+	seedArticle = `
+		BEGIN;
+		SELECT bulwark.maintenance_begin('drift: seed an article');
+		INSERT INTO app.articles (id, author_id, title) VALUES ('` + SeedArticle + `', bulwark.principal_id('bootstrap'), 'Seed');
+		COMMIT`
+	submitArticle = `SELECT * FROM app.article_submit(bulwark.principal_id('bootstrap'), '` + SeedArticle + `', 1, NULL)`
+)
+
 // Fixture is one kind of drift.
 type Fixture struct {
 	// Name is the subtest name.
@@ -55,12 +70,38 @@ type Fixture struct {
 // time; verify's own tests make that drift in a transaction they never
 // commit.
 func Fixtures() []Fixture {
-	const publish = "app.article_publish(uuid,uuid,integer,text)"
+	const (
+		apply   = "app.article_apply(text,uuid,uuid,integer,text,jsonb,text)"
+		publish = "app.article_publish(uuid,uuid,integer,text)"
+	)
 	return []Fixture{
 		{
 			Name: "AppendOnlyTriggerDisabled",
 			SQL:  []string{`ALTER TABLE bulwark.transition_log DISABLE TRIGGER bulwark_append_only`},
 			Want: []string{"append_only bulwark.transition_log.bulwark_append_only"},
+		},
+		{
+			Name: "ApplyGrantedToApp",
+			// The engine itself, callable by the application role: no
+			// declared API stands between it and every action.
+			SQL: []string{`GRANT EXECUTE ON FUNCTION app.article_apply(text, uuid, uuid, integer, text, jsonb, text) TO bulwark_app`},
+			Want: []string{
+				"callable_functions " + apply,
+				"function_fingerprints " + apply,
+			},
+		},
+		{
+			Name: "AuditTriggerOffForAnUpdate",
+			// A quick fix as an owner login, the audit trigger off for the
+			// length of it: the row's version now exceeds its log.
+			SQL: []string{seedArticle, `
+				BEGIN;
+				SELECT bulwark.maintenance_begin('drift: a quick fix, unlogged');
+				ALTER TABLE app.articles DISABLE TRIGGER bulwark_90_audit;
+				UPDATE app.articles SET title = 'Fixed' WHERE id = '` + SeedArticle + `';
+				ALTER TABLE app.articles ENABLE TRIGGER bulwark_90_audit;
+				COMMIT`},
+			Want: []string{"history app.articles/" + SeedArticle},
 		},
 		{
 			Name: "CapabilityEncodesState",
@@ -74,6 +115,21 @@ func Fixtures() []Fixture {
 				ALTER TABLE bulwark.capabilities ENABLE TRIGGER bulwark_capability_rules;
 				COMMIT`},
 			Want: []string{"capability_names article.publish_draft"},
+		},
+		{
+			Name: "ColumnAdded",
+			SQL:  []string{`ALTER TABLE app.articles ADD COLUMN backdoor text`},
+			Want: []string{"columns app.articles.backdoor"},
+		},
+		{
+			Name: "ColumnDefaultChanged",
+			SQL:  []string{`ALTER TABLE app.articles ALTER COLUMN version SET DEFAULT 100`},
+			Want: []string{"columns app.articles.version"},
+		},
+		{
+			Name: "ColumnNotNullDropped",
+			SQL:  []string{`ALTER TABLE app.articles ALTER COLUMN state DROP NOT NULL`},
+			Want: []string{"columns app.articles.state"},
 		},
 		{
 			Name: "ConstraintDropped",
@@ -95,6 +151,30 @@ func Fixtures() []Fixture {
 			Want: []string{"constraints app.articles.article_title_length"},
 		},
 		{
+			Name: "CoreHelperMadePermissive",
+			// The capability check every grant function runs, emptied
+			// (as a superuser: it is the engine's).
+			SQL: []string{`
+				CREATE OR REPLACE FUNCTION bulwark.require_capability(p_actor uuid, p_capability text)
+				RETURNS void
+				LANGUAGE plpgsql
+				STABLE
+				SET search_path = pg_catalog, pg_temp
+				AS $$ BEGIN RETURN; END $$`},
+			Want: []string{"function_fingerprints bulwark.require_capability(uuid,text)"},
+		},
+		{
+			Name: "CoreTriggerFunctionNeutered",
+			// The core tables' write guard, letting everything through.
+			SQL: []string{`
+				CREATE OR REPLACE FUNCTION bulwark.trg_protect_guard()
+				RETURNS trigger
+				LANGUAGE plpgsql
+				SET search_path = pg_catalog, pg_temp
+				AS $$ BEGIN RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END; END $$`},
+			Want: []string{"function_fingerprints bulwark.trg_protect_guard()"},
+		},
+		{
 			Name: "CreateOnSchemaGranted",
 			SQL:  []string{`GRANT CREATE ON SCHEMA app TO bulwark_app`},
 			Want: []string{"schema_create app"},
@@ -105,21 +185,90 @@ func Fixtures() []Fixture {
 			Want: []string{"trigger_settings database {database}"},
 		},
 		{
+			Name: "DefaultPrivilegesExecuteForPublic",
+			// Undoes the migration's revoke: the owner's new functions
+			// would be executable by everyone.
+			SQL:  []string{`ALTER DEFAULT PRIVILEGES FOR ROLE bulwark_owner GRANT EXECUTE ON FUNCTIONS TO PUBLIC`},
+			Want: []string{"default_privileges role bulwark_owner"},
+		},
+		{
+			Name: "DefaultPrivilegesGrantDML",
+			SQL:  []string{`ALTER DEFAULT PRIVILEGES FOR ROLE bulwark_owner IN SCHEMA app GRANT INSERT, UPDATE ON TABLES TO bulwark_app`},
+			Want: []string{"default_privileges role bulwark_owner in schema app"},
+		},
+		{
+			Name: "DefinerAddedBehindTheBoundary",
+			// A new definer function in a guarded table's schema,
+			// callable by the application, declared nowhere.
+			SQL: []string{`
+				BEGIN;
+				SET LOCAL ROLE bulwark_owner;
+				CREATE FUNCTION app.article_fix(p_id uuid) RETURNS void
+				LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+				AS $$ UPDATE app.articles SET title = 'fixed' WHERE id = p_id $$;
+				GRANT EXECUTE ON FUNCTION app.article_fix(uuid) TO bulwark_app;
+				COMMIT`},
+			Want: []string{
+				"callable_functions app.article_fix(uuid)",
+				"function_fingerprints app.article_fix(uuid)",
+			},
+		},
+		{
+			Name: "DefinerAddedElsewhere",
+			// The same door in schema public, outside the boundary's
+			// schemas, executable by PUBLIC (PostgreSQL's default).
+			SQL: []string{`
+				CREATE FUNCTION public.article_fix(p_id uuid) RETURNS void
+				LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+				AS $$ UPDATE app.articles SET title = 'fixed' WHERE id = p_id $$`},
+			Want: []string{"callable_functions public.article_fix(uuid)"},
+		},
+		{
+			Name: "EngineOwnedByOwner",
+			// Generated code handed to bulwark_owner, whose logins could
+			// then replace it (as a superuser: only one can give it away).
+			SQL: []string{`ALTER FUNCTION bulwark.trg_article_boundary() OWNER TO bulwark_owner`},
+			Want: []string{
+				"function_owner bulwark.trg_article_boundary()",
+				"function_fingerprints bulwark.trg_article_boundary()",
+			},
+		},
+		{
+			Name: "EngineTriggerNeutered",
+			// The machine's generated boundary, replaced to let every
+			// write through (as a superuser).
+			SQL: []string{`
+				CREATE OR REPLACE FUNCTION bulwark.trg_article_boundary()
+				RETURNS trigger
+				LANGUAGE plpgsql
+				SET search_path = pg_catalog, pg_temp
+				AS $$ BEGIN RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END; END $$`},
+			Want: []string{"function_fingerprints bulwark.trg_article_boundary()"},
+		},
+		{
 			Name: "EngineWithoutSearchPath",
 			// The generated engine, its pinned search_path reset: it runs
 			// as bulwark_engine with the caller's.
-			SQL:  []string{`ALTER FUNCTION app.article_apply(text, uuid, uuid, integer, text, jsonb, text) RESET search_path`},
-			Want: []string{"function_search_path app.article_apply(text,uuid,uuid,integer,text,jsonb,text)"},
+			SQL: []string{`ALTER FUNCTION app.article_apply(text, uuid, uuid, integer, text, jsonb, text) RESET search_path`},
+			Want: []string{
+				"function_search_path " + apply,
+				"function_fingerprints " + apply,
+			},
 		},
 		{
 			Name: "ExecuteGrantedToPublic",
 			SQL:  []string{`GRANT EXECUTE ON FUNCTION app.article_publish(uuid, uuid, integer, text) TO PUBLIC`},
-			Want: []string{"function_execute " + publish},
+			Want: []string{"function_execute " + publish, "function_fingerprints " + publish},
 		},
 		{
 			Name: "FrozenTriggerDisabled",
 			SQL:  []string{`ALTER TABLE app.articles DISABLE TRIGGER article_frozen`},
 			Want: []string{"triggers_enabled app.articles.article_frozen"},
+		},
+		{
+			Name: "FunctionDropped",
+			SQL:  []string{`DROP FUNCTION app.article_lock_approved(uuid)`},
+			Want: []string{"function_fingerprints app.article_lock_approved(uuid)"},
 		},
 		{
 			Name: "FunctionNotDefiner",
@@ -131,7 +280,7 @@ func Fixtures() []Fixture {
 				LANGUAGE plpgsql
 				SET search_path = pg_catalog, pg_temp
 				AS $$ BEGIN RETURN app.article_apply('publish', p_actor, p_id, p_expected_version, p_idem_key); END $$`},
-			Want: []string{"function_definer " + publish},
+			Want: []string{"function_definer " + publish, "function_fingerprints " + publish},
 		},
 		{
 			Name: "FunctionWithoutSearchPath",
@@ -142,7 +291,7 @@ func Fixtures() []Fixture {
 				LANGUAGE plpgsql
 				SECURITY DEFINER
 				AS $$ BEGIN RETURN app.article_apply('publish', p_actor, p_id, p_expected_version, p_idem_key); END $$`},
-			Want: []string{"function_search_path " + publish},
+			Want: []string{"function_search_path " + publish, "function_fingerprints " + publish},
 		},
 		{
 			Name: "GuardTriggerDisabled",
@@ -178,6 +327,50 @@ func Fixtures() []Fixture {
 			Want: []string{"guard_triggers app.articles.bulwark_10_boundary"},
 		},
 		{
+			Name: "GuardedTableDropped",
+			// Guarded by a migration, then dropped without its Down's
+			// unguard: the registration stays.
+			SQL: []string{`
+				BEGIN;
+				SET LOCAL ROLE bulwark_owner;
+				SELECT bulwark.declare_machine('probe', 'open', ARRAY['open']);
+				CREATE TABLE app.probes (
+				    id      uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+				    state   text NOT NULL DEFAULT 'open',
+				    version integer NOT NULL DEFAULT 1
+				);
+				SELECT bulwark.guard('app.probes', 'probe', 'state');
+				COMMIT`,
+				`DROP TABLE app.probes CASCADE`},
+			Want: []string{
+				"guarded_tables app.probes",
+				"function_fingerprints app.probe_apply(text,uuid,uuid,integer,text,jsonb,text)",
+			},
+		},
+		{
+			Name: "LogRowDeleted",
+			// The creation's log row deleted, the append-only trigger off
+			// for it.
+			SQL: []string{seedArticle, submitArticle, `
+				BEGIN;
+				ALTER TABLE bulwark.transition_log DISABLE TRIGGER bulwark_append_only;
+				DELETE FROM bulwark.transition_log WHERE entity_id = '` + SeedArticle + `' AND transition = 'maintenance_insert';
+				ALTER TABLE bulwark.transition_log ENABLE TRIGGER bulwark_append_only;
+				COMMIT`},
+			Want: []string{"history app.articles/" + SeedArticle},
+		},
+		{
+			Name: "LogRowEdited",
+			// Who did it, rewritten: the hash chain breaks.
+			SQL: []string{seedArticle, submitArticle, `
+				BEGIN;
+				ALTER TABLE bulwark.transition_log DISABLE TRIGGER bulwark_append_only;
+				UPDATE bulwark.transition_log SET actor_id = NULL WHERE entity_id = '` + SeedArticle + `' AND transition = 'submit';
+				ALTER TABLE bulwark.transition_log ENABLE TRIGGER bulwark_append_only;
+				COMMIT`},
+			Want: []string{"history app.articles/" + SeedArticle},
+		},
+		{
 			Name:      "LoginRoleInOwner",
 			SQL:       []string{`CREATE ROLE {owner_login} LOGIN`, `GRANT bulwark_owner TO {owner_login}`},
 			Want:      []string{"owner_members {owner_login}"},
@@ -198,6 +391,23 @@ func Fixtures() []Fixture {
 			Want: []string{"migrations version 99999"},
 		},
 		{
+			Name: "PolicyAdded",
+			SQL:  []string{`CREATE POLICY article_hidden ON app.articles FOR UPDATE USING (false)`},
+			Want: []string{"row_security app.articles.article_hidden"},
+		},
+		{
+			Name: "ProtectTriggersDropped",
+			// The core's grant and declaration tables lose their write
+			// guard and their audit.
+			SQL: []string{`
+				DROP TRIGGER bulwark_10_write_guard ON bulwark.transitions;
+				DROP TRIGGER bulwark_90_audit ON bulwark.principals`},
+			Want: []string{
+				"trigger_definitions bulwark.transitions.bulwark_10_write_guard",
+				"trigger_definitions bulwark.principals.bulwark_90_audit",
+			},
+		},
+		{
 			Name: "RiverJobWritableByApp",
 			// The grants River's own insert client needed: an application
 			// login could queue a retention job, or rewrite a job's kind.
@@ -211,6 +421,30 @@ func Fixtures() []Fixture {
 			Name: "RiverTruncateGrantedToRunners",
 			SQL:  []string{`GRANT TRUNCATE ON river.river_job TO bulwark_jobs`},
 			Want: []string{"river_privileges river.river_job"},
+		},
+		{
+			Name: "RowSecurityEnabled",
+			SQL:  []string{`ALTER TABLE app.articles ENABLE ROW LEVEL SECURITY`},
+			Want: []string{"row_security app.articles"},
+		},
+		{
+			Name: "RuleRewritesUpdates",
+			SQL:  []string{`CREATE RULE article_swallow AS ON UPDATE TO app.articles DO INSTEAD NOTHING`},
+			Want: []string{"rules app.articles.article_swallow"},
+		},
+		{
+			Name: "StateSetAroundTheMachine",
+			// Both the boundary and the audit trigger off: the version
+			// stays, but the state no logged transition led to shows.
+			SQL: []string{seedArticle, `
+				BEGIN;
+				ALTER TABLE app.articles DISABLE TRIGGER bulwark_10_boundary;
+				ALTER TABLE app.articles DISABLE TRIGGER bulwark_90_audit;
+				UPDATE app.articles SET state = 'archived' WHERE id = '` + SeedArticle + `';
+				ALTER TABLE app.articles ENABLE TRIGGER bulwark_10_boundary;
+				ALTER TABLE app.articles ENABLE TRIGGER bulwark_90_audit;
+				COMMIT`},
+			Want: []string{"history app.articles/" + SeedArticle},
 		},
 		{
 			Name: "StateUnreachable",
@@ -227,6 +461,35 @@ func Fixtures() []Fixture {
 			Want: []string{"owners app.articles"},
 		},
 		{
+			Name: "TableUnguarded",
+			// Taken out of the boundary by hand: its wrappers stay
+			// callable, now declared by nothing.
+			SQL: []string{`
+				BEGIN;
+				SET LOCAL ROLE bulwark_owner;
+				SELECT bulwark.unguard('app.articles');
+				COMMIT`},
+			Want: []string{
+				"guarded_tables app.articles",
+				"callable_functions app.article_approve(uuid,uuid,integer,text)",
+				"callable_functions app.article_archive(uuid,uuid,integer,text)",
+				"callable_functions app.article_create(uuid,text,text,text)",
+				"callable_functions app.article_edit(uuid,uuid,integer,text,text,text,text,text)",
+				"callable_functions " + publish,
+				"callable_functions app.article_request_changes(uuid,uuid,integer,text,text)",
+				"callable_functions app.article_submit(uuid,uuid,integer,text)",
+				"callable_functions app.article_withdraw(uuid,uuid,integer,text)",
+			},
+		},
+		{
+			Name: "TriggerAddedOnGuardedTable",
+			// Runs inside every write of the table, as the engine.
+			SQL: []string{`
+				CREATE TRIGGER article_rewrite BEFORE UPDATE ON app.articles
+				FOR EACH ROW EXECUTE FUNCTION app.trg_article_frozen()`},
+			Want: []string{"trigger_definitions app.articles.article_rewrite"},
+		},
+		{
 			Name: "UniqueIndexDropped",
 			SQL:  []string{`DROP INDEX app.article_slug_published_unique`},
 			Want: []string{"constraints app.articles.article_slug_published_unique"},
@@ -240,6 +503,19 @@ func Fixtures() []Fixture {
 			Name: "UpdateGrantedToPublic",
 			SQL:  []string{`GRANT UPDATE ON app.articles TO PUBLIC`},
 			Want: []string{"table_privileges app.articles"},
+		},
+		{
+			Name: "WrapperRedirected",
+			// The typed API's publish, now archiving: same signature,
+			// settings and grants, another body.
+			SQL: []string{`
+				CREATE OR REPLACE FUNCTION app.article_publish(p_actor uuid, p_id uuid, p_expected_version integer, p_idem_key text)
+				RETURNS app.articles
+				LANGUAGE plpgsql
+				SECURITY DEFINER
+				SET search_path = pg_catalog, pg_temp
+				AS $$ BEGIN RETURN app.article_apply('archive', p_actor, p_id, p_expected_version, p_idem_key); END $$`},
+			Want: []string{"function_fingerprints " + publish},
 		},
 	}
 }

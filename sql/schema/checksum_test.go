@@ -3,6 +3,7 @@ package schema_test
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"io/fs"
 	"strings"
@@ -12,8 +13,10 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bulwarkdb/bulwark/internal/drift"
 	"github.com/bulwarkdb/bulwark/internal/pgtest"
 	"github.com/bulwarkdb/bulwark/sql/schema"
+	"github.com/bulwarkdb/bulwark/verify"
 )
 
 func TestChecksums(t *testing.T) {
@@ -148,5 +151,117 @@ func TestRecordChecksums(t *testing.T) {
 		_, err = schema.Up(ctx, db)
 		require.NoError(t, err)
 		require.Len(t, recorded(t, bundle.conn), len(provider.ListSources()))
+	})
+}
+
+func TestRecordBoundary(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+
+	type testBundle struct {
+		conn *pgx.Conn
+		db   *sql.DB
+		url  string
+	}
+
+	setup := func(t *testing.T) *testBundle {
+		t.Helper()
+		url := pgtest.NewDatabase(t)
+		conn, err := pgx.Connect(ctx, url)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = conn.Close(context.Background()) })
+		return &testBundle{conn: conn, db: openDB(t, url), url: url}
+	}
+
+	exec := func(t *testing.T, bundle *testBundle, sql string) {
+		t.Helper()
+		_, err := bundle.conn.Exec(ctx, sql)
+		require.NoError(t, err)
+	}
+
+	failures := func(t *testing.T, bundle *testBundle) []string {
+		t.Helper()
+		report, err := verify.Run(ctx, bundle.conn, &verify.Opts{MigrationRoles: drift.MigrationRoles(t, bundle.url, nil, "")})
+		require.NoError(t, err)
+		return report.Failures()
+	}
+
+	// migration changes the boundary the way a later migration would:
+	// a wrapper rewritten, a column and a trigger added, a helper dropped.
+	const migration = `
+		BEGIN;
+		SET LOCAL ROLE bulwark_owner;
+		CREATE OR REPLACE FUNCTION app.article_publish(p_actor uuid, p_id uuid, p_expected_version integer, p_idem_key text)
+		RETURNS app.articles LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+		AS $$ BEGIN RETURN app.article_apply('publish', p_actor, p_id, p_expected_version, p_idem_key, NULL, 'published'); END $$;
+		ALTER TABLE app.articles ADD COLUMN subtitle text;
+		CREATE TRIGGER article_frozen_again BEFORE UPDATE ON app.articles FOR EACH ROW EXECUTE FUNCTION app.trg_article_frozen();
+		COMMIT;
+		DROP FUNCTION app.article_lock_approved(uuid)`
+
+	t.Run("RecordsWhatTheMigrationsChanged", func(t *testing.T) {
+		t.Parallel()
+
+		bundle := setup(t)
+		before, err := schema.SnapshotBoundary(ctx, bundle.db)
+		require.NoError(t, err)
+		exec(t, bundle, migration)
+		require.NotEmpty(t, failures(t, bundle), "unrecorded, the migration's changes are drift")
+
+		require.NoError(t, schema.RecordBoundary(ctx, bundle.db, before))
+		require.Empty(t, failures(t, bundle))
+	})
+
+	t.Run("KeepsWhatChangedBeforeThem", func(t *testing.T) {
+		t.Parallel()
+
+		bundle := setup(t)
+		// Drift made by hand before the deploy stays drift after it.
+		exec(t, bundle, `ALTER TABLE app.articles ALTER COLUMN state DROP NOT NULL`)
+		exec(t, bundle, `
+			CREATE OR REPLACE FUNCTION bulwark.trg_protect_guard() RETURNS trigger LANGUAGE plpgsql
+			SET search_path = pg_catalog, pg_temp AS $$ BEGIN RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END; END $$`)
+		want := []string{"columns app.articles.state", "function_fingerprints bulwark.trg_protect_guard()"}
+		require.ElementsMatch(t, want, failures(t, bundle))
+
+		before, err := schema.SnapshotBoundary(ctx, bundle.db)
+		require.NoError(t, err)
+		exec(t, bundle, migration)
+		require.NoError(t, schema.RecordBoundary(ctx, bundle.db, before))
+		require.ElementsMatch(t, want, failures(t, bundle))
+
+		// And schema.Up with nothing to apply launders nothing either.
+		_, err = schema.Up(ctx, bundle.db)
+		require.NoError(t, err)
+		require.ElementsMatch(t, want, failures(t, bundle))
+	})
+
+	t.Run("TrustsTheFirstRecord", func(t *testing.T) {
+		t.Parallel()
+
+		bundle := setup(t)
+		exec(t, bundle, migration)
+		// No snapshot: a database that had no record records what it has.
+		require.NoError(t, schema.RecordBoundary(ctx, bundle.db, schema.BoundarySnapshot{}))
+		require.Empty(t, failures(t, bundle))
+	})
+
+	t.Run("UpRecordsAgainAfterADown", func(t *testing.T) {
+		t.Parallel()
+
+		bundle := setup(t)
+		provider, err := schema.NewProvider(bundle.db)
+		require.NoError(t, err)
+		_, err = provider.DownTo(ctx, 4)
+		require.NoError(t, err)
+		before, err := schema.SnapshotBoundary(ctx, bundle.db)
+		require.NoError(t, err)
+		require.Equal(t, schema.BoundarySnapshot{}, before, "without the record there is nothing to snapshot")
+		require.NoError(t, schema.RecordBoundary(ctx, bundle.db, before), "nor to record")
+
+		_, err = schema.Up(ctx, bundle.db)
+		require.NoError(t, err)
+		require.Empty(t, failures(t, bundle))
 	})
 }

@@ -29,9 +29,10 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	format := fs.String("format", "text", "output format: text or json")
 	var roles roleList
 	fs.Var(&roles, "migration-role", "a login role allowed in bulwark_owner because it runs migrations (repeatable; default: the connecting role)")
+	historyRows := fs.Int("history-rows", verify.DefaultHistoryRows, "the most rows of one guarded table whose history is checked; a larger table is checked on a random sample of that many (-1: every row)")
 	timeout := timeoutFlag(fs, defaultVerifyTimeout)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: bulwark verify [--database-url URL] [--format text|json] [--migration-role ROLE]... [--timeout D]")
+		fmt.Fprintln(stderr, "Usage: bulwark verify [--database-url URL] [--format text|json] [--migration-role ROLE]... [--history-rows N] [--timeout D]")
 		fmt.Fprintln(stderr, "Checks that the enforcement boundary still holds. Exit 0: it holds; 1: drift; 2: could not check.")
 		fs.PrintDefaults()
 	}
@@ -48,18 +49,28 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := checkTimeout(*timeout); err != nil {
 		return err
 	}
+	if *historyRows == 0 || *historyRows < -1 {
+		return &exitError{code: exitUsage, err: fmt.Errorf("--history-rows must be positive, or -1 for every row (got %d)", *historyRows)}
+	}
 	if *databaseURL == "" {
 		return &exitError{code: exitUsage, err: errors.New("no database: pass --database-url or set DATABASE_URL")}
 	}
+	opts := &verify.Opts{HistoryRows: *historyRows, MigrationRoles: roles}
 	return withDeadline(ctx, *timeout, func(ctx context.Context) error {
-		return verifyDatabase(ctx, *databaseURL, *format, roles, stdout)
+		return verifyWith(ctx, *databaseURL, *format, opts, stdout)
 	})
 }
 
-// verifyDatabase runs verify against url and writes the report to stdout.
-// It returns an exitError with exitDrift on drift and exitUsage when the
-// check could not run.
+// verifyDatabase runs verify with the default options and the migration
+// roles roles against url, and writes the report to stdout. It returns an
+// exitError with exitDrift on drift and exitUsage when the check could not
+// run.
 func verifyDatabase(ctx context.Context, url, format string, roles []string, stdout io.Writer) error {
+	return verifyWith(ctx, url, format, &verify.Opts{MigrationRoles: roles}, stdout)
+}
+
+// verifyWith is [verifyDatabase] with opts.
+func verifyWith(ctx context.Context, url, format string, opts *verify.Opts, stdout io.Writer) error {
 	cfg, err := pgxConfig(url)
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
@@ -75,7 +86,7 @@ func verifyDatabase(ctx context.Context, url, format string, roles []string, std
 		_ = conn.Close(closeCtx)
 	}()
 
-	report, err := verify.Run(ctx, conn, &verify.Opts{MigrationRoles: roles})
+	report, err := verify.Run(ctx, conn, opts)
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}

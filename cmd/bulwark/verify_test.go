@@ -130,6 +130,48 @@ func TestVerifyCommand(t *testing.T) {
 		require.Contains(t, res.stderr, "this database was never migrated")
 	})
 
+	t.Run("HistoryRowsBoundsTheHistoryCheck", func(t *testing.T) {
+		t.Parallel()
+
+		url := pgtest.NewDatabase(t)
+		conn, err := pgx.Connect(context.Background(), url)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = conn.Close(context.Background()) })
+		// Three articles, each changed with its audit trigger off.
+		_, err = conn.Exec(context.Background(), `
+			DO $seed$
+			BEGIN
+			    FOR i IN 1..3 LOOP
+			        PERFORM app.article_create(bulwark.principal_id('bootstrap'), 'Article ' || i, '', NULL);
+			    END LOOP;
+			END
+			$seed$;
+			BEGIN;
+			SELECT bulwark.maintenance_begin('test: unlogged fixes');
+			ALTER TABLE app.articles DISABLE TRIGGER bulwark_90_audit;
+			UPDATE app.articles SET title = title || '!';
+			ALTER TABLE app.articles ENABLE TRIGGER bulwark_90_audit;
+			COMMIT`)
+		require.NoError(t, err)
+
+		history := func(rows string) []string {
+			t.Helper()
+			res := runCLI(t, append([]string{"verify", "--database-url", url, "--format", "json", "--history-rows", rows}, roleFlags(t, url, nil)...)...)
+			require.Equal(t, exitDrift, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
+			var report jsonReport
+			require.NoError(t, json.Unmarshal([]byte(res.stdout), &report))
+			return report.failures()
+		}
+		require.Len(t, history("-1"), 3)
+		// At most one row of the table: a sample, once the table is
+		// analyzed, may hold none.
+		require.LessOrEqual(t, len(history("1")), 1)
+
+		res := runCLI(t, "verify", "--database-url", url, "--history-rows", "0")
+		require.Equal(t, exitUsage, res.code)
+		require.Contains(t, res.stderr, "--history-rows must be positive")
+	})
+
 	t.Run("UnknownFormatExitsTwo", func(t *testing.T) {
 		t.Parallel()
 

@@ -114,6 +114,12 @@ func migrate(ctx context.Context, sub string, opts *migrateOpts, stdout, stderr 
 			fmt.Fprintln(stdout, notMigrated+": nothing to roll back")
 			return nil
 		}
+		// What the boundary holds before, so that the record follows what
+		// the rollback changes and nothing else (verify compares with it).
+		before, err := schema.SnapshotBoundary(ctx, db)
+		if err != nil {
+			return fmt.Errorf("migrate down: %w", err)
+		}
 		result, err := provider.Down(ctx)
 		if errors.Is(err, goose.ErrNoNextVersion) {
 			fmt.Fprintln(stdout, "no migration is applied: nothing to roll back")
@@ -130,10 +136,17 @@ func migrate(ctx context.Context, sub string, opts *migrateOpts, stdout, stderr 
 		if err := schema.RecordChecksums(ctx, db, provider, nil); err != nil {
 			return fmt.Errorf("migrate down: %w", err)
 		}
+		if err := schema.RecordBoundary(ctx, db, before); err != nil {
+			return fmt.Errorf("migrate down: %w", err)
+		}
 	case "redo":
 		if !migrated {
 			fmt.Fprintln(stdout, notMigrated+": nothing to redo")
 			return nil
+		}
+		before, err := schema.SnapshotBoundary(ctx, db)
+		if err != nil {
+			return fmt.Errorf("migrate redo: %w", err)
 		}
 		down, err := provider.Down(ctx)
 		if errors.Is(err, goose.ErrNoNextVersion) {
@@ -154,6 +167,9 @@ func migrate(ctx context.Context, sub string, opts *migrateOpts, stdout, stderr 
 			return fmt.Errorf("migrate redo (up): %w", err)
 		}
 		if err := schema.RecordChecksums(ctx, db, provider, []*goose.MigrationResult{up}); err != nil {
+			return fmt.Errorf("migrate redo: %w", err)
+		}
+		if err := schema.RecordBoundary(ctx, db, before); err != nil {
 			return fmt.Errorf("migrate redo: %w", err)
 		}
 		return verifyAfterMigrate(ctx, opts, stdout, stderr)

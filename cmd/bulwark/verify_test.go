@@ -238,6 +238,19 @@ func TestMigrateVerifies(t *testing.T) {
 		require.NotContains(t, res.stdout, "verify:")
 	})
 
+	// A rollback changes the boundary on purpose: the record follows it, so
+	// verify holds the database to what the migrations left.
+	t.Run("DownKeepsTheRecord", func(t *testing.T) {
+		t.Parallel()
+
+		url := pgtest.NewDatabase(t)
+		res := runCLI(t, "migrate", "down", "--database-url", url)
+		require.Equal(t, 0, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
+		require.Regexp(t, `(?m)^down +\d{5} `, res.stdout)
+		res = runCLI(t, append([]string{"verify", "--database-url", url}, roleFlags(t, url, nil)...)...)
+		require.Equal(t, 0, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
+	})
+
 	t.Run("RedoVerifies", func(t *testing.T) {
 		t.Parallel()
 

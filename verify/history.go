@@ -13,7 +13,7 @@ import (
 // %[4]s its machine's initial state (literals), %[5]s its state column,
 // %[6]s the sampling clause and %[7]s the limit.
 const historyBranch = `(SELECT %[2]s::text AS tbl, %[3]s::text AS machine, %[4]s::text AS initial,
-        t.id, t.version, t.%[5]s::text AS state
+        t.id, t.version, t.%[5]s::text AS state, t.xmin::text AS xmin
     FROM %[1]s AS t %[6]s
     %[7]s)`
 
@@ -28,7 +28,7 @@ WITH e AS (
     %[1]s
 ),
 walked AS (
-    SELECT e.tbl, e.id, e.version, e.state, a.log_id AS ack_log, a.version AS ack_version, a.state AS ack_state, h.*
+    SELECT e.tbl, e.id, e.version, e.state, e.xmin, a.log_id AS ack_log, a.version AS ack_version, a.state AS ack_state, h.*
     FROM e
     LEFT JOIN bulwark.history_acknowledgements AS a ON a.machine = e.machine AND a.entity_id = e.id
     CROSS JOIN LATERAL (
@@ -36,9 +36,10 @@ walked AS (
                pg_catalog.min(s.id) FILTER (WHERE s.id > coalesce(a.log_id, 0) AND NOT s.chained) AS broken,
                (pg_catalog.array_agg(pg_catalog.format('log row %%s (%%s: %%s -> %%s)', s.id, s.transition, coalesce(s.from_state, 'nothing'), coalesce(s.to_state, 'nothing')) ORDER BY s.id)
                    FILTER (WHERE s.id > coalesce(a.log_id, 0) AND NOT s.step))[1] AS stray,
-               (pg_catalog.array_agg(s.to_state ORDER BY s.id DESC) FILTER (WHERE s.id > coalesce(a.log_id, 0)))[1] AS last_to
+               (pg_catalog.array_agg(s.to_state ORDER BY s.id DESC) FILTER (WHERE s.id > coalesce(a.log_id, 0)))[1] AS last_to,
+               (pg_catalog.array_agg(s.lxmin ORDER BY s.id DESC) FILTER (WHERE s.id > coalesce(a.log_id, 0)))[1] AS last_xmin
         FROM (
-            SELECT w.id, w.transition, w.from_state, w.to_state,
+            SELECT w.id, w.transition, w.from_state, w.to_state, w.lxmin,
                    -- The hash chain: each row hashes its content after its
                    -- predecessor's hash; rows older than the chain have
                    -- none, and come first.
@@ -59,7 +60,7 @@ walked AS (
                                WHERE t.machine = e.machine AND t.from_state = w.from_state AND t.to_state = w.to_state))))
                    END AS step
             FROM (
-                SELECT l.id, l.transition, l.from_state, l.to_state, l.prev_hash, l.hash, l AS r, x.kind,
+                SELECT l.id, l.transition, l.from_state, l.to_state, l.prev_hash, l.hash, l AS r, x.kind, l.xmin::text AS lxmin,
                        pg_catalog.lag(l.hash) OVER o AS lag_hash,
                        pg_catalog.lag(l.id) OVER o IS NULL AS first,
                        -- The first row after an acknowledgement starts
@@ -78,16 +79,19 @@ walked AS (
     ) AS h
 )
 SELECT w.tbl, w.id::text, w.version, w.state, w.logged, w.version - coalesce(w.ack_version, 0), w.broken, w.stray,
-       coalesce(w.last_to, w.ack_state), 0::bigint
+       coalesce(w.last_to, w.ack_state), w.xmin, w.last_xmin, 0::bigint
 FROM walked AS w
 WHERE NOT (
     w.logged = w.version - coalesce(w.ack_version, 0)
     AND w.broken IS NULL
     AND w.stray IS NULL
     AND coalesce(w.last_to, w.ack_state) IS NOT DISTINCT FROM w.state
+    -- The transaction (or subtransaction) that last wrote the row wrote
+    -- its last log row too: both carry its id as xmin.
+    AND (w.last_xmin IS NULL OR w.last_xmin = w.xmin)
 )
 UNION ALL
-SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, pg_catalog.count(*) FROM e
+SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, pg_catalog.count(*) FROM e
 ORDER BY 1, 2`
 
 // historyGap is one entity whose history does not hold.
@@ -101,6 +105,8 @@ type historyGap struct {
 	Broken   *int64
 	Stray    *string
 	LastTo   *string
+	Xmin     *string
+	LastXmin *string
 	Checked  int64
 }
 
@@ -123,8 +129,10 @@ type historyGap struct {
 // rows per run, and never more than that many rows: a gap in k rows of an
 // n-row table is missed by one run with probability at most
 // (1 - HistoryRows/n)^k. A content-only change made with both the
-// boundary and the audit trigger disabled leaves version, log and state
-// as they were, and no gap.
+// boundary and the audit trigger disabled leaves version, log and state as
+// they were, but not the row's xmin: the transaction (or subtransaction)
+// that last wrote a row must be the one that wrote its last log row.
+// (xmin is kept when a row is frozen, and a lock does not change it.)
 func (s *session) checkHistory(ctx context.Context, c *Check) error {
 	var branches []string
 	for _, g := range s.guarded {
@@ -167,6 +175,10 @@ func (s *session) checkHistory(ctx context.Context, c *Check) error {
 		}
 		if gap.Broken != nil {
 			problems = append(problems, fmt.Sprintf("log row %d breaks the hash chain: it was edited, or a row before it erased", *gap.Broken))
+		}
+		if gap.LastXmin != nil && deref(gap.Xmin) != *gap.LastXmin {
+			problems = append(problems, fmt.Sprintf("the row was last written by transaction %s, which logged nothing for it (its last log row is from %s): a write with the guard and audit triggers off",
+				deref(gap.Xmin), *gap.LastXmin))
 		}
 		if last, state := deref(gap.LastTo), deref(gap.State); last != state {
 			problems = append(problems, fmt.Sprintf("the log ends in state %s, but the row is in %s", orNothing(last), orNothing(state)))

@@ -348,6 +348,20 @@ func Fixtures() []Fixture {
 			},
 		},
 		{
+			Name: "ContentChangedAllTriggersOff",
+			// The issue's quiet fix: every trigger off, a content-only
+			// update (no version bump, no log row, no state change), the
+			// triggers back on, in one transaction. The row's xmin names a
+			// transaction that logged nothing for it.
+			SQL: []string{seedArticle, `
+				BEGIN;
+				ALTER TABLE app.articles DISABLE TRIGGER USER;
+				UPDATE app.articles SET title = 'Quietly changed' WHERE id = '` + SeedArticle + `';
+				ALTER TABLE app.articles ENABLE TRIGGER USER;
+				COMMIT`},
+			Want: []string{"history app.articles/" + SeedArticle},
+		},
+		{
 			Name: "LogRowDeleted",
 			// The creation's log row deleted, the append-only trigger off
 			// for it.

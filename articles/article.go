@@ -49,8 +49,9 @@ type EditRequest struct {
 type TransitionRequest struct {
 	ID uuid.UUID
 	// ExpectedVersion is the version the caller saw; a different current
-	// version is a conflict. 0 means the gate's own snapshot, which is what
-	// lets [authz.DoRetry] re-decide on fresh state.
+	// version is a conflict that retrying does not resolve. 0 means the
+	// gate's own snapshot, which is what lets a retrying call
+	// (authz.DoOpts.Retry) re-decide on fresh state.
 	ExpectedVersion int32
 	IdemKey         string
 	Note            string // RequestChanges only: what to change

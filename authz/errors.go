@@ -37,7 +37,7 @@ var (
 	// state cannot help.
 	ErrPolicy = db.ErrPolicy
 	// ErrConflict reports that the world moved (stale version, lost race).
-	// Re-running the gate on fresh state may succeed; see DoRetry.
+	// Re-running the gate on fresh state may succeed; see DoOpts.Retry.
 	ErrConflict = db.ErrConflict
 	// ErrInvariant reports that the database refused what the layers above
 	// should have prevented: a defect. Retrying cannot help.

@@ -33,8 +33,8 @@ const (
 type CallInfo struct {
 	Action string
 	// Attempt counts the runs of the gate for one request: 1 for [Do],
-	// 1, 2, ... for the attempts of [DoRetry], and 0 in
-	// [StepObserver.StartRetry], before the first.
+	// 1, 2, ... for the attempts of a retrying call ([DoOpts].Retry), and
+	// 0 in [StepObserver.StartRetry], before the first.
 	Attempt     int
 	Capability  Capability
 	PrincipalID uuid.UUID
@@ -67,10 +67,10 @@ type StepObserver interface {
 	// id (see [CorrelationID]).
 	StartCall(ctx context.Context, call CallInfo) context.Context
 
-	// StartRetry is called when [DoRetry] starts, before its first
-	// attempt, whose [StartCall] receives the context it returns. end is
-	// called once, when DoRetry returns, with the number of attempts made
-	// and the final error.
+	// StartRetry is called when a retrying call ([DoOpts].Retry)
+	// starts, before its first attempt, whose [StartCall] receives the
+	// context it returns. end is called once, when the retrying call
+	// returns, with the number of attempts made and the final error.
 	StartRetry(ctx context.Context, call CallInfo) (_ context.Context, end func(attempts int, err error))
 
 	// StartStep is called when a step starts. The context it returns is
@@ -83,7 +83,8 @@ type StepObserver interface {
 type attemptKey struct{}
 
 // Attempt returns the attempt number of the gate call running in ctx: 1
-// for [Do], 1, 2, ... for the attempts of [DoRetry], 0 outside the gate.
+// for [Do], 1, 2, ... for the attempts of a retrying call
+// ([DoOpts].Retry), 0 outside the gate.
 // An [Observer] reads it from the context it is given.
 func Attempt(ctx context.Context) int {
 	n, _ := ctx.Value(attemptKey{}).(int)
@@ -108,7 +109,7 @@ func (g *Gate) startCall(ctx context.Context, action string, capability Capabili
 	return ctx
 }
 
-// startRetry tells a StepObserver that DoRetry starts.
+// startRetry tells a StepObserver that a retrying call starts.
 func (g *Gate) startRetry(ctx context.Context, action string, capability Capability, principalID uuid.UUID) (context.Context, func(int, error)) {
 	if o, ok := g.observer.(StepObserver); ok {
 		return o.StartRetry(ctx, CallInfo{Action: cmp.Or(action, string(capability)), Capability: capability, PrincipalID: principalID})

@@ -55,14 +55,14 @@ func TestDoRetry(t *testing.T) {
 
 		bundle := setup(t)
 		hooks := &submitHooks{AfterLoadFunc: touchOn()}
-		_, err := authz.DoRetry(ctx, bundle.gate, bundle.author, submitAction(hooks), submitRequest{ArticleID: bundle.article.ID}, nil,
-			&authz.RetryOpts{Attempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond})
+		_, err := authz.Do(ctx, bundle.gate, bundle.author, submitAction(hooks), submitRequest{ArticleID: bundle.article.ID}, &authz.DoOpts{Retry: &authz.RetryOpts{Attempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}})
 		requireLayer(t, err, authz.LayerConflict, db.CodeStaleVersion)
 		require.EqualValues(t, 3, hooks.loads.Load())
 		require.Len(t, bundle.recorder.all(), 3)
 		require.Equal(t, "draft", w.get(t, bundle.article.ID).State)
 
-		// The default is four attempts.
+		// The default is four attempts (here through the deprecated
+		// DoRetry, which is Do with DoOpts.Retry).
 		bundle = setup(t)
 		hooks = &submitHooks{AfterLoadFunc: touchOn()}
 		_, err = authz.DoRetry(ctx, bundle.gate, bundle.author, submitAction(hooks), submitRequest{ArticleID: bundle.article.ID}, nil, nil)
@@ -84,8 +84,7 @@ func TestDoRetry(t *testing.T) {
 		})})
 		hooks := &submitHooks{AfterLoadFunc: touchOn()}
 		start := time.Now()
-		_, err := authz.DoRetry(reqCtx, bundle.gate, bundle.author, submitAction(hooks), submitRequest{ArticleID: bundle.article.ID}, nil,
-			&authz.RetryOpts{Attempts: 5, BaseDelay: time.Hour, MaxDelay: time.Hour})
+		_, err := authz.Do(reqCtx, bundle.gate, bundle.author, submitAction(hooks), submitRequest{ArticleID: bundle.article.ID}, &authz.DoOpts{Retry: &authz.RetryOpts{Attempts: 5, BaseDelay: time.Hour, MaxDelay: time.Hour}})
 		require.Less(t, time.Since(start), time.Minute)
 		require.ErrorIs(t, err, context.Canceled)
 		require.ErrorIs(t, err, authz.ErrConflict)
@@ -106,7 +105,7 @@ func TestDoRetry(t *testing.T) {
 			}
 			return nil
 		}}
-		_, err := authz.DoRetry(ctx, bundle.gate, bundle.author, submitAction(hooks), submitRequest{ArticleID: bundle.article.ID}, nil, fast)
+		_, err := authz.Do(ctx, bundle.gate, bundle.author, submitAction(hooks), submitRequest{ArticleID: bundle.article.ID}, &authz.DoOpts{Retry: fast})
 		requireLayer(t, err, authz.LayerPolicy, "not_draft")
 		require.NotErrorIs(t, err, authz.ErrConflict)
 		require.EqualValues(t, 2, hooks.policies.Load())
@@ -123,8 +122,8 @@ func TestDoRetry(t *testing.T) {
 
 		bundle := setup(t)
 		hooks := &submitHooks{AfterLoadFunc: touchOn(1)}
-		got, err := authz.DoRetry(authz.WithCorrelationID(ctx, "retry-1"), bundle.gate, bundle.author, submitAction(hooks),
-			submitRequest{ArticleID: bundle.article.ID}, nil, fast)
+		got, err := authz.Do(authz.WithCorrelationID(ctx, "retry-1"), bundle.gate, bundle.author, submitAction(hooks),
+			submitRequest{ArticleID: bundle.article.ID}, &authz.DoOpts{Retry: fast})
 		require.NoError(t, err)
 		require.Equal(t, "in_review", got.State)
 		require.Equal(t, bundle.article.Version+2, got.Version, "the concurrent edit, then the submit")
@@ -140,12 +139,25 @@ func TestDoRetry(t *testing.T) {
 		}
 	})
 
+	t.Run("GateWideRetry", func(t *testing.T) {
+		t.Parallel()
+
+		// A gate made with a Retry retries every call that names none.
+		bundle := setup(t)
+		gate := authz.NewGate(w.pool, grants, &authz.GateOpts{Observer: bundle.recorder, Retry: fast})
+		hooks := &submitHooks{AfterLoadFunc: touchOn(1)}
+		got, err := authz.Do(ctx, gate, bundle.author, submitAction(hooks), submitRequest{ArticleID: bundle.article.ID}, nil)
+		require.NoError(t, err)
+		require.Equal(t, "in_review", got.State)
+		require.EqualValues(t, 2, hooks.loads.Load())
+	})
+
 	t.Run("GeneratedCorrelationIDSharedByAttempts", func(t *testing.T) {
 		t.Parallel()
 
 		bundle := setup(t)
 		hooks := &submitHooks{AfterLoadFunc: touchOn(1)}
-		_, err := authz.DoRetry(ctx, bundle.gate, bundle.author, submitAction(hooks), submitRequest{ArticleID: bundle.article.ID}, nil, fast)
+		_, err := authz.Do(ctx, bundle.gate, bundle.author, submitAction(hooks), submitRequest{ArticleID: bundle.article.ID}, &authz.DoOpts{Retry: fast})
 		require.NoError(t, err)
 		records := bundle.recorder.all()
 		require.Len(t, records, 2)
@@ -162,7 +174,7 @@ func TestDoRetry(t *testing.T) {
 		bundle := setup(t)
 		other := w.newPrincipal(t, "author")
 		hooks := &submitHooks{}
-		_, err := authz.DoRetry(ctx, bundle.gate, other, submitAction(hooks), submitRequest{ArticleID: bundle.article.ID}, nil, fast)
+		_, err := authz.Do(ctx, bundle.gate, other, submitAction(hooks), submitRequest{ArticleID: bundle.article.ID}, &authz.DoOpts{Retry: fast})
 		requireLayer(t, err, authz.LayerPolicy, "not_author")
 		require.EqualValues(t, 1, hooks.policies.Load())
 
@@ -179,7 +191,7 @@ func TestDoRetry(t *testing.T) {
 		} {
 			bundle.recorder = &recorder{}
 			bundle.gate = authz.NewGate(w.pool, grants, &authz.GateOpts{Observer: bundle.recorder})
-			_, err := authz.DoRetry(ctx, bundle.gate, tt.actor, submitAction(tt.hooks), submitRequest{ArticleID: tt.id}, nil, fast)
+			_, err := authz.Do(ctx, bundle.gate, tt.actor, submitAction(tt.hooks), submitRequest{ArticleID: tt.id}, &authz.DoOpts{Retry: fast})
 			require.Equal(t, tt.layer, db.ErrorLayer(err), "%v", err)
 			require.Len(t, bundle.recorder.all(), 1, "%s is not retried", tt.layer)
 		}

@@ -44,11 +44,16 @@ func (*roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndDa
 // the two counts disagree.
 func (r *roundTrips) count(t *testing.T, f func()) int64 {
 	t.Helper()
-	s0, w0 := r.statements.Load(), r.wire.Load()
-	f()
-	s, w := r.statements.Load()-s0, r.wire.Load()-w0
+	s, w := r.both(f)
 	require.Equal(t, s, w, "pgx's count (%d) and the wire's (%d)", s, w)
 	return s
+}
+
+// both runs f and returns pgx's count and the wire's.
+func (r *roundTrips) both(f func()) (statements, wire int64) {
+	s0, w0 := r.statements.Load(), r.wire.Load()
+	f()
+	return r.statements.Load() - s0, r.wire.Load() - w0
 }
 
 // countingConn counts the turns from writing to reading.
@@ -256,6 +261,48 @@ func TestRoundTrips(t *testing.T) {
 			require.Equal(t, "in_review", got.State)
 		})
 		require.Equal(t, int64(1), n, "the read filled the cache; the transition reads nothing")
+	})
+
+	t.Run("StaleCacheIsAConflictThenDropped", func(t *testing.T) {
+		t.Parallel()
+
+		// Another session moves the row behind the cache's back: the
+		// transition decided on the cached row is a conflict and writes
+		// nothing, and the entry is dropped, so the next call reads the
+		// primary and is right.
+		b := setup(t, &authz.GateOpts{Snapshots: authz.FromCache})
+		stale := func(key string) (db.AppArticle, int64, int64) {
+			a := w.draft(t, b.author)
+			_, err := authz.Do(ctx, b.gate, b.author, readArticle(), authz.ByID(a.ID), nil)
+			require.NoError(t, err)
+			require.NoError(t, w.touch(ctx, a.ID))
+			_, err = authz.Do(ctx, b.gate, b.author, submitTransition(), articleRequest{ID: a.ID, Key: key + "-1"}, nil)
+			requireLayer(t, err, authz.LayerConflict, db.CodeStaleVersion)
+			require.Equal(t, "draft", w.get(t, a.ID).State)
+			var got db.AppArticle
+			statements, wire := b.rt.both(func() {
+				got, err = authz.Do(ctx, b.gate, b.author, submitTransition(), articleRequest{ID: a.ID, Key: key + "-2"}, nil)
+				require.NoError(t, err)
+			})
+			require.Equal(t, "in_review", got.State)
+			require.Equal(t, a.Version+2, got.Version)
+			return got, statements, wire
+		}
+		// pgx drops a connection's prepared statements after an error in
+		// them, so the first call after a conflict prepares the two
+		// batches' statements again, unseen by pgx's tracer: two more
+		// exchanges on the wire, once.
+		_, statements, wire := stale("cache-stale")
+		require.Equal(t, int64(2), statements)
+		require.Equal(t, int64(4), wire)
+		// On a connection whose statements are prepared, a cache miss
+		// reads the primary: two.
+		n := b.rt.count(t, func() {
+			a := w.draft(t, b.author)
+			_, err := authz.Do(ctx, b.gate, b.author, submitTransition(), articleRequest{ID: a.ID, Key: "cache-miss"}, nil)
+			require.NoError(t, err)
+		})
+		require.Equal(t, int64(2), n, "a cache miss reads the primary: two round trips")
 	})
 
 	t.Run("ReadOne", func(t *testing.T) {

@@ -229,7 +229,7 @@ func NewRunner(ctx context.Context, pool *pgxpool.Pool, opts *RunnerOpts) (*Runn
 	}
 
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &scheduledPublishWorker{grants: grants, logger: o.Logger, pool: pool, scheduler: scheduler.ID, svc: svc})
+	river.AddWorker(workers, &scheduledPublishWorker{logger: o.Logger, pool: pool, scheduler: scheduler.ID, svc: svc})
 	river.AddWorker(workers, &reconcileWorker{logger: o.Logger, pool: pool, scheduler: scheduler.ID, svc: svc})
 	river.AddWorker(workers, &purgeWorker{logger: o.Logger, pool: pool})
 	// Periodic jobs are queued by the leader only.

@@ -21,9 +21,6 @@ import (
 // its outcome into River's terms (snooze, cancel, retry).
 type scheduledPublishWorker struct {
 	river.WorkerDefaults[ScheduledPublishArgs]
-	// grants is unused: the service's gate holds the grants it checks the
-	// creator with. Kept so that NewRunner's literal stays valid.
-	grants    *authz.Grants
 	logger    *slog.Logger
 	pool      *pgxpool.Pool
 	scheduler uuid.UUID

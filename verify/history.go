@@ -87,8 +87,12 @@ WHERE NOT (
     AND w.stray IS NULL
     AND coalesce(w.last_to, w.ack_state) IS NOT DISTINCT FROM w.state
     -- The transaction (or subtransaction) that last wrote the row wrote
-    -- its last log row too: both carry its id as xmin.
-    AND (w.last_xmin IS NULL OR w.last_xmin = w.xmin)
+    -- its last log row too: both carry its id as xmin. A row written by an
+    -- older transaction than its log row is not a quiet write (a logical
+    -- restore loads the tables in their own transactions, the entities
+    -- before the log): only a row newer than its last log row is.
+    AND (w.last_xmin IS NULL OR w.last_xmin = w.xmin
+         OR pg_catalog.age(w.xmin::xid) > pg_catalog.age(w.last_xmin::xid))
 )
 UNION ALL
 SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, pg_catalog.count(*) FROM e

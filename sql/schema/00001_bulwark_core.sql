@@ -805,12 +805,14 @@ AS $$
         SELECT FROM bulwark.idempotency_keys AS k
         WHERE k.actor_id = p_actor
           AND k.key = p_key
+          AND k.created_at > pg_catalog.now() - bulwark.idempotency_ttl()
     )
 $$;
 -- +goose StatementEnd
 
--- Removes keys older than bulwark.idempotency_ttl(), at most p_limit per
--- call (call again while it returns p_limit). Returns how many it removed.
+-- Removes keys older than bulwark.idempotency_ttl() plus an hour, at most
+-- p_limit per call (call again while it returns p_limit). Returns how many
+-- it removed.
 -- +goose StatementBegin
 CREATE FUNCTION bulwark.idempotency_purge(p_limit integer DEFAULT 10000)
 RETURNS integer
@@ -828,7 +830,10 @@ BEGIN
     WHERE (k.actor_id, k.key) IN (
         SELECT o.actor_id, o.key
         FROM bulwark.idempotency_keys AS o
-        WHERE o.created_at < pg_catalog.now() - bulwark.idempotency_ttl()
+        -- An hour past the TTL: bulwark.idempotency_key_used answers "used"
+        -- only within it, so a key the gate saw as used cannot vanish
+        -- before its transition runs.
+        WHERE o.created_at < pg_catalog.now() - bulwark.idempotency_ttl() - interval '1 hour'
         ORDER BY o.created_at
         LIMIT p_limit
         FOR UPDATE SKIP LOCKED

@@ -24,6 +24,11 @@ BEGIN
         SELECT FROM bulwark.idempotency_keys AS k
         WHERE k.actor_id = p_actor
           AND k.key = p_key
+          -- Within the TTL only: the purge waits an hour past it, so a key
+          -- the gate was told is used is still there when the transition
+          -- runs, and the transition answers from it (never afresh with
+          -- the policy skipped).
+          AND k.created_at > pg_catalog.now() - bulwark.idempotency_ttl()
     );
 END;
 $fn$
@@ -50,6 +55,7 @@ AS $fn$
         SELECT FROM bulwark.idempotency_keys AS k
         WHERE k.actor_id = p_actor
           AND k.key = p_key
+          AND k.created_at > pg_catalog.now() - bulwark.idempotency_ttl()
     )
 $fn$
 $def$, ARRAY['bulwark_app', 'bulwark_jobs']);

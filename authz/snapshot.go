@@ -58,7 +58,10 @@ func (heldSource[S]) source() sourceKind { return sourceHeld }
 // so a keyed call costs one round trip. It is used only by actions whose
 // snapshot has its type (and, for a [Targeted] request and an [Entity]
 // snapshot, only when it is of the request's target, else the call is
-// invalid); any other action reads the primary.
+// invalid); any other action reads the primary. The database re-checks
+// only the version: a held snapshot must come from the server's own memory
+// (what it read or was answered), never from what a client sent, or a
+// client could hand the policy a row with, say, another author.
 func Held[S any](snapshot S) SnapshotSource { return heldSource[S]{snapshot: snapshot} }
 
 // snapshotCache is the gate's per-process cache for [FromCache].

@@ -278,12 +278,24 @@ func decode(w http.ResponseWriter, r *http.Request, into any) error {
 	return nil
 }
 
-// decodeOptional is decode for bodies that may be empty.
+// decodeOptional is decode for bodies that may be empty, whether the
+// request says so (Content-Length: 0) or sends an empty chunked body.
 func decodeOptional(w http.ResponseWriter, r *http.Request, into any) error {
 	if r.ContentLength == 0 {
 		return nil
 	}
-	return decode(w, r, into)
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRequestBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(into); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		return invalidJSON(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return authz.Invalid(codeInvalidJSON, "the body must be one JSON object")
+	}
+	return nil
 }
 
 func invalidJSON(err error) error {

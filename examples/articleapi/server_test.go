@@ -118,6 +118,9 @@ func (b *testBundle) send(method, path, token string, body any, headers ...strin
 	case nil:
 	case string:
 		reader = strings.NewReader(v)
+	case io.Reader:
+		// Of unknown length: sent chunked.
+		reader = v
 	default:
 		raw, err := json.Marshal(v)
 		if err != nil {
@@ -209,6 +212,18 @@ func TestArticleAPI(t *testing.T) {
 			require.Equal(t, `"`+itoa(a.Version)+`"`, res.header.Get("ETag"))
 		}
 		require.Len(t, b.log(t, a.ID), int(a.Version), "one audit row per version")
+	})
+
+	// A move with an empty chunked body (no Content-Length) is a move with
+	// no body, not a malformed one.
+	t.Run("EmptyChunkedBodyIsNoBody", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t)
+		a := b.create(t, alice)
+		res := b.do(t, "POST", "/articles/"+a.ID.String()+"/submit", alice, io.MultiReader(), "If-Match", `"`+itoa(a.Version)+`"`)
+		require.Equal(t, http.StatusOK, res.status, "%s", res.body)
+		require.Equal(t, "in_review", res.article(t).State)
 	})
 
 	t.Run("MissingCapabilityIs403", func(t *testing.T) {

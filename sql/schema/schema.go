@@ -21,7 +21,9 @@ import (
 	"github.com/pressly/goose/v3/lock"
 )
 
-//go:embed core/*.sql articles/*.sql
+// All files, so that a migration added at the top level meanwhile is seen.
+//
+//go:embed *
 var lines embed.FS
 
 // embedded presents the lines as the single goose line they were before
@@ -29,6 +31,17 @@ var lines embed.FS
 // version tables.
 var embedded = func() fstest.MapFS {
 	m := fstest.MapFS{}
+	top, err := fs.Glob(lines, "*.sql")
+	if err != nil {
+		panic(err)
+	}
+	for _, name := range top {
+		raw, err := lines.ReadFile(name)
+		if err != nil {
+			panic(err)
+		}
+		m[name] = &fstest.MapFile{Data: raw}
+	}
 	for old, now := range map[string]string{
 		"00001_bulwark_core.sql":          "core/00001_bulwark_core.sql",
 		"00002_article_workflow.sql":      "articles/00001_article_workflow.sql",

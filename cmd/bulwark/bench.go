@@ -15,7 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/bulwarkdb/bulwark/internal/bench"
+	"github.com/bulwarkdb/bulwark/cmd/bulwark/internal/bench"
 	"github.com/bulwarkdb/bulwark/internal/pgcluster"
 )
 

@@ -7,7 +7,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/bulwarkdb/bulwark/internal/demo"
+	"github.com/bulwarkdb/bulwark/cmd/bulwark/internal/demo"
 )
 
 // runDemo walks the story of the kit and exits non-zero when a step did

@@ -6,7 +6,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/bulwarkdb/bulwark/internal/bench"
+	"github.com/bulwarkdb/bulwark/cmd/bulwark/internal/bench"
 )
 
 // articleMachine is the article workflow as migration 00002 declares it,

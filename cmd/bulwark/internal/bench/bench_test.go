@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/bulwarkdb/bulwark/internal/bench"
+	"github.com/bulwarkdb/bulwark/cmd/bulwark/internal/bench"
 	"github.com/bulwarkdb/bulwark/internal/pgtest"
 )
 

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bulwarkdb/bulwark/auditlog"
-	"github.com/bulwarkdb/bulwark/internal/demo"
+	"github.com/bulwarkdb/bulwark/cmd/bulwark/internal/demo"
 	"github.com/bulwarkdb/bulwark/internal/pgcluster"
 	"github.com/bulwarkdb/bulwark/internal/pgtest"
 )

@@ -20,6 +20,7 @@ type follower struct {
 	cancel  context.CancelFunc
 	done    chan error
 	entries chan auditlog.Entry
+	exited  chan struct{}
 	mu      sync.Mutex
 	polls   int
 	polled  chan struct{}
@@ -28,7 +29,7 @@ type follower struct {
 func follow(t *testing.T, b *testBundle, f auditlog.Filter, opts *auditlog.FollowOpts) *follower {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	fl := &follower{cancel: cancel, done: make(chan error, 1), entries: make(chan auditlog.Entry, 100), polled: make(chan struct{}, 1)}
+	fl := &follower{cancel: cancel, done: make(chan error, 1), entries: make(chan auditlog.Entry, 100), exited: make(chan struct{}), polled: make(chan struct{}, 1)}
 	opts.PollInterval = 10 * time.Millisecond
 	auditlog.SetAfterPoll(opts, func() {
 		fl.mu.Lock()
@@ -40,6 +41,7 @@ func follow(t *testing.T, b *testBundle, f auditlog.Filter, opts *auditlog.Follo
 		}
 	})
 	go func() {
+		defer close(fl.exited)
 		fl.done <- auditlog.Follow(ctx, b.app, f, opts, func(e auditlog.Entry) error {
 			fl.entries <- e
 			return nil
@@ -47,7 +49,16 @@ func follow(t *testing.T, b *testBundle, f auditlog.Filter, opts *auditlog.Follo
 	}()
 	t.Cleanup(func() {
 		cancel()
-		<-fl.done
+		<-fl.exited
+		// Canceled is how a follow ends; anything else went wrong. An empty
+		// done means a wait above already reported how it ended.
+		select {
+		case err := <-fl.done:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("follow ended: %v", err)
+			}
+		default:
+		}
 	})
 	return fl
 }

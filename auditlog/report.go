@@ -38,10 +38,11 @@ func WriteTable(w io.Writer, entries []Entry) error {
 // replaced, so a note cannot move the cursor or reorder what a terminal
 // shows; the note is cut at 80 characters (the JSON form has it whole).
 func WriteTableRow(w io.Writer, e Entry) error {
-	entity, actor, corr := "-", "-", "-"
+	entity, corr := "-", "-"
 	if e.EntityID != nil {
 		entity = e.EntityID.String()
 	}
+	var actor string
 	switch {
 	case e.ActorName != nil:
 		actor = *e.ActorName

@@ -60,15 +60,6 @@ func (tel *telemetry) span(t *testing.T, name string) tracetest.SpanStub {
 	return found[0]
 }
 
-// names returns the names of the ended spans, in the order they ended.
-func (tel *telemetry) names() []string {
-	var names []string
-	for _, s := range tel.spans.GetSpans() {
-		names = append(names, s.Name)
-	}
-	return names
-}
-
 // childrenOf returns the names of parent's children, in the order they
 // ended.
 func (tel *telemetry) childrenOf(parent tracetest.SpanStub) []string {

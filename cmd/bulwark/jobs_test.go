@@ -377,7 +377,10 @@ func TestJobsCommandMetrics(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("bulwark jobs did not stop")
 	}
-	_, err = http.Get(metricsURL)
+	resp, err := http.Get(metricsURL)
+	if err == nil {
+		resp.Body.Close()
+	}
 	require.Error(t, err, "no longer served")
 }
 

@@ -145,7 +145,7 @@ func Start(ctx context.Context, opts *StartOpts) (*Cluster, error) {
 			return nil, err
 		}
 	} else if err := checkBinDir(binDir); err != nil {
-		return nil, fmt.Errorf("%w (%v): install them, e.g. apt-get install postgresql", ErrNoBinaries, err)
+		return nil, fmt.Errorf("%w (%w): install them, e.g. apt-get install postgresql", ErrNoBinaries, err)
 	}
 
 	for name := range opts.Settings {

@@ -25,7 +25,7 @@ func (c *Cluster) StartReplica(ctx context.Context) (*Cluster, error) {
 		return nil, errors.New("start replica: the primary is not running")
 	}
 	if err := checkBinary(c.binDir, "pg_basebackup"); err != nil {
-		return nil, fmt.Errorf("%w (%v): install them, e.g. apt-get install postgresql", ErrNoBinaries, err)
+		return nil, fmt.Errorf("%w (%w): install them, e.g. apt-get install postgresql", ErrNoBinaries, err)
 	}
 	dir, err := os.MkdirTemp(filepath.Dir(c.dir), "bulwark-pgcluster-")
 	if err != nil {

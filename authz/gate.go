@@ -270,11 +270,9 @@ type call[S, R, T any] struct {
 	// fresh says the snapshot was read from the primary (or the
 	// transaction) in this attempt.
 	fresh bool
-	// keyChecked says whether the key's use is known; replay, that the
-	// principal used it before.
-	keyChecked bool
-	replay     bool
-	snapshot   S
+	// replay says the principal used the call's key before.
+	replay   bool
+	snapshot S
 }
 
 // run loads the snapshot, decides, and acts.
@@ -292,9 +290,12 @@ func (c *call[S, R, T]) run() (T, error) {
 		}
 		err = c.decide()
 	}
-	if err != nil && c.key != "" && !c.keyChecked && isRefusal(err) {
-		// The key was not asked about with the snapshot (there was no
-		// read): ask now, since a used key is answered, not judged.
+	if err != nil && c.key != "" && isRefusal(err) {
+		// A used key is answered, not judged: ask now. Either the key was
+		// not asked about (there was no read), or it was asked just
+		// before the snapshot was read, and a retry of this request may
+		// have committed in between: the snapshot shows its effect (say,
+		// published) while the key looked unused.
 		used, keyErr := c.keyUsed()
 		if keyErr != nil {
 			return zero, keyErr
@@ -382,7 +383,7 @@ func (c *call[S, R, T]) readPrimary(ctx context.Context) error {
 		return db.InterpretError(err)
 	}
 	c.snapshot, c.fresh = s, true
-	c.keyChecked, c.replay = c.key != "", used
+	c.replay = used
 	if c.tx == nil {
 		cachePut(c.g.cache, s)
 	}
@@ -415,7 +416,6 @@ func (c *call[S, R, T]) keyUsed() (bool, error) {
 	if err := p.flush(c.ctx); err != nil {
 		return false, db.InterpretError(err)
 	}
-	c.keyChecked = true
 	return used, nil
 }
 

@@ -734,6 +734,18 @@ func ownerAttacks(w *world, tg targets) []attack {
 		{name: "ForgedContextUpdate", setup: []string{"SELECT pg_catalog.set_config('bulwark.actor', " + alice + "::text, false)",
 			"SELECT pg_catalog.set_config('bulwark.action', 'edit', false)"},
 			sql: touch, sqlState: db.SQLStateDirectWrite},
+		// The apply function names the row it writes in a setting; the
+		// boundary trigger skips only the engine's write of that row, so
+		// the setting opens nothing for anybody else.
+		{name: "ForgedEngineWriteUpdate", setup: []string{"SELECT pg_catalog.set_config('bulwark.engine_write', " + d + ", false)"},
+			sql: "UPDATE app.articles SET state = 'in_review' WHERE id = " + d, sqlState: db.SQLStateDirectWrite},
+		{name: "ForgedEngineWriteInsert", setup: []string{"SELECT pg_catalog.set_config('bulwark.engine_write', '00000000-0000-0000-0000-00000000f0f0', false)"},
+			sql: "INSERT INTO app.articles (id, author_id, title) VALUES ('00000000-0000-0000-0000-00000000f0f0', " + alice + ", 'forged')",
+			sqlState: db.SQLStateDirectWrite},
+		// The engine's apply functions chain their own log rows; a row
+		// that brings its own hash is still nobody else's to write.
+		{name: "DirectLogInsertWithHash", sql: "INSERT INTO bulwark.transition_log (machine, transition, actor_id, prev_hash, hash) VALUES ('article', 'publish', " +
+			alice + ", '\\x00', '\\x00')", sqlState: db.SQLStateDirectWrite},
 		{name: "DirectLogInsert", sql: "INSERT INTO bulwark.transition_log (machine, transition, actor_id) VALUES ('article', 'publish', " + alice + ")",
 			sqlState: db.SQLStateDirectWrite},
 		{name: "DirectMaintenanceWindow", sql: "INSERT INTO bulwark.maintenance_windows (txid, reason) VALUES (pg_catalog.txid_current(), 'forged window')",

@@ -25,16 +25,20 @@
 // until a migration accepts it (SELECT bulwark.boundary_accept(kind,
 // object)). The checks, in report order:
 //
-//   - guard_triggers: every table in bulwark.guarded_tables has the three
-//     triggers bulwark.guard() attaches: bulwark_10_boundary (the write
-//     guard, the machine's edges and the version bump) and
-//     bulwark_90_audit, which call the functions the engine generates for
-//     the table's own machine (bulwark.trg_<machine>_boundary and
-//     bulwark.trg_<machine>_audit), and bulwark_truncate. Each calls the
-//     right function with the right arguments on the right events,
-//     without a WHEN condition or column list, and is enabled: tgenabled
-//     O (origin) or A (always). D (disabled) and R (replica only) are
-//     drift.
+//   - guard_triggers: every table in bulwark.guarded_tables has the four
+//     triggers bulwark.guard() attaches: bulwark_10_boundary (INSERT and
+//     UPDATE: the write guard, the machine's edges and the version bump,
+//     WHEN the writer is not the engine writing the row its apply function
+//     named in bulwark.engine_write), bulwark_10_boundary_delete (DELETE,
+//     always), bulwark_90_audit (WHEN the writer is not the engine: the
+//     apply function logs its own write), which call the functions the
+//     engine generates for the table's own machine
+//     (bulwark.trg_<machine>_boundary and bulwark.trg_<machine>_audit),
+//     and bulwark_truncate. Each calls the right function with the right
+//     arguments on the right events, with exactly that WHEN condition (as
+//     pg_get_triggerdef prints it) and no column list, and is enabled:
+//     tgenabled O (origin) or A (always). D (disabled) and R (replica
+//     only) are drift.
 //   - append_only: bulwark.transition_log's bulwark_append_only and
 //     bulwark_append_only_truncate, likewise.
 //   - triggers_enabled: every other trigger on the tables of the
@@ -63,6 +67,11 @@
 //     and bulwark.declare_constraint() in the migrations, never by Go)
 //     exists, is validated (NOT VALID is drift; so is an invalid index),
 //     and keeps its declared definition.
+//   - conflicts: every declared conflict (bulwark.conflict_constraints,
+//     filled by bulwark.declare_conflict() in the migrations) names a
+//     table that exists and a unique or exclusion constraint (or unique
+//     index) of it; one left behind by a dropped or replaced constraint
+//     maps nothing.
 //   - row_security: every such table keeps its recorded row-security
 //     settings (ENABLE, FORCE, and LOGGED), and its policies are the
 //     recorded ones: a policy decides which rows the engine's UPDATE and

@@ -28,6 +28,9 @@ type triggerSpec struct {
 	events string
 	fn     func(g guardedTable) string // without the argument list
 	tgtype int16
+	// when is the WHEN condition as pg_get_triggerdef prints it inside the
+	// parentheses that follow WHEN; empty for none.
+	when string
 	// args returns the trigger's arguments for a guarded table.
 	args func(g guardedTable) []string
 }
@@ -49,17 +52,29 @@ func generated(suffix string) func(guardedTable) string {
 // table.
 var guardTriggers = []triggerSpec{
 	{
+		// Skipped only for the apply function's own write: by the engine,
+		// of the row it named in bulwark.engine_write.
 		name:   "bulwark_10_boundary",
-		events: "BEFORE INSERT OR UPDATE OR DELETE",
+		events: "BEFORE INSERT OR UPDATE",
 		fn:     generated("boundary"),
-		tgtype: tgRow | tgBefore | tgInsert | tgUpdate | tgDelete,
+		tgtype: tgRow | tgBefore | tgInsert | tgUpdate,
+		when:   "((CURRENT_USER <> 'bulwark_engine'::name) OR (current_setting('bulwark.engine_write'::text, true) IS DISTINCT FROM (new.id)::text))",
 		args:   noArgs,
 	},
 	{
+		name:   "bulwark_10_boundary_delete",
+		events: "BEFORE DELETE",
+		fn:     generated("boundary"),
+		tgtype: tgRow | tgBefore | tgDelete,
+		args:   noArgs,
+	},
+	{
+		// The engine logs its own writes.
 		name:   "bulwark_90_audit",
 		events: "AFTER INSERT OR UPDATE OR DELETE",
 		fn:     generated("audit"),
 		tgtype: tgRow | tgInsert | tgUpdate | tgDelete,
+		when:   "(CURRENT_USER <> 'bulwark_engine'::name)",
 		args:   noArgs,
 	},
 	{
@@ -100,8 +115,12 @@ func (t triggerSpec) createSQL(g guardedTable) string {
 	for _, a := range t.args(g) {
 		args = append(args, quoteLiteral(a))
 	}
-	return fmt.Sprintf("CREATE TRIGGER %s %s ON %s %s EXECUTE FUNCTION %s(%s)",
-		t.name, t.events, g.Name, level, t.fn(g), strings.Join(args, ", "))
+	when := ""
+	if t.when != "" {
+		when = " WHEN (" + t.when + ")"
+	}
+	return fmt.Sprintf("CREATE TRIGGER %s %s ON %s %s%s EXECUTE FUNCTION %s(%s)",
+		t.name, t.events, g.Name, level, when, t.fn(g), strings.Join(args, ", "))
 }
 
 // liveTrigger is a pg_trigger row.
@@ -112,7 +131,7 @@ type liveTrigger struct {
 	Fn      string
 	Type    int16
 	Args    []byte
-	HasWhen bool
+	When    string
 	HasCols bool
 }
 
@@ -160,7 +179,7 @@ func (s *session) checkTriggerSet(ctx context.Context, c *Check, tables []guarde
 		       t.tgfoid::regproc::text,
 		       t.tgtype,
 		       t.tgargs,
-		       t.tgqual IS NOT NULL,
+		       coalesce(pg_catalog.substring(pg_catalog.pg_get_triggerdef(t.oid), ' WHEN \((.*)\) EXECUTE FUNCTION '), ''),
 		       t.tgattr::text <> ''
 		FROM pg_catalog.pg_trigger AS t
 		WHERE t.tgrelid = ANY ($1::oid[])
@@ -215,8 +234,12 @@ func triggerChanges(t liveTrigger, spec triggerSpec, g guardedTable) []string {
 		changed = append(changed, fmt.Sprintf("arguments (%s), not (%s)",
 			strings.Join(splitArgs(t.Args), ", "), strings.Join(want, ", ")))
 	}
-	if t.HasWhen {
-		changed = append(changed, "has a WHEN condition")
+	if t.When != spec.when {
+		if spec.when == "" {
+			changed = append(changed, "has a WHEN condition")
+		} else {
+			changed = append(changed, fmt.Sprintf("fires WHEN %s, not WHEN %s", t.When, spec.when))
+		}
 	}
 	if t.HasCols {
 		changed = append(changed, "fires only for some columns (UPDATE OF)")

@@ -327,6 +327,21 @@ func Fixtures() []Fixture {
 			Want: []string{"guard_triggers app.articles.bulwark_10_boundary"},
 		},
 		{
+			// The audit trigger skips the engine's own writes; one that
+			// skips everybody's leaves maintenance writes unlogged.
+			Name: "AuditTriggerWhenWidened",
+			SQL: []string{`
+				DROP TRIGGER bulwark_90_audit ON app.articles;
+				CREATE TRIGGER bulwark_90_audit AFTER INSERT OR UPDATE OR DELETE ON app.articles
+				FOR EACH ROW WHEN (CURRENT_USER = 'nobody') EXECUTE FUNCTION bulwark.trg_article_audit()`},
+			Want: []string{"guard_triggers app.articles.bulwark_90_audit"},
+		},
+		{
+			Name: "BoundaryDeleteTriggerDropped",
+			SQL:  []string{`DROP TRIGGER bulwark_10_boundary_delete ON app.articles`},
+			Want: []string{"guard_triggers app.articles.bulwark_10_boundary_delete"},
+		},
+		{
 			Name: "GuardedTableDropped",
 			// Guarded by a migration, then dropped without its Down's
 			// unguard: the registration stays.

@@ -310,7 +310,11 @@ COMMENT ON COLUMN bulwark.transition_log.db_user IS 'The database login that mad
 COMMENT ON COLUMN bulwark.transition_log.correlation_id IS 'The caller''s correlation id (transaction setting bulwark.correlation_id), tying this row to the Go decision record.';
 COMMENT ON COLUMN bulwark.transition_log.actor_id IS 'The principal that acted; NULL only for maintenance writes and declarations made by migrations, whose db_user names the login.';
 
-CREATE INDEX transition_log_entity ON bulwark.transition_log (entity_id, id);
+-- An entity's history in order. The machine is in the key so that the
+-- engine's look-up of an entity's last row is one index probe whatever the
+-- statistics say (with the machine as a filter, a planner that expects few
+-- rows reads them all and sorts).
+CREATE INDEX transition_log_entity ON bulwark.transition_log (entity_id, machine, id);
 
 CREATE TABLE bulwark.maintenance_windows (
     txid      bigint PRIMARY KEY,
@@ -860,15 +864,22 @@ COMMENT ON FUNCTION bulwark.idempotency_purge(integer) IS 'Removes idempotency k
 --     (key and note bounds, arg_check rules: class 22); for a create, the
 --     idempotency key's lock, else the row lock (BWN01); a replay returns the first result,
 --     another request under the key is BWC02; the version (BWC01); the
---     transition (BWI01); row_check rules (their SQLSTATE); the audit
---     context; the write with its set rules; after rules; the key, stored
---     once.
---   bulwark.trg_<machine>_boundary()  BEFORE row trigger: the write guard
---     (current_user must be bulwark_engine, or the maintenance switch open:
---     BWI04), the machine's edges (BWI01) and the version bump.
---   bulwark.trg_<machine>_audit()     AFTER row trigger: one log row per
---     write, with actor, action, key, note, correlation id and login.
+--     transition (BWI01); row_check rules (their SQLSTATE); the write with
+--     its set rules and the version bump, of the one row it names in
+--     bulwark.engine_write; its audit row (actor, action, key, note,
+--     correlation id, login), chained to the entity's previous one; after
+--     rules, with the action's context for the audit rows of the core
+--     tables they write; the key, stored once.
+--   bulwark.trg_<machine>_boundary()  BEFORE row trigger, for every write
+--     but the apply function's own (its WHEN): the engine writing another
+--     row is refused (BWI04: engine code must not write around its
+--     machine); anybody else needs the maintenance switch open (BWI04);
+--     then the machine's edges (BWI01) and the version bump.
+--   bulwark.trg_<machine>_audit()     AFTER row trigger, for every writer
+--     but the engine (its WHEN): one log row per maintenance write.
 --
+-- So the engine's own write fires no PL/pgSQL trigger of the kit's, and
+-- every other write fires both.
 -- Everything a declaration says is inlined (edges, capabilities, rules), so
 -- a transition runs static SQL with cached plans and reads no declaration
 -- table. Every declare_* call regenerates; the code is owned by
@@ -896,6 +907,7 @@ DECLARE
     v_edges    text;
     v_pairs    text;
     v_writes   text := '';
+    v_afters   text := '';
     v_sets     text;
     v_cols     text;
     v_vals     text;
@@ -948,6 +960,14 @@ BEGIN
     FROM bulwark.transitions AS t
     WHERE t.machine = p_machine;
 
+    -- The engine owns the row's identity, state and version.
+    IF EXISTS (
+        SELECT FROM bulwark.action_rules AS r
+        WHERE r.machine = p_machine AND r.kind = 'set' AND r.col IN ('id', 'version', g.state_column)
+    ) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = pg_catalog.format('machine %s: a set rule cannot assign id, version or %s', p_machine, g.state_column);
+    END IF;
     FOR a IN SELECT * FROM bulwark.actions AS x WHERE x.machine = p_machine ORDER BY x.name LOOP
         -- An action's own set rule wins over the machine-wide one for the
         -- same column.
@@ -967,17 +987,28 @@ BEGIN
         INTO v_after
         FROM bulwark.action_rules AS r
         WHERE r.machine = p_machine AND r.kind = 'after' AND r.action = a.name;
+        -- The engine numbers versions itself: the boundary trigger does not
+        -- fire for the apply function's own write.
         IF a.kind = 'create' THEN
             v_writes := v_writes || pg_catalog.format(
-                E'\n        WHEN %L THEN\n            INSERT INTO %s (id, %s%s) VALUES (v_id, v_to%s) RETURNING * INTO r;',
+                E'\n        WHEN %L THEN\n            INSERT INTO %s (id, %s, version%s) VALUES (v_id, v_to, 1%s) RETURNING * INTO r;',
                 a.name, v_table, v_col, coalesce(v_cols, ''), coalesce(v_vals, ''));
         ELSE
             v_writes := v_writes || pg_catalog.format(
-                E'\n        WHEN %L THEN\n            UPDATE %s AS t__ SET %s = v_to%s WHERE t__.id = p_id RETURNING t__.* INTO r;',
+                E'\n        WHEN %L THEN\n            UPDATE %s AS t__ SET %s = v_to, version = t__.version + 1%s WHERE t__.id = p_id RETURNING t__.* INTO r;',
                 a.name, v_table, v_col, coalesce(', ' || v_sets, ''));
         END IF;
+        -- After rules see the action's context, for the audit rows of the
+        -- core tables they write.
         IF v_after IS NOT NULL THEN
-            v_writes := v_writes || E'\n            ' || v_after;
+            v_afters := v_afters || pg_catalog.format(
+                E'\n        WHEN %L THEN'
+                || E'\n            PERFORM set_config(''bulwark.actor'', p_actor::text, true),'
+                || E'\n                    set_config(''bulwark.action'', p_action, true),'
+                || E'\n                    set_config(''bulwark.idem_key'', coalesce(p_idem_key, ''''), true),'
+                || E'\n                    set_config(''bulwark.note'', coalesce(p_note, ''''), true);'
+                || E'\n            %s',
+                a.name, v_after);
         END IF;
     END LOOP;
 
@@ -999,14 +1030,19 @@ AS $@tag@$
 -- Generated by bulwark.engine_build(@machine_lit@) from the declarations of
 -- machine @machine_lit@. Do not edit: declare, and it is generated again.
 DECLARE
-    r      @table@;
-    v_cap  text;
-    v_hash bytea;
-    v_id   uuid;
-    v_key  bulwark.idempotency_keys;
-    v_kind text;
-    v_role text;
-    v_to   text;
+    r        @table@;
+    v_at     timestamptz;
+    v_cap    text;
+    v_corr   text;
+    v_from   text;
+    v_hash   bytea;
+    v_id     uuid;
+    v_key    bulwark.idempotency_keys;
+    v_kind   text;
+    v_log_id bigint;
+    v_prev   bytea;
+    v_role   text;
+    v_to     text;
 BEGIN
     CASE p_action
         @dispatch@
@@ -1106,13 +1142,31 @@ BEGIN
     END IF;
     @row_checks@
 
-    PERFORM set_config('bulwark.actor', p_actor::text, true),
-            set_config('bulwark.action', p_action, true),
-            set_config('bulwark.idem_key', coalesce(p_idem_key, ''), true),
-            set_config('bulwark.note', coalesce(p_note, ''), true);
+    -- The write. The boundary trigger lets the engine write only the row it
+    -- names here, so that every engine write of a guarded row is this one,
+    -- and logged below.
+    v_from := r.@col@;
+    PERFORM set_config('bulwark.engine_write', CASE WHEN v_kind = 'create' THEN v_id ELSE p_id END::text, true);
     CASE p_action@writes@
     END CASE;
+    PERFORM set_config('bulwark.engine_write', '', true);
 
+    -- Its audit row, chained to the entity's previous one: the hash is
+    -- bulwark.log_row_hash(v_prev, the row), inlined.
+    v_log_id := nextval('bulwark.transition_log_id_seq'::regclass);
+    v_at := clock_timestamp();
+    v_corr := left(nullif(current_setting('bulwark.correlation_id', true), ''), 200);
+    v_prev := (SELECT l.hash FROM bulwark.transition_log AS l
+               WHERE l.entity_id = r.id AND l.machine = @machine_lit@
+               ORDER BY l.entity_id DESC, l.machine DESC, l.id DESC LIMIT 1);
+    INSERT INTO bulwark.transition_log (id, actor_id, at, correlation_id, db_user, entity_id, from_state,
+                                        idempotency_key, machine, note, to_state, transition, prev_hash, hash)
+    OVERRIDING SYSTEM VALUE
+    VALUES (v_log_id, p_actor, v_at, v_corr, session_user, r.id, v_from, p_idem_key, @machine_lit@, p_note, r.@col@, p_action,
+            v_prev, sha256(coalesce(v_prev, '\x'::bytea) || convert_to(jsonb_build_array(
+                v_log_id, p_actor, EXTRACT(EPOCH FROM v_at)::text, v_corr, session_user::text, r.id, v_from,
+                p_idem_key, @machine_lit@, p_note, r.@col@, p_action)::text, 'UTF8')));
+@afters@
     IF p_idem_key IS NOT NULL THEN
         INSERT INTO bulwark.idempotency_keys (actor_id, key, entity_id, request_hash, result, version)
         VALUES (p_actor, p_idem_key, r.id, v_hash,
@@ -1138,7 +1192,14 @@ SET search_path = pg_catalog, pg_temp
 AS $@tag@$
 -- Generated by bulwark.engine_build(@machine_lit@). Do not edit.
 BEGIN
-    IF current_user <> 'bulwark_engine' AND bulwark.maintenance_reason() IS NULL THEN
+    -- The apply function's own write does not get here (the trigger's WHEN):
+    -- any other write by the engine is code writing around its machine.
+    IF current_user = 'bulwark_engine' THEN
+        RAISE EXCEPTION USING ERRCODE = 'BWI04',
+            MESSAGE = format('%s on %s by engine code other than %s', TG_OP, @table_lit@, @apply_lit@),
+            HINT = 'write a guarded row only through its machine''s apply function';
+    END IF;
+    IF bulwark.maintenance_reason() IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'BWI04',
             MESSAGE = format('direct %s on %s outside a transition function', TG_OP, @table_lit@),
             HINT = 'change guarded data through its transition functions, or inside bulwark.maintenance_begin(reason)';
@@ -1171,36 +1232,25 @@ SET search_path = pg_catalog, pg_temp
 AS $@tag@$
 -- Generated by bulwark.engine_build(@machine_lit@). Do not edit.
 DECLARE
-    v_actor      uuid;
-    v_key        text;
-    v_note       text;
-    v_transition text;
+    v_corr text := left(nullif(current_setting('bulwark.correlation_id', true), ''), 200);
+    v_note text;
 BEGIN
+    -- The engine logs its own writes (the trigger's WHEN skips them); what
+    -- gets here is a write under the maintenance switch.
     IF current_user = 'bulwark_engine' THEN
-        v_actor := nullif(current_setting('bulwark.actor', true), '')::uuid;
-        v_transition := nullif(current_setting('bulwark.action', true), '');
-        IF v_actor IS NULL OR v_transition IS NULL THEN
-            RAISE EXCEPTION USING ERRCODE = 'BWI04',
-                MESSAGE = format('a write of %s through the engine must name its actor and action', @table_lit@);
-        END IF;
-        v_key := nullif(current_setting('bulwark.idem_key', true), '');
-        v_note := nullif(current_setting('bulwark.note', true), '');
-    ELSE
-        v_transition := 'maintenance_' || lower(TG_OP);
-        v_note := left(format('%s (by %s)', bulwark.maintenance_reason(), session_user), 2000);
+        RAISE EXCEPTION USING ERRCODE = 'BWI04',
+            MESSAGE = format('a write of %s by the engine must be logged by its apply function', @table_lit@);
     END IF;
+    v_note := left(format('%s (by %s)', bulwark.maintenance_reason(), session_user), 2000);
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO bulwark.transition_log (actor_id, correlation_id, entity_id, from_state, idempotency_key, machine, note, to_state, transition)
-        VALUES (v_actor, left(nullif(current_setting('bulwark.correlation_id', true), ''), 200), NEW.id, NULL, v_key,
-                @machine_lit@, v_note, NEW.@col@, v_transition);
+        INSERT INTO bulwark.transition_log (correlation_id, entity_id, from_state, machine, note, to_state, transition)
+        VALUES (v_corr, NEW.id, NULL, @machine_lit@, v_note, NEW.@col@, 'maintenance_insert');
     ELSIF TG_OP = 'UPDATE' THEN
-        INSERT INTO bulwark.transition_log (actor_id, correlation_id, entity_id, from_state, idempotency_key, machine, note, to_state, transition)
-        VALUES (v_actor, left(nullif(current_setting('bulwark.correlation_id', true), ''), 200), NEW.id, OLD.@col@, v_key,
-                @machine_lit@, v_note, NEW.@col@, v_transition);
+        INSERT INTO bulwark.transition_log (correlation_id, entity_id, from_state, machine, note, to_state, transition)
+        VALUES (v_corr, NEW.id, OLD.@col@, @machine_lit@, v_note, NEW.@col@, 'maintenance_update');
     ELSE
-        INSERT INTO bulwark.transition_log (actor_id, correlation_id, entity_id, from_state, idempotency_key, machine, note, to_state, transition)
-        VALUES (v_actor, left(nullif(current_setting('bulwark.correlation_id', true), ''), 200), OLD.id, OLD.@col@, v_key,
-                @machine_lit@, v_note, OLD.@col@, v_transition);
+        INSERT INTO bulwark.transition_log (correlation_id, entity_id, from_state, machine, note, to_state, transition)
+        VALUES (v_corr, OLD.id, OLD.@col@, @machine_lit@, v_note, OLD.@col@, 'maintenance_delete');
     END IF;
     RETURN NULL;
 END;
@@ -1230,6 +1280,9 @@ $tmpl$;
     v_src := pg_catalog.replace(v_src, '@arg_checks@', coalesce(v_args, ''));
     v_src := pg_catalog.replace(v_src, '@row_checks@', coalesce(v_rows, ''));
     v_src := pg_catalog.replace(v_src, '@writes@', CASE WHEN v_writes = '' THEN E'\n        WHEN NULL THEN NULL;' ELSE v_writes END);
+    v_src := pg_catalog.replace(v_src, '@afters@', CASE WHEN v_afters = '' THEN '' ELSE
+        E'    CASE p_action' || v_afters || E'\n        ELSE NULL;\n    END CASE;\n' END);
+    v_src := pg_catalog.replace(v_src, '@apply_lit@', pg_catalog.quote_literal(v_apply));
     EXECUTE v_src;
 END;
 $build$;
@@ -1255,7 +1308,8 @@ BEGIN
         PERFORM bulwark.raise('22023', 'protect: p_audit is logged, audited or notify');
     END IF;
     EXECUTE pg_catalog.format(
-        'CREATE TRIGGER bulwark_10_write_guard BEFORE INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION bulwark.trg_protect_guard(%L)',
+        'CREATE TRIGGER bulwark_10_write_guard BEFORE INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW'
+        ' WHEN (CURRENT_USER <> ''bulwark_engine'') EXECUTE FUNCTION bulwark.trg_protect_guard(%L)',
         p_table, CASE WHEN p_audit = 'logged' THEN 'logged' ELSE 'audited' END);
     IF p_audit <> 'logged' THEN
         EXECUTE pg_catalog.format(
@@ -1367,11 +1421,20 @@ BEGIN
     EXECUTE pg_catalog.format('GRANT CREATE ON SCHEMA %I TO bulwark_engine', v_schema);
 
     PERFORM bulwark.engine_register(p_table, p_machine, p_state_column);
+    -- The apply function's own write skips both PL/pgSQL triggers: it names
+    -- the row it writes in bulwark.engine_write, numbers the version, checks
+    -- the edge and logs the write itself. Every other write fires them.
     EXECUTE pg_catalog.format(
-        'CREATE TRIGGER bulwark_10_boundary BEFORE INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION bulwark.%I()',
+        'CREATE TRIGGER bulwark_10_boundary BEFORE INSERT OR UPDATE ON %s FOR EACH ROW'
+        ' WHEN (CURRENT_USER <> ''bulwark_engine'' OR pg_catalog.current_setting(''bulwark.engine_write'', true) IS DISTINCT FROM NEW.id::text)'
+        ' EXECUTE FUNCTION bulwark.%I()',
         p_table, 'trg_' || p_machine || '_boundary');
     EXECUTE pg_catalog.format(
-        'CREATE TRIGGER bulwark_90_audit AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION bulwark.%I()',
+        'CREATE TRIGGER bulwark_10_boundary_delete BEFORE DELETE ON %s FOR EACH ROW EXECUTE FUNCTION bulwark.%I()',
+        p_table, 'trg_' || p_machine || '_boundary');
+    EXECUTE pg_catalog.format(
+        'CREATE TRIGGER bulwark_90_audit AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW'
+        ' WHEN (CURRENT_USER <> ''bulwark_engine'') EXECUTE FUNCTION bulwark.%I()',
         p_table, 'trg_' || p_machine || '_audit');
     EXECUTE pg_catalog.format(
         'CREATE TRIGGER bulwark_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION bulwark.trg_refuse_truncate()',
@@ -1391,6 +1454,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS bulwark_10_boundary ON %s', p_table);
+    EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS bulwark_10_boundary_delete ON %s', p_table);
     EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS bulwark_90_audit ON %s', p_table);
     EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS bulwark_truncate ON %s', p_table);
     PERFORM bulwark.engine_unregister(p_table);
@@ -2065,7 +2129,7 @@ FOR EACH STATEMENT EXECUTE FUNCTION bulwark.trg_append_only();
 
 CREATE TRIGGER bulwark_log_insert
 BEFORE INSERT ON bulwark.transition_log
-FOR EACH ROW EXECUTE FUNCTION bulwark.trg_log_insert();
+FOR EACH ROW WHEN (CURRENT_USER <> 'bulwark_engine') EXECUTE FUNCTION bulwark.trg_log_insert();
 
 -- Grant tables: every write logged and notified.
 SELECT bulwark.protect('bulwark.principals', 'notify');
@@ -2090,6 +2154,7 @@ SELECT bulwark.protect('bulwark.migration_checksums');
 
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON bulwark.transition_log FROM PUBLIC, bulwark_app, bulwark_jobs;
 GRANT SELECT, INSERT ON bulwark.transition_log TO bulwark_engine;
+GRANT USAGE ON SEQUENCE bulwark.transition_log_id_seq TO bulwark_engine;
 GRANT SELECT ON bulwark.principal_capabilities TO bulwark_engine;
 
 GRANT SELECT ON

@@ -593,9 +593,9 @@ BEGIN
         SELECT l.hash
         FROM bulwark.transition_log AS l
         WHERE l.entity_id = NEW.entity_id AND l.machine = NEW.machine
-        -- The order of the index on (entity_id, id), so that even a generic
-        -- plan reads the entity's last row and nothing else.
-        ORDER BY l.entity_id DESC, l.id DESC
+        -- The order of the index on (entity_id, machine, id), so that even a
+        -- generic plan reads the entity's last row and nothing else.
+        ORDER BY l.entity_id DESC, l.machine DESC, l.id DESC
         LIMIT 1
     );
     NEW.hash := bulwark.log_row_hash(NEW.prev_hash, NEW);
@@ -605,9 +605,11 @@ $$;
 -- +goose StatementEnd
 
 -- Runs after bulwark_log_insert (triggers fire in name order).
+-- The engine's apply functions chain their own rows (the same hash,
+-- inlined); this computes it for every other row.
 CREATE TRIGGER bulwark_log_z_chain
 BEFORE INSERT ON bulwark.transition_log
-FOR EACH ROW EXECUTE FUNCTION bulwark.trg_log_chain();
+FOR EACH ROW WHEN (NEW.hash IS NULL) EXECUTE FUNCTION bulwark.trg_log_chain();
 
 -- Records that an entity's history has an explained gap: verify then checks
 -- its log from here on, from the row's present version and state.

@@ -106,6 +106,19 @@ type BulwarkCapabilityQualifier struct {
 	Word string `json:"word"`
 }
 
+// The unique and exclusion constraints (and unique indexes) whose violation is a conflict, not a defect: a lost race, reported with the declared code and reason. Filled by bulwark.declare_conflict() from the migration that owns the table; read by the error mapper (db.LoadConflicts) and bulwark verify.
+type BulwarkConflictConstraint struct {
+	Relation interface{} `json:"relation"`
+	Name     string      `json:"name"`
+	// The conflict's stable code (fault.Error.Code), such as slug_taken: lower-case letters, digits and underscores.
+	Code       string    `json:"code"`
+	DeclaredAt time.Time `json:"declared_at"`
+	// The sentence a caller sees (fault.Error.Reason); at most 300 characters, no control characters.
+	Reason string `json:"reason"`
+	// Whether trying again with fresh state may succeed. False when the retry meets the same row again (a taken name).
+	Retryable bool `json:"retryable"`
+}
+
 // The constraints and unique indexes a guarded table must keep, validated, as its migrations declared them. Filled by bulwark.guard() and bulwark.declare_constraint(); read by bulwark verify.
 type BulwarkContractConstraint struct {
 	Relation   interface{} `json:"relation"`

@@ -4,6 +4,9 @@
 # go.mod stays clean. The first run compiles it (cgo, a few minutes); the Go
 # build cache keeps it after that.
 SQLC ?= go tool -modfile=tools/go.mod sqlc
+# golangci-lint likewise (a few minutes to compile). `make tools` builds both
+# into bin/ in one go build; then `make SQLC=bin/sqlc GOLANGCI_LINT=bin/golangci-lint ...`.
+GOLANGCI_LINT ?= go tool -modfile=tools/go.mod golangci-lint
 GO_TEST_FLAGS ?=
 
 # The SQL migration lines, each a directory of sql/schema with its own goose
@@ -12,7 +15,7 @@ MIGRATION_LINES := core articles
 
 .PHONY: help
 help: ## Print this message
-	@awk -F ':.*## ' '/^[a-z\/-]+:.*## / {printf "%-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk -F ':.*## ' '/^[a-z\/-]+:.*## / {printf "%-22s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: test
 test: ## Run vet and all tests with -race (DATABASE_URL or a throwaway cluster)
@@ -32,10 +35,20 @@ bench: ## Run bulwark bench (gate vs db function vs naive vs raw) and the Go ben
 generate: ## Regenerate db/ from sql/ with sqlc
 	$(SQLC) generate
 
+.PHONY: tools
+tools: ## Build the pinned sqlc and golangci-lint into bin/ in one go build (shares one compile)
+	go build -modfile=tools/go.mod -o bin/ github.com/sqlc-dev/sqlc/cmd/sqlc github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+
 .PHONY: check-generated
-check-generated: ## Fail when generated code, formatting or go.mod files are stale; run sqlc vet
+check-generated: check-generated/sqlc check-generated/files ## Fail when generated code, formatting or go.mod files are stale; run sqlc vet
+
+.PHONY: check-generated/sqlc
+check-generated/sqlc: ## The sqlc part of check-generated: sqlc diff and sqlc vet
 	$(SQLC) diff
 	$(SQLC) vet
+
+.PHONY: check-generated/files
+check-generated/files: ## The part of check-generated that needs no tool: gofmt, go mod tidy, migration names
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt would change:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	go mod tidy -diff
 	cd tools && go mod tidy -diff
@@ -50,12 +63,22 @@ check-generated: ## Fail when generated code, formatting or go.mod files are sta
 		test -z "$$dup" || { echo "two migrations share a version in line $$line: $$dup"; exit 1; }; \
 	done
 
+.PHONY: lint
+lint: lint/go lint/rules lint/sql ## gofmt, golangci-lint (with the package boundaries), proof that the boundaries fire, squawk
+
+.PHONY: lint/go
+lint/go: ## gofmt and golangci-lint (.golangci.yml) over the Go code
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt would change:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GOLANGCI_LINT) run ./...
+
+.PHONY: lint/rules
+lint/rules: ## Prove each package-boundary rule fires on a fixture that breaks it
+	tools/lint-rules.sh $(GOLANGCI_LINT)
+
 # squawk: goose runs each migration in a transaction; version is integer
 # by contract; Down migrations drop what their Up created.
-.PHONY: lint
-lint: ## go vet, gofmt and squawk over the migrations (squawk needs npm)
-	go vet ./...
-	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+.PHONY: lint/sql
+lint/sql: ## squawk over the migrations (needs npx)
 	npx --yes squawk-cli@2.66.0 --assume-in-transaction \
 		--exclude=prefer-bigint-over-int,ban-drop-table sql/schema/*/*.sql
 

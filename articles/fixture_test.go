@@ -16,6 +16,7 @@ import (
 	"github.com/bulwarkdb/bulwark/articles"
 	"github.com/bulwarkdb/bulwark/authz"
 	"github.com/bulwarkdb/bulwark/db"
+	"github.com/bulwarkdb/bulwark/fault"
 	"github.com/bulwarkdb/bulwark/internal/pgtest"
 	"github.com/bulwarkdb/bulwark/internal/seed"
 )
@@ -182,12 +183,12 @@ func (b *testBundle) logLen(t *testing.T, id uuid.UUID) int {
 
 // requireLayer asserts err names layer and code, and matches the layer's
 // sentinel.
-func requireLayer(t *testing.T, err error, layer authz.Layer, code string) {
+func requireLayer(t *testing.T, err error, layer fault.Layer, code string) {
 	t.Helper()
 	require.Error(t, err)
-	var e *authz.Error
+	var e *fault.Error
 	require.True(t, errors.As(err, &e), "not a layered error: %v", err)
 	require.Equal(t, layer, e.Layer, "layer of %v", err)
 	require.Equal(t, code, e.Code, "code of %v", err)
-	require.ErrorIs(t, err, db.LayerSentinel(layer))
+	require.ErrorIs(t, err, layer.Sentinel())
 }

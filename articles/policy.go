@@ -92,8 +92,11 @@ func PolicyPublish(_ *authz.Principal, a Article, _ TransitionRequest) authz.Dec
 	return authz.Allow()
 }
 
-// CodeSlugTaken: another published article uses the slug.
-const CodeSlugTaken = db.CodeSlugTaken
+// CodeSlugTaken: another published article uses the slug. The publish
+// policy denies with it, and it is the code of the conflict the article
+// migrations declare on the published-slug index (bulwark.declare_conflict)
+// for the publisher that lost the race to it.
+const CodeSlugTaken = "slug_taken"
 
 // publishTarget is the publish policy's snapshot: the article, and whether
 // another published article holds its slug.

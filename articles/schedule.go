@@ -9,6 +9,7 @@ import (
 
 	"github.com/bulwarkdb/bulwark/authz"
 	"github.com/bulwarkdb/bulwark/db"
+	"github.com/bulwarkdb/bulwark/fault"
 )
 
 // Schedule is a scheduled publication as the database returned it.
@@ -45,7 +46,7 @@ type EndScheduleRequest struct {
 	IdemKey         string
 	// Outcome is set when the schedule failed: the layer that refused the
 	// publication, and its code and reason.
-	Outcome    *authz.Error
+	Outcome    *fault.Error
 	Token      uuid.UUID // uuid.Nil: any (a person cancelling)
 	Transition string    // complete, cancel or fail
 }
@@ -65,9 +66,12 @@ type ArchiveExpiredRequest struct {
 	PublishedBefore time.Time
 }
 
-// Schedule policy codes.
+// Schedule policy codes. CodeAlreadyScheduled is also the code of the
+// conflict the article migrations declare on the one-pending-schedule index
+// (bulwark.declare_conflict): two schedulers raced, and the retry meets
+// this policy.
 const (
-	CodeAlreadyScheduled = db.CodeAlreadyScheduled
+	CodeAlreadyScheduled = "already_scheduled"
 	CodeNotExpired       = "not_expired"
 	CodeStaleSchedule    = "stale_schedule"
 )
@@ -147,7 +151,7 @@ func (req ScheduleRequest) Validate() error {
 		return err
 	}
 	if req.At.IsZero() {
-		return authz.Invalid(db.CodeInvalidInput, "a publication time is required")
+		return authz.Invalid(fault.CodeInvalidInput, "a publication time is required")
 	}
 	return checkIdemKey(req.IdemKey)
 }
@@ -158,7 +162,7 @@ func (req MoveScheduleRequest) Validate() error {
 		return authz.Invalid(CodeMissingID, "a schedule id is required")
 	}
 	if req.At.IsZero() {
-		return authz.Invalid(db.CodeInvalidInput, "a publication time is required")
+		return authz.Invalid(fault.CodeInvalidInput, "a publication time is required")
 	}
 	if err := checkVersion(req.ExpectedVersion); err != nil {
 		return err
@@ -174,14 +178,14 @@ func (req EndScheduleRequest) Validate() error {
 	switch req.Transition {
 	case "complete", "cancel":
 		if req.Outcome != nil {
-			return authz.Invalid(db.CodeInvalidInput, "only a failed schedule records an outcome")
+			return authz.Invalid(fault.CodeInvalidInput, "only a failed schedule records an outcome")
 		}
 	case "fail":
 		if req.Outcome == nil {
-			return authz.Invalid(db.CodeInvalidInput, "a failed schedule records the refusing layer")
+			return authz.Invalid(fault.CodeInvalidInput, "a failed schedule records the refusing layer")
 		}
 	default:
-		return authz.Invalid(db.CodeInvalidInput, fmt.Sprintf("a schedule ends by complete, cancel or fail, not %q", req.Transition))
+		return authz.Invalid(fault.CodeInvalidInput, fmt.Sprintf("a schedule ends by complete, cancel or fail, not %q", req.Transition))
 	}
 	if err := checkVersion(req.ExpectedVersion); err != nil {
 		return err
@@ -195,7 +199,7 @@ func (req RequeueScheduleRequest) Validate() error {
 		return authz.Invalid(CodeMissingID, "a schedule id is required")
 	}
 	if req.Token == uuid.Nil {
-		return authz.Invalid(db.CodeInvalidInput, "requeueing a schedule needs its token")
+		return authz.Invalid(fault.CodeInvalidInput, "requeueing a schedule needs its token")
 	}
 	return nil
 }
@@ -206,7 +210,7 @@ func (req ArchiveExpiredRequest) Validate() error {
 		return err
 	}
 	if req.PublishedBefore.IsZero() {
-		return authz.Invalid(db.CodeInvalidInput, "a retention cut-off is required")
+		return authz.Invalid(fault.CodeInvalidInput, "a retention cut-off is required")
 	}
 	return nil
 }

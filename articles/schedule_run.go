@@ -11,6 +11,7 @@ import (
 
 	"github.com/bulwarkdb/bulwark/authz"
 	"github.com/bulwarkdb/bulwark/db"
+	"github.com/bulwarkdb/bulwark/fault"
 )
 
 // The decisions a background runner needs, made here so that the runner
@@ -29,10 +30,10 @@ type ListExpiredRequest struct {
 // Validate refuses a missing cut-off and a page out of bounds.
 func (req ListExpiredRequest) Validate() error {
 	if req.PublishedBefore.IsZero() {
-		return authz.Invalid(db.CodeInvalidInput, "a retention cut-off is required")
+		return authz.Invalid(fault.CodeInvalidInput, "a retention cut-off is required")
 	}
 	if req.Limit < 1 || req.Limit > 1000 {
-		return authz.Invalid(db.CodeInvalidInput, "a page holds 1 to 1000 articles")
+		return authz.Invalid(fault.CodeInvalidInput, "a page holds 1 to 1000 articles")
 	}
 	return nil
 }
@@ -47,7 +48,7 @@ type ListJoblessRequest struct {
 // Validate refuses a page out of bounds.
 func (req ListJoblessRequest) Validate() error {
 	if req.Limit < 1 || req.Limit > 1000 {
-		return authz.Invalid(db.CodeInvalidInput, "a page holds 1 to 1000 schedules")
+		return authz.Invalid(fault.CodeInvalidInput, "a page holds 1 to 1000 schedules")
 	}
 	return nil
 }
@@ -104,7 +105,7 @@ type ScheduledRun struct {
 	// Refusal is the layer that refused, for ScheduledFailed: what the
 	// schedule recorded. When the schedule was ended elsewhere meanwhile,
 	// that outcome stands and EndedElsewhere is set.
-	Refusal        *authz.Error
+	Refusal        *fault.Error
 	EndedElsewhere error
 	Schedule       Schedule
 	Wait           time.Duration // ScheduledNotDue
@@ -131,7 +132,7 @@ func (s *Service) RunScheduled(ctx context.Context, scheduler uuid.UUID, req Sch
 	// write the ledger. A job it does not name, as queued, is not ours.
 	row, err := db.New().ArticleScheduleGetByJobID(ctx, s.gate.Pool(), req.JobID)
 	if err != nil {
-		if errors.Is(db.InterpretError(err), db.ErrNotFound) {
+		if errors.Is(db.InterpretError(err), fault.ErrNotFound) {
 			return ScheduledRun{Outcome: ScheduledNotQueued, Why: "no schedule function queued it"}, nil
 		}
 		return ScheduledRun{}, fmt.Errorf("look up job %d in the schedule ledger: %w", req.JobID, db.InterpretError(err))
@@ -150,8 +151,8 @@ func (s *Service) RunScheduled(ctx context.Context, scheduler uuid.UUID, req Sch
 	}
 	creator, err := s.gate.Grants().Principal(ctx, sched.CreatedBy)
 	if err == nil && !creator.Can(CanPublish) {
-		err = &authz.Error{
-			Layer:  authz.LayerPermission,
+		err = &fault.Error{
+			Layer:  fault.LayerPermission,
 			Code:   CodeCreatorLacksCapability,
 			Reason: fmt.Sprintf("%s, who scheduled it, no longer holds %s", creator.Name, CanPublish),
 		}
@@ -185,7 +186,7 @@ func (s *Service) RunScheduled(ctx context.Context, scheduler uuid.UUID, req Sch
 	run := ScheduledRun{Outcome: ScheduledFailed, Refusal: e, Schedule: sched}
 	failed, endErr := s.EndSchedule(ctx, scheduler, EndScheduleRequest{ID: sched.ID, Token: sched.Token, Transition: "fail", Outcome: e}, nil)
 	if endErr != nil {
-		if endE, ok := Final(endErr); !ok || endE.Layer == authz.LayerPermission || endE.Layer == authz.LayerInvariant {
+		if endE, ok := Final(endErr); !ok || endE.Layer == fault.LayerPermission || endE.Layer == fault.LayerInvariant {
 			// The failure is not on record: retry the job rather than
 			// leave a pending schedule that nothing will finish.
 			return ScheduledRun{}, fmt.Errorf("record failed schedule %s: %w", sched.ID, endErr)
@@ -201,8 +202,8 @@ func (s *Service) RunScheduled(ctx context.Context, scheduler uuid.UUID, req Sch
 // Final reports whether err ends a background attempt for good: a layered
 // failure that no retry can change. Conflicts and errors that name no
 // layer (a lost connection) may be cured by a retry.
-func Final(err error) (*authz.Error, bool) {
-	var e *authz.Error
+func Final(err error) (*fault.Error, bool) {
+	var e *fault.Error
 	if !errors.As(err, &e) || e.Retryable() {
 		return nil, false
 	}
@@ -210,10 +211,11 @@ func Final(err error) (*authz.Error, bool) {
 }
 
 // exhausted describes a failure that retries did not cure: a conflict
-// keeps its layer; an error that names none (an outage) is "unavailable".
-func exhausted(err error) *authz.Error {
-	e := &authz.Error{Layer: "unavailable", Code: "retries_exhausted", Reason: err.Error(), Cause: err}
-	var layered *authz.Error
+// keeps its layer; an error that names none (an outage) is unavailable
+// ([fault.LayerUnavailable], [fault.CodeRetriesExhausted]).
+func exhausted(err error) *fault.Error {
+	e := &fault.Error{Layer: fault.LayerUnavailable, Code: fault.CodeRetriesExhausted, Reason: err.Error(), Cause: err}
+	var layered *fault.Error
 	if errors.As(err, &layered) {
 		e.Layer, e.Reason = layered.Layer, layered.Reason
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/bulwarkdb/bulwark/articles"
 	"github.com/bulwarkdb/bulwark/authz"
-	"github.com/bulwarkdb/bulwark/db"
+	"github.com/bulwarkdb/bulwark/fault"
 )
 
 type doFunc func(ctx context.Context, b *testBundle, actor uuid.UUID, id uuid.UUID, version int32, note string) (articles.Article, error)
@@ -145,7 +145,7 @@ func TestActionsPerLayer(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 
-			refused := func(t *testing.T, a articles.Article, err error, layer authz.Layer, code string) {
+			refused := func(t *testing.T, a articles.Article, err error, layer fault.Layer, code string) {
 				t.Helper()
 				n := b.logLen(t, a.ID)
 				requireLayer(t, err, layer, code)
@@ -165,30 +165,30 @@ func TestActionsPerLayer(t *testing.T) {
 			t.Run("MissingCapability", func(t *testing.T) {
 				a := b.inState(t, tc.from)
 				_, err := tc.do(ctx, b, tc.noCap(b), a.ID, 0, "")
-				refused(t, a, err, authz.LayerPermission, db.CodeMissingCapability)
+				refused(t, a, err, fault.LayerPermission, fault.CodeMissingCapability)
 				rec := b.records.lastFor(a.ID)
 				require.Equal(t, authz.OutcomeDenied, rec.Outcome)
-				require.Equal(t, authz.LayerPermission, rec.Layer)
+				require.Equal(t, fault.LayerPermission, rec.Layer)
 			})
 			t.Run("UnknownPrincipal", func(t *testing.T) {
 				a := b.inState(t, tc.from)
 				_, err := tc.do(ctx, b, uuid.New(), a.ID, 0, "")
-				refused(t, a, err, authz.LayerPermission, authz.CodeUnknownPrincipal)
-				require.NotErrorIs(t, err, authz.ErrNotFound, "an unknown principal is a permission failure only")
-				require.Equal(t, 403, authz.HTTPStatus(err))
+				refused(t, a, err, fault.LayerPermission, authz.CodeUnknownPrincipal)
+				require.NotErrorIs(t, err, fault.ErrNotFound, "an unknown principal is a permission failure only")
+				require.Equal(t, 403, fault.HTTPStatus(err))
 			})
 			t.Run("PolicyDenial", func(t *testing.T) {
 				a, actor := tc.denied(t, b)
 				_, err := tc.do(ctx, b, actor, a.ID, 0, "")
-				refused(t, a, err, authz.LayerPolicy, tc.deniedCode)
+				refused(t, a, err, fault.LayerPolicy, tc.deniedCode)
 				require.Equal(t, authz.OutcomeDenied, b.records.lastFor(a.ID).Outcome)
 			})
 			t.Run("StaleVersion", func(t *testing.T) {
 				a := b.inState(t, tc.from)
 				_, err := tc.do(ctx, b, tc.ok(b), a.ID, a.Version-1, "")
-				refused(t, a, err, authz.LayerConflict, db.CodeStaleVersion)
-				require.True(t, authz.IsRetryable(err))
-				require.Equal(t, 409, authz.HTTPStatus(err))
+				refused(t, a, err, fault.LayerConflict, fault.CodeStaleVersion)
+				require.True(t, fault.IsRetryable(err))
+				require.Equal(t, 409, fault.HTTPStatus(err))
 			})
 			t.Run("IllegalTransition", func(t *testing.T) {
 				// Through the gate the policy refuses first: the request is
@@ -197,29 +197,29 @@ func TestActionsPerLayer(t *testing.T) {
 				_, err := tc.do(ctx, b, tc.ok(b), a.ID, 0, "")
 				if tc.name == "Edit" {
 					// Only the author edits, and only a draft.
-					refused(t, a, err, authz.LayerPolicy, articles.CodeWrongState)
+					refused(t, a, err, fault.LayerPolicy, articles.CodeWrongState)
 					return
 				}
-				refused(t, a, err, authz.LayerPolicy, articles.CodeWrongState)
-				require.Equal(t, 422, authz.HTTPStatus(err))
+				refused(t, a, err, fault.LayerPolicy, articles.CodeWrongState)
+				require.Equal(t, 422, fault.HTTPStatus(err))
 			})
 			t.Run("UnknownID", func(t *testing.T) {
 				_, err := tc.do(ctx, b, tc.ok(b), uuid.New(), 0, "")
-				requireLayer(t, err, authz.LayerNotFound, db.CodeNotFound)
-				require.Equal(t, 404, authz.HTTPStatus(err))
+				requireLayer(t, err, fault.LayerNotFound, fault.CodeNotFound)
+				require.Equal(t, 404, fault.HTTPStatus(err))
 			})
 			t.Run("MalformedInput", func(t *testing.T) {
 				_, err := tc.do(ctx, b, tc.ok(b), uuid.Nil, 0, "")
-				requireLayer(t, err, authz.LayerInvalid, articles.CodeMissingID)
-				require.Equal(t, 400, authz.HTTPStatus(err))
+				requireLayer(t, err, fault.LayerInvalid, articles.CodeMissingID)
+				require.Equal(t, 400, fault.HTTPStatus(err))
 				a := b.inState(t, tc.from)
 				_, err = tc.do(ctx, b, tc.ok(b), a.ID, -1, "")
-				refused(t, a, err, authz.LayerInvalid, db.CodeInvalidInput)
+				refused(t, a, err, fault.LayerInvalid, fault.CodeInvalidInput)
 				_, err = tc.do(ctx, b, tc.ok(b), a.ID, 0, "bad\x00text")
-				refused(t, a, err, authz.LayerInvalid, db.CodeInvalidText)
+				refused(t, a, err, fault.LayerInvalid, fault.CodeInvalidText)
 				// Validation runs before the principal is even loaded.
 				_, err = tc.do(ctx, b, uuid.New(), uuid.Nil, 0, "")
-				requireLayer(t, err, authz.LayerInvalid, articles.CodeMissingID)
+				requireLayer(t, err, fault.LayerInvalid, articles.CodeMissingID)
 			})
 		})
 	}
@@ -239,7 +239,7 @@ func TestOwnArticleIsNeverReviewed(t *testing.T) {
 		b.svc.Approve, b.svc.RequestChanges,
 	} {
 		_, err = do(ctx, b.sneaky, articles.TransitionRequest{ID: a.ID}, nil)
-		requireLayer(t, err, authz.LayerPolicy, articles.CodeOwnArticle)
+		requireLayer(t, err, fault.LayerPolicy, articles.CodeOwnArticle)
 	}
 	require.Equal(t, a, b.get(t, a.ID))
 
@@ -247,7 +247,7 @@ func TestOwnArticleIsNeverReviewed(t *testing.T) {
 	a, err = b.svc.Approve(ctx, b.erin, articles.TransitionRequest{ID: a.ID}, nil)
 	require.NoError(t, err)
 	_, err = b.svc.Withdraw(ctx, b.sneaky, articles.TransitionRequest{ID: a.ID}, nil)
-	requireLayer(t, err, authz.LayerPolicy, articles.CodeOwnArticle)
+	requireLayer(t, err, fault.LayerPolicy, articles.CodeOwnArticle)
 }
 
 func TestPublishNeedsCompleteMetadata(t *testing.T) {
@@ -263,7 +263,7 @@ func TestPublishNeedsCompleteMetadata(t *testing.T) {
 	a, err = b.svc.Approve(ctx, b.erin, articles.TransitionRequest{ID: a.ID}, nil)
 	require.NoError(t, err)
 	_, err = b.svc.Publish(ctx, b.pat, articles.TransitionRequest{ID: a.ID}, nil)
-	requireLayer(t, err, authz.LayerPolicy, articles.CodeIncompleteMetadata)
+	requireLayer(t, err, fault.LayerPolicy, articles.CodeIncompleteMetadata)
 	require.Contains(t, err.Error(), "slug, summary")
 	require.Equal(t, a, b.get(t, a.ID))
 }
@@ -277,14 +277,14 @@ func TestArchivePolicy(t *testing.T) {
 	// A draft: its author or an admin, not another author.
 	d := b.inState(t, articles.StateDraft)
 	_, err := b.svc.Archive(ctx, b.bob, articles.TransitionRequest{ID: d.ID}, nil)
-	requireLayer(t, err, authz.LayerPolicy, articles.CodeNotAuthor)
+	requireLayer(t, err, fault.LayerPolicy, articles.CodeNotAuthor)
 	_, err = b.svc.Archive(ctx, b.admin, articles.TransitionRequest{ID: d.ID}, nil)
 	require.NoError(t, err)
 
 	// A published article: a publisher or an admin, not its author.
 	p := b.inState(t, articles.StatePublished)
 	_, err = b.svc.Archive(ctx, b.alice, articles.TransitionRequest{ID: p.ID}, nil)
-	requireLayer(t, err, authz.LayerPolicy, articles.CodeNeedsPublisher)
+	requireLayer(t, err, fault.LayerPolicy, articles.CodeNeedsPublisher)
 	_, err = b.svc.Archive(ctx, b.pat, articles.TransitionRequest{ID: p.ID}, nil)
 	require.NoError(t, err)
 	p = b.inState(t, articles.StatePublished)
@@ -305,26 +305,26 @@ func TestCreate(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, a, again, "a retried request with the same key applies once")
 	_, err = b.svc.Create(ctx, b.alice, articles.CreateRequest{Title: "Other", IdemKey: "c-1"}, nil)
-	requireLayer(t, err, authz.LayerConflict, db.CodeIdempotencyKeyReused)
-	require.False(t, authz.IsRetryable(err))
+	requireLayer(t, err, fault.LayerConflict, fault.CodeIdempotencyKeyReused)
+	require.False(t, fault.IsRetryable(err))
 
 	_, err = b.svc.Create(ctx, b.erin, articles.CreateRequest{Title: "x"}, nil)
-	requireLayer(t, err, authz.LayerPermission, db.CodeMissingCapability)
+	requireLayer(t, err, fault.LayerPermission, fault.CodeMissingCapability)
 
 	for name, tc := range map[string]struct {
 		req  articles.CreateRequest
 		code string
 	}{
-		"EmptyTitle":     {articles.CreateRequest{Title: " "}, db.CodeInvalidInput},
-		"LongTitle":      {articles.CreateRequest{Title: strings.Repeat("é", 301)}, db.CodeTooLong},
-		"NULTitle":       {articles.CreateRequest{Title: "a\x00"}, db.CodeInvalidText},
-		"BadUTF8Body":    {articles.CreateRequest{Title: "t", Body: "\xff"}, db.CodeInvalidText},
-		"HugeBody":       {articles.CreateRequest{Title: "t", Body: strings.Repeat("b", articles.MaxBodyBytes+1)}, db.CodeTooLong},
-		"ControlInTitle": {articles.CreateRequest{Title: "a\x1bb"}, db.CodeInvalidInput},
-		"LongIdemKey":    {articles.CreateRequest{Title: "t", IdemKey: strings.Repeat("k", 201)}, db.CodeTooLong},
+		"EmptyTitle":     {articles.CreateRequest{Title: " "}, fault.CodeInvalidInput},
+		"LongTitle":      {articles.CreateRequest{Title: strings.Repeat("é", 301)}, fault.CodeTooLong},
+		"NULTitle":       {articles.CreateRequest{Title: "a\x00"}, fault.CodeInvalidText},
+		"BadUTF8Body":    {articles.CreateRequest{Title: "t", Body: "\xff"}, fault.CodeInvalidText},
+		"HugeBody":       {articles.CreateRequest{Title: "t", Body: strings.Repeat("b", articles.MaxBodyBytes+1)}, fault.CodeTooLong},
+		"ControlInTitle": {articles.CreateRequest{Title: "a\x1bb"}, fault.CodeInvalidInput},
+		"LongIdemKey":    {articles.CreateRequest{Title: "t", IdemKey: strings.Repeat("k", 201)}, fault.CodeTooLong},
 	} {
 		_, err := b.svc.Create(ctx, b.alice, tc.req, nil)
-		requireLayer(t, err, authz.LayerInvalid, tc.code)
+		requireLayer(t, err, fault.LayerInvalid, tc.code)
 		_ = name
 	}
 	// 300 characters of two bytes each are 300 characters, not 600.
@@ -347,7 +347,7 @@ func TestEditValidation(t *testing.T) {
 	} {
 		req.ID = a.ID
 		_, err := b.svc.Edit(ctx, b.alice, req, nil)
-		require.ErrorIs(t, err, authz.ErrInvalid, name)
+		require.ErrorIs(t, err, fault.ErrInvalid, name)
 	}
 	require.Equal(t, a, b.get(t, a.ID))
 }
@@ -368,20 +368,20 @@ func TestGetAndList(t *testing.T) {
 	// the answer does not reveal that it exists. The observer sees the
 	// refusal, with its reason.
 	_, hiddenErr := b.svc.Get(ctx, b.nobody, draft.ID)
-	requireLayer(t, hiddenErr, authz.LayerNotFound, db.CodeNotFound)
-	require.NotErrorIs(t, hiddenErr, authz.ErrPolicy)
+	requireLayer(t, hiddenErr, fault.LayerNotFound, fault.CodeNotFound)
+	require.NotErrorIs(t, hiddenErr, fault.ErrPolicy)
 	rec := b.records.lastFor(draft.ID)
 	require.True(t, rec.Concealed)
 	require.Equal(t, authz.OutcomeDenied, rec.Outcome)
-	require.Equal(t, authz.LayerPolicy, rec.Layer)
+	require.Equal(t, fault.LayerPolicy, rec.Layer)
 	require.Equal(t, articles.CodeNotVisible, rec.Code)
-	require.ErrorIs(t, rec.Err, authz.ErrPolicy)
+	require.ErrorIs(t, rec.Err, fault.ErrPolicy)
 	missing := uuid.New()
 	_, missingErr := b.svc.Get(ctx, b.nobody, missing)
-	requireLayer(t, missingErr, authz.LayerNotFound, db.CodeNotFound)
+	requireLayer(t, missingErr, fault.LayerNotFound, fault.CodeNotFound)
 	require.False(t, b.records.lastFor(missing).Concealed)
 	require.Equal(t, missingErr, hiddenErr, "a hidden article and a missing one answer alike")
-	require.Equal(t, 404, authz.HTTPStatus(hiddenErr))
+	require.Equal(t, 404, fault.HTTPStatus(hiddenErr))
 	_, err = b.svc.Get(ctx, b.alice, draft.ID)
 	require.NoError(t, err)
 	_, err = b.svc.Get(ctx, b.erin, draft.ID)
@@ -395,9 +395,9 @@ func TestGetAndList(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, draft, got)
 	_, err = b.svc.Get(ctx, b.nobody, uuid.Nil)
-	requireLayer(t, err, authz.LayerInvalid, articles.CodeMissingID)
+	requireLayer(t, err, fault.LayerInvalid, articles.CodeMissingID)
 	_, err = b.svc.Get(ctx, uuid.New(), published.ID)
-	requireLayer(t, err, authz.LayerPermission, authz.CodeUnknownPrincipal)
+	requireLayer(t, err, fault.LayerPermission, authz.CodeUnknownPrincipal)
 
 	for range 4 {
 		b.inState(t, articles.StatePublished)
@@ -418,14 +418,14 @@ func TestGetAndList(t *testing.T) {
 	require.Len(t, ids, 5)
 
 	_, err = b.svc.List(ctx, b.nobody, articles.ListRequest{State: articles.StateDraft})
-	requireLayer(t, err, authz.LayerPolicy, articles.CodeNotVisible)
+	requireLayer(t, err, fault.LayerPolicy, articles.CodeNotVisible)
 	page, err := b.svc.List(ctx, b.erin, articles.ListRequest{State: articles.StateDraft})
 	require.NoError(t, err)
 	require.Len(t, page.Articles, 1)
 	_, err = b.svc.List(ctx, b.erin, articles.ListRequest{State: "deleted"})
-	requireLayer(t, err, authz.LayerInvalid, "unknown_state")
+	requireLayer(t, err, fault.LayerInvalid, "unknown_state")
 	_, err = b.svc.List(ctx, b.erin, articles.ListRequest{State: articles.StateDraft, Limit: 1000})
-	requireLayer(t, err, authz.LayerInvalid, db.CodeInvalidInput)
+	requireLayer(t, err, fault.LayerInvalid, fault.CodeInvalidInput)
 }
 
 func TestPublishRefusesATakenSlug(t *testing.T) {
@@ -442,7 +442,7 @@ func TestPublishRefusesATakenSlug(t *testing.T) {
 	second, err = b.svc.Approve(ctx, b.erin, articles.TransitionRequest{ID: second.ID}, nil)
 	require.NoError(t, err)
 	_, err = b.svc.Publish(ctx, b.pat, articles.TransitionRequest{ID: second.ID}, nil)
-	requireLayer(t, err, authz.LayerPolicy, articles.CodeSlugTaken)
-	require.Equal(t, 422, authz.HTTPStatus(err), "a collision is the request's problem, not a defect")
+	requireLayer(t, err, fault.LayerPolicy, articles.CodeSlugTaken)
+	require.Equal(t, 422, fault.HTTPStatus(err), "a collision is the request's problem, not a defect")
 	require.Equal(t, second, b.get(t, second.ID))
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/bulwarkdb/bulwark/authz"
-	"github.com/bulwarkdb/bulwark/db"
+	"github.com/bulwarkdb/bulwark/fault"
 )
 
 // Limits, the same as the database's constraints: the database stays the
@@ -34,15 +34,15 @@ var slugPattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 // than max runes.
 func checkText(field, s string, maxRunes int, multiline bool) error {
 	if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
-		return authz.Invalid(db.CodeInvalidText, field+" must be valid UTF-8 without NUL characters")
+		return authz.Invalid(fault.CodeInvalidText, field+" must be valid UTF-8 without NUL characters")
 	}
 	if n := utf8.RuneCountInString(s); n > maxRunes {
-		return authz.Invalid(db.CodeTooLong, fmt.Sprintf("%s is longer than %d characters", field, maxRunes))
+		return authz.Invalid(fault.CodeTooLong, fmt.Sprintf("%s is longer than %d characters", field, maxRunes))
 	}
 	if !multiline && strings.ContainsFunc(s, func(r rune) bool {
 		return unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r'
 	}) {
-		return authz.Invalid(db.CodeInvalidInput, field+" must not contain control characters")
+		return authz.Invalid(fault.CodeInvalidInput, field+" must not contain control characters")
 	}
 	return nil
 }
@@ -56,7 +56,7 @@ func checkID(id uuid.UUID) error {
 
 func checkVersion(v int32) error {
 	if v < 0 {
-		return authz.Invalid(db.CodeInvalidInput, "an expected version is 1 or more (0: the current one)")
+		return authz.Invalid(fault.CodeInvalidInput, "an expected version is 1 or more (0: the current one)")
 	}
 	return nil
 }
@@ -69,17 +69,17 @@ func checkIdemKey(key string) error {
 		return err
 	}
 	if strings.ContainsFunc(key, unicode.IsControl) {
-		return authz.Invalid(db.CodeInvalidInput, "idempotency key must not contain control characters")
+		return authz.Invalid(fault.CodeInvalidInput, "idempotency key must not contain control characters")
 	}
 	return nil
 }
 
 func checkBody(body string) error {
 	if !utf8.ValidString(body) || strings.ContainsRune(body, 0) {
-		return authz.Invalid(db.CodeInvalidText, "body must be valid UTF-8 without NUL characters")
+		return authz.Invalid(fault.CodeInvalidText, "body must be valid UTF-8 without NUL characters")
 	}
 	if len(body) > MaxBodyBytes {
-		return authz.Invalid(db.CodeTooLong, "body is larger than 1 MiB")
+		return authz.Invalid(fault.CodeTooLong, "body is larger than 1 MiB")
 	}
 	return nil
 }
@@ -89,7 +89,7 @@ func checkSlug(slug string) error {
 		return err
 	}
 	if !slugPattern.MatchString(slug) {
-		return authz.Invalid(db.CodeInvalidInput, "slug must be lower-case words of a-z and 0-9 joined by single hyphens")
+		return authz.Invalid(fault.CodeInvalidInput, "slug must be lower-case words of a-z and 0-9 joined by single hyphens")
 	}
 	return nil
 }
@@ -98,7 +98,7 @@ func checkSlug(slug string) error {
 // too long or malformed.
 func (req CreateRequest) Validate() error {
 	if strings.TrimSpace(req.Title) == "" {
-		return authz.Invalid(db.CodeInvalidInput, "an article needs a title")
+		return authz.Invalid(fault.CodeInvalidInput, "an article needs a title")
 	}
 	if err := checkText("title", req.Title, MaxTitleLength, false); err != nil {
 		return err
@@ -164,7 +164,7 @@ func (req ListRequest) Validate() error {
 		return authz.Invalid("unknown_state", fmt.Sprintf("unknown article state %q", req.State))
 	}
 	if req.Limit < 0 || req.Limit > 100 {
-		return authz.Invalid(db.CodeInvalidInput, "a page holds 1 to 100 articles")
+		return authz.Invalid(fault.CodeInvalidInput, "a page holds 1 to 100 articles")
 	}
 	return nil
 }

@@ -44,7 +44,7 @@ type Action[S, R, T any] struct {
 	ReadsBeyondTarget bool
 
 	// ValidateFunc checks the request's shape before anything else; a
-	// non-*Error it returns becomes an invalid-input error. Nil: the
+	// non-*fault.Error it returns becomes an invalid-input error. Nil: the
 	// request's Validate method ([Validator]), if any.
 	ValidateFunc func(req R) error
 	// LoadFunc reads the snapshot the policy decides on. It may read a

@@ -87,7 +87,7 @@ func NewRegistry(ctx context.Context, conn db.DBTX) (*Registry, error) {
 	return r, nil
 }
 
-// Register adds capabilities. It returns an invalid-input *Error for a name
+// Register adds capabilities. It returns an invalid-input *fault.Error for a name
 // that breaks the rule, and for one the database does not declare or has
 // deprecated.
 func (r *Registry) Register(caps ...Capability) error {

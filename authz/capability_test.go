@@ -13,6 +13,7 @@ import (
 
 	"github.com/bulwarkdb/bulwark/authz"
 	"github.com/bulwarkdb/bulwark/db"
+	"github.com/bulwarkdb/bulwark/fault"
 	"github.com/bulwarkdb/bulwark/internal/pgtest"
 )
 
@@ -193,7 +194,7 @@ func TestRegistry(t *testing.T) {
 		bundle := setup(t)
 		for _, c := range []authz.Capability{"article.publish_draft", "article.edit_own", "article.approve_in_review", "Article.Publish"} {
 			err := bundle.registry.Register(c)
-			e := requireLayer(t, err, authz.LayerInvalid, "capability_refused")
+			e := requireLayer(t, err, fault.LayerInvalid, "capability_refused")
 			require.Equal(t, "capability refused: "+bundle.registry.Rules().Problem(c), e.Reason)
 			require.False(t, bundle.registry.Registered(c))
 		}
@@ -204,9 +205,9 @@ func TestRegistry(t *testing.T) {
 
 		bundle := setup(t)
 		err := bundle.registry.Register("article.frobnicate")
-		requireLayer(t, err, authz.LayerInvalid, "capability_undeclared")
+		requireLayer(t, err, fault.LayerInvalid, "capability_undeclared")
 		require.False(t, bundle.registry.Registered("article.frobnicate"))
-		require.Equal(t, 400, authz.HTTPStatus(err))
+		require.Equal(t, 400, fault.HTTPStatus(err))
 	})
 }
 

@@ -18,8 +18,11 @@
 // [Do] runs one [Action] in a fixed order: validate the input, check the
 // capability ([Grants]), load the snapshot, run the policy, call the
 // transition function with the snapshot's version and the caller's
-// idempotency key, and map the result. Every failure is an [*Error] naming
-// its layer; [HTTPStatus] maps layers to status codes. [DoOpts].Retry
+// idempotency key, and map the result. Every failure is a *fault.Error
+// naming its layer (package fault: the layers, their sentinels, codes and
+// HTTP statuses); a lost race on a constraint that a domain declared with
+// bulwark.declare_conflict is a conflict with the declared code, read from
+// the declarations the first time the gate meets one. [DoOpts].Retry
 // retries conflicts by running the whole gate again on fresh state: it
 // never re-sends an old mutation.
 //

@@ -6,6 +6,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/bulwarkdb/bulwark/authz"
+	"github.com/bulwarkdb/bulwark/fault"
 )
 
 // Example_gate walks three principals through the gate's permission and
@@ -43,11 +44,11 @@ func Example_gate() {
 		// Only for the example: what authz.Do returns at each layer.
 		var err error
 		if !p.Can("article.submit") {
-			err = &authz.Error{Layer: authz.LayerPermission, Code: "missing_capability", Reason: "principal " + p.Name + " lacks capability article.submit"}
+			err = &fault.Error{Layer: fault.LayerPermission, Code: "missing_capability", Reason: "principal " + p.Name + " lacks capability article.submit"}
 		} else if d := onlyAuthorSubmits(p, article, struct{}{}); !d.Allowed {
 			err = authz.Denied(d)
 		}
-		fmt.Printf("%s: %d retryable=%t %v\n", p.Name, authz.HTTPStatus(err), authz.IsRetryable(err), err)
+		fmt.Printf("%s: %d retryable=%t %v\n", p.Name, fault.HTTPStatus(err), fault.IsRetryable(err), err)
 	}
 
 	// Output:

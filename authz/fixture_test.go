@@ -17,6 +17,7 @@ import (
 
 	"github.com/bulwarkdb/bulwark/authz"
 	"github.com/bulwarkdb/bulwark/db"
+	"github.com/bulwarkdb/bulwark/fault"
 	"github.com/bulwarkdb/bulwark/internal/pgtest"
 	"github.com/bulwarkdb/bulwark/internal/seed"
 )
@@ -300,14 +301,14 @@ func (c *queryCounter) count() int64 { return c.n.Load() }
 
 // requireLayer asserts that err is a layered error of layer and code that
 // matches its layer's sentinel.
-func requireLayer(t *testing.T, err error, layer authz.Layer, code string) *authz.Error {
+func requireLayer(t *testing.T, err error, layer fault.Layer, code string) *fault.Error {
 	t.Helper()
 	require.Error(t, err)
-	var e *authz.Error
+	var e *fault.Error
 	require.True(t, errors.As(err, &e), "not a layered error: %v", err)
 	require.Equal(t, layer, e.Layer, "layer of %v", err)
 	require.Equal(t, code, e.Code, "code of %v", err)
-	require.ErrorIs(t, err, db.LayerSentinel(layer))
+	require.ErrorIs(t, err, layer.Sentinel())
 	return e
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/bulwarkdb/bulwark/db"
+	"github.com/bulwarkdb/bulwark/fault"
 )
 
 // Gate is the one path every action takes: validate, permission, snapshot,
@@ -18,6 +19,7 @@ import (
 // share it, so none of them has a shortcut.
 type Gate struct {
 	cache     *snapshotCache
+	conflicts conflicts
 	grants    *Grants
 	observer  Observer
 	pool      *pgxpool.Pool
@@ -112,7 +114,7 @@ type DoOpts struct {
 }
 
 // Do runs action a for the principal. It returns the action's result, or
-// an [*Error] naming the layer that refused: invalid, permission, not_found,
+// an [*fault.Error] naming the layer that refused: invalid, permission, not_found,
 // policy, conflict or invariant. Errors that name no layer (a lost
 // connection, a cancelled context) are returned wrapped, unchanged.
 //
@@ -146,7 +148,7 @@ func do[S, R, T any](ctx context.Context, g *Gate, principalID uuid.UUID, a *Act
 		rec.Action = string(a.Capability)
 	}
 	// concealed is the refusal of a read that answers not found.
-	var concealed *Error
+	var concealed *fault.Error
 	defer func() {
 		rec.Duration = time.Since(start)
 		rec.Err = err
@@ -156,10 +158,10 @@ func do[S, R, T any](ctx context.Context, g *Gate, principalID uuid.UUID, a *Act
 		}
 		if rec.Err != nil {
 			rec.Outcome = OutcomeFailed
-			var e *Error
+			var e *fault.Error
 			if errors.As(rec.Err, &e) {
 				rec.Layer, rec.Code = e.Layer, e.Code
-				if e.Layer == LayerPermission || e.Layer == LayerPolicy {
+				if e.Layer == fault.LayerPermission || e.Layer == fault.LayerPolicy {
 					rec.Outcome = OutcomeDenied
 				}
 			}
@@ -228,6 +230,9 @@ func do[S, R, T any](ctx context.Context, g *Gate, principalID uuid.UUID, a *Act
 			result, err = c.run()
 			return err
 		})
+		// The savepoint rolled back: the transaction can read the
+		// declared conflicts, if the violation needs them.
+		err = g.conflicts.interpret(ctx, opts.Tx, err)
 	} else {
 		c.conn = g.pool
 		result, err = c.run()
@@ -235,12 +240,12 @@ func do[S, R, T any](ctx context.Context, g *Gate, principalID uuid.UUID, a *Act
 	if err != nil {
 		var zero T
 		if a.Conceal {
-			var e *Error
-			if errors.As(err, &e) && e.Layer == LayerPolicy {
+			var e *fault.Error
+			if errors.As(err, &e) && e.Layer == fault.LayerPolicy {
 				concealed = e
 				return zero, notFound()
 			}
-			if errors.As(err, &e) && e.Layer == LayerNotFound {
+			if errors.As(err, &e) && e.Layer == fault.LayerNotFound {
 				return zero, notFound()
 			}
 		}
@@ -319,7 +324,7 @@ func (c *call[S, R, T]) load() error {
 	switch src := c.source.(type) {
 	case heldSource[S]:
 		if e, ok := any(src.snapshot).(Entity); ok && c.targeted && e.EntityID() != c.target {
-			return step.end(Invalid(db.CodeInvalidInput, fmt.Sprintf("the held snapshot is of %s, not of the target %s", e.EntityID(), c.target)))
+			return step.end(Invalid(fault.CodeInvalidInput, fmt.Sprintf("the held snapshot is of %s, not of the target %s", e.EntityID(), c.target)))
 		}
 		c.snapshot = src.snapshot
 		step(StepResult{})
@@ -447,9 +452,14 @@ func (c *call[S, R, T]) act() (T, error) {
 	default:
 		err = db.WithTx(stepCtx, c.g.pool, func(tx pgx.Tx) error { return run(tx, true) })
 	}
-	err = db.InterpretError(err)
+	conn := db.DBTX(c.g.pool)
+	if c.tx != nil {
+		// Aborted until the savepoint rolls back (see do).
+		conn = nil
+	}
+	err = c.g.conflicts.interpret(stepCtx, conn, err)
 	if err != nil {
-		if c.targeted && IsRetryable(err) {
+		if c.targeted && fault.IsRetryable(err) {
 			// Whatever the cache held is no longer the row.
 			cacheDrop[S](c.g.cache, c.target)
 		}
@@ -477,9 +487,9 @@ func validate[S, R, T any](a *Action[S, R, T], req R) error {
 	if err == nil {
 		return nil
 	}
-	var e *Error
+	var e *fault.Error
 	if !errors.As(err, &e) {
-		err = &Error{Layer: LayerInvalid, Code: db.CodeInvalidInput, Reason: err.Error(), Cause: err}
+		err = &fault.Error{Layer: fault.LayerInvalid, Code: fault.CodeInvalidInput, Reason: err.Error(), Cause: err}
 	}
 	return err
 }
@@ -518,13 +528,13 @@ func expect[S, R, T any](a *Action[S, R, T], snapshot S, req R) error {
 // snapshot may change: a policy denial or a pinned conflict.
 func isRefusal(err error) bool {
 	var pinned *expectError
-	return errors.As(err, &pinned) || errors.Is(err, ErrPolicy)
+	return errors.As(err, &pinned) || errors.Is(err, fault.ErrPolicy)
 }
 
 // notFound is the answer to a read of a missing row, and to a read the
 // policy refused: the same error, so that neither reveals which it was.
 func notFound() error {
-	return &Error{Cause: pgx.ErrNoRows, Code: db.CodeNotFound, Layer: LayerNotFound, Reason: "no such row"}
+	return &fault.Error{Cause: pgx.ErrNoRows, Code: fault.CodeNotFound, Layer: fault.LayerNotFound, Reason: "no such row"}
 }
 
 // expectError marks a conflict the caller pinned (ExpectFunc, Pinned):

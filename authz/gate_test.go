@@ -13,6 +13,7 @@ import (
 
 	"github.com/bulwarkdb/bulwark/authz"
 	"github.com/bulwarkdb/bulwark/db"
+	"github.com/bulwarkdb/bulwark/fault"
 )
 
 func TestDo(t *testing.T) {
@@ -41,7 +42,7 @@ func TestDo(t *testing.T) {
 	}
 
 	// requireRecord asserts the one record of a failed call.
-	requireRecord := func(t *testing.T, bundle *testBundle, err error, outcome authz.Outcome, layer authz.Layer, code string, principal uuid.UUID, target string) authz.Record {
+	requireRecord := func(t *testing.T, bundle *testBundle, err error, outcome authz.Outcome, layer fault.Layer, code string, principal uuid.UUID, target string) authz.Record {
 		t.Helper()
 		rec := bundle.recorder.only(t)
 		require.Equal(t, "test.submit", rec.Action)
@@ -92,10 +93,10 @@ func TestDo(t *testing.T) {
 		}}
 		got, err := authz.Do(ctx, bundle.gate, bundle.author, submitAction(hooks), submitRequest{ArticleID: a.ID}, nil)
 		require.Zero(t, got)
-		requireLayer(t, err, authz.LayerConflict, db.CodeStaleVersion)
-		require.True(t, authz.IsRetryable(err))
-		require.Equal(t, 409, authz.HTTPStatus(err))
-		requireRecord(t, bundle, err, authz.OutcomeFailed, authz.LayerConflict, db.CodeStaleVersion, bundle.author, a.ID.String())
+		requireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
+		require.True(t, fault.IsRetryable(err))
+		require.Equal(t, 409, fault.HTTPStatus(err))
+		requireRecord(t, bundle, err, authz.OutcomeFailed, fault.LayerConflict, fault.CodeStaleVersion, bundle.author, a.ID.String())
 
 		after := w.get(t, a.ID)
 		require.Equal(t, "draft", after.State)
@@ -144,8 +145,8 @@ func TestDo(t *testing.T) {
 		a := w.draft(t, bundle.author)
 		w.deactivate(t, bundle.author)
 		_, err := authz.Do(ctx, bundle.gate, bundle.author, submitAction(nil), submitRequest{ArticleID: a.ID}, nil)
-		requireLayer(t, err, authz.LayerPermission, authz.CodeInactivePrincipal)
-		requireRecord(t, bundle, err, authz.OutcomeDenied, authz.LayerPermission, authz.CodeInactivePrincipal, bundle.author, a.ID.String())
+		requireLayer(t, err, fault.LayerPermission, authz.CodeInactivePrincipal)
+		requireRecord(t, bundle, err, authz.OutcomeDenied, fault.LayerPermission, authz.CodeInactivePrincipal, bundle.author, a.ID.String())
 		require.Equal(t, a, w.get(t, a.ID))
 	})
 
@@ -158,11 +159,11 @@ func TestDo(t *testing.T) {
 		a := w.inReview(t, bundle.author)
 		logBefore := len(w.log(t, a.ID))
 		_, err := authz.Do(ctx, bundle.gate, bundle.author, submitAction(&submitHooks{IgnoreState: true}), submitRequest{ArticleID: a.ID}, nil)
-		e := requireLayer(t, err, authz.LayerInvariant, db.CodeIllegalTransition)
+		e := requireLayer(t, err, fault.LayerInvariant, fault.CodeIllegalTransition)
 		require.Equal(t, db.SQLStateIllegalTransition, e.SQLState)
-		require.False(t, authz.IsRetryable(err))
-		require.Equal(t, 500, authz.HTTPStatus(err))
-		requireRecord(t, bundle, err, authz.OutcomeFailed, authz.LayerInvariant, db.CodeIllegalTransition, bundle.author, a.ID.String())
+		require.False(t, fault.IsRetryable(err))
+		require.Equal(t, 500, fault.HTTPStatus(err))
+		requireRecord(t, bundle, err, authz.OutcomeFailed, fault.LayerInvariant, fault.CodeIllegalTransition, bundle.author, a.ID.String())
 		require.Equal(t, a, w.get(t, a.ID))
 		require.Len(t, w.log(t, a.ID), logBefore)
 	})
@@ -179,9 +180,9 @@ func TestDo(t *testing.T) {
 			bundle.recorder = &recorder{}
 			bundle.gate = authz.NewGate(w.pool, grants, &authz.GateOpts{Observer: bundle.recorder})
 			_, err := authz.Do(ctx, bundle.gate, editor, submitAction(hooks), submitRequest{ArticleID: target}, nil)
-			requireLayer(t, err, db.LayerPermission, db.CodeMissingCapability)
-			require.Equal(t, 403, authz.HTTPStatus(err))
-			requireRecord(t, bundle, err, authz.OutcomeDenied, authz.LayerPermission, db.CodeMissingCapability, editor, target.String())
+			requireLayer(t, err, fault.LayerPermission, fault.CodeMissingCapability)
+			require.Equal(t, 403, fault.HTTPStatus(err))
+			requireRecord(t, bundle, err, authz.OutcomeDenied, fault.LayerPermission, fault.CodeMissingCapability, editor, target.String())
 		}
 		require.Zero(t, hooks.loads.Load(), "nothing was loaded")
 		require.Zero(t, hooks.policies.Load(), "no policy ran")
@@ -194,10 +195,10 @@ func TestDo(t *testing.T) {
 		hooks := &submitHooks{}
 		target := uuid.New()
 		_, err := authz.Do(ctx, bundle.gate, bundle.author, submitAction(hooks), submitRequest{ArticleID: target}, nil)
-		requireLayer(t, err, authz.LayerNotFound, db.CodeNotFound)
-		require.Equal(t, 404, authz.HTTPStatus(err))
+		requireLayer(t, err, fault.LayerNotFound, fault.CodeNotFound)
+		require.Equal(t, 404, fault.HTTPStatus(err))
 		require.Zero(t, hooks.policies.Load(), "no policy ran")
-		requireRecord(t, bundle, err, authz.OutcomeFailed, authz.LayerNotFound, db.CodeNotFound, bundle.author, target.String())
+		requireRecord(t, bundle, err, authz.OutcomeFailed, fault.LayerNotFound, fault.CodeNotFound, bundle.author, target.String())
 	})
 
 	t.Run("PolicyDenies", func(t *testing.T) {
@@ -208,10 +209,10 @@ func TestDo(t *testing.T) {
 		logBefore := len(w.log(t, a.ID))
 		other := w.newPrincipal(t, "author") // may submit, but not another's article
 		_, err := authz.Do(ctx, bundle.gate, other, submitAction(nil), submitRequest{ArticleID: a.ID}, nil)
-		e := requireLayer(t, err, authz.LayerPolicy, "not_author")
+		e := requireLayer(t, err, fault.LayerPolicy, "not_author")
 		require.Equal(t, "only the author submits an article", e.Reason)
-		require.Equal(t, 422, authz.HTTPStatus(err))
-		requireRecord(t, bundle, err, authz.OutcomeDenied, authz.LayerPolicy, "not_author", other, a.ID.String())
+		require.Equal(t, 422, fault.HTTPStatus(err))
+		requireRecord(t, bundle, err, authz.OutcomeDenied, fault.LayerPolicy, "not_author", other, a.ID.String())
 		require.Equal(t, a, w.get(t, a.ID))
 		require.Len(t, w.log(t, a.ID), logBefore)
 	})
@@ -245,7 +246,7 @@ func TestDo(t *testing.T) {
 			return err != nil
 		})
 		require.True(t, ok, "the deactivation never reached the gate")
-		requireLayer(t, err, authz.LayerPermission, authz.CodeInactivePrincipal)
+		requireLayer(t, err, fault.LayerPermission, authz.CodeInactivePrincipal)
 	})
 
 	t.Run("SlogObserverLevels", func(t *testing.T) {
@@ -341,9 +342,9 @@ func TestDo(t *testing.T) {
 		_, err = authz.Do(ctx, bundle.gate, bundle.author, submitAction(nil), submitRequest{ArticleID: first.ID}, opts)
 		require.NoError(t, err)
 		_, err = authz.Do(ctx, bundle.gate, bundle.author, submitAction(&submitHooks{IgnoreState: true}), submitRequest{ArticleID: refused.ID}, opts)
-		requireLayer(t, err, authz.LayerInvariant, db.CodeIllegalTransition)
+		requireLayer(t, err, fault.LayerInvariant, fault.CodeIllegalTransition)
 		_, err = authz.Do(ctx, bundle.gate, other, submitAction(nil), submitRequest{ArticleID: second.ID}, opts)
-		requireLayer(t, err, authz.LayerPolicy, "not_author")
+		requireLayer(t, err, fault.LayerPolicy, "not_author")
 
 		var one int
 		require.NoError(t, tx.QueryRow(ctx, "SELECT 1").Scan(&one), "the caller's transaction is usable")
@@ -380,8 +381,8 @@ func TestDo(t *testing.T) {
 		a := w.draft(t, bundle.author)
 		stranger := uuid.New()
 		_, err := authz.Do(ctx, bundle.gate, stranger, submitAction(nil), submitRequest{ArticleID: a.ID}, nil)
-		requireLayer(t, err, authz.LayerPermission, authz.CodeUnknownPrincipal)
-		requireRecord(t, bundle, err, authz.OutcomeDenied, authz.LayerPermission, authz.CodeUnknownPrincipal, stranger, a.ID.String())
+		requireLayer(t, err, fault.LayerPermission, authz.CodeUnknownPrincipal)
+		requireRecord(t, bundle, err, authz.OutcomeDenied, fault.LayerPermission, authz.CodeUnknownPrincipal, stranger, a.ID.String())
 	})
 
 	t.Run("ValidationNeverTouchesDatabase", func(t *testing.T) {
@@ -397,14 +398,14 @@ func TestDo(t *testing.T) {
 		hooks := &submitHooks{}
 
 		_, err := authz.Do(ctx, gate, stranger, submitAction(hooks), submitRequest{}, nil)
-		e := requireLayer(t, err, authz.LayerInvalid, "article_id_missing")
+		e := requireLayer(t, err, fault.LayerInvalid, "article_id_missing")
 		require.Equal(t, "an article id is required", e.Reason)
-		require.Equal(t, 400, authz.HTTPStatus(err))
+		require.Equal(t, 400, fault.HTTPStatus(err))
 		require.Zero(t, queries.count(), "the database was queried")
 		require.Zero(t, hooks.loads.Load()+hooks.policies.Load())
 		rec := bundle.recorder.only(t)
 		require.Equal(t, authz.OutcomeFailed, rec.Outcome)
-		require.Equal(t, authz.LayerInvalid, rec.Layer)
+		require.Equal(t, fault.LayerInvalid, rec.Layer)
 		require.Equal(t, "article_id_missing", rec.Code)
 		require.Equal(t, stranger, rec.PrincipalID)
 		require.Empty(t, rec.Target, "TargetFunc runs only on a request that passed validation")
@@ -415,7 +416,7 @@ func TestDo(t *testing.T) {
 		action := submitAction(nil)
 		action.ValidateFunc = func(submitRequest) error { return plain }
 		_, err = authz.Do(ctx, gate, stranger, action, submitRequest{ArticleID: uuid.New()}, nil)
-		e = requireLayer(t, err, authz.LayerInvalid, db.CodeInvalidInput)
+		e = requireLayer(t, err, fault.LayerInvalid, fault.CodeInvalidInput)
 		require.Equal(t, "title is required", e.Reason)
 		require.ErrorIs(t, err, plain)
 		require.Zero(t, queries.count(), "the database was queried")

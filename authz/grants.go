@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgxlisten"
 
 	"github.com/bulwarkdb/bulwark/db"
+	"github.com/bulwarkdb/bulwark/fault"
 )
 
 // grantsChannel is the channel the grant functions and the capability and
@@ -180,7 +181,7 @@ func (g *Grants) InvalidateAll() {
 }
 
 // Principal returns the principal with its effective capabilities. An
-// unknown principal is a permission *Error (code unknown_principal): it may
+// unknown principal is a permission *fault.Error (code unknown_principal): it may
 // attempt nothing. An inactive one is returned with no capabilities.
 func (g *Grants) Principal(ctx context.Context, id uuid.UUID) (*Principal, error) {
 	return g.PrincipalOn(ctx, g.pool, id)
@@ -205,9 +206,9 @@ func (g *Grants) PrincipalOn(ctx context.Context, conn db.DBTX, id uuid.UUID) (*
 	row, err := db.New().PrincipalGrants(ctx, conn, id)
 	if err != nil {
 		err = db.InterpretError(err)
-		if errors.Is(err, db.ErrNotFound) {
+		if errors.Is(err, fault.ErrNotFound) {
 			// The cause is the bare "no rows": an unknown principal is a
-			// permission failure, and must not also match ErrNotFound.
+			// permission failure, and must not also match fault.ErrNotFound.
 			return nil, permissionError(CodeUnknownPrincipal, fmt.Sprintf("unknown principal %s", id), pgx.ErrNoRows)
 		}
 		return nil, fmt.Errorf("load principal %s: %w", id, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bulwarkdb/bulwark/authz"
+	"github.com/bulwarkdb/bulwark/fault"
 )
 
 // notifyWithin bounds how long a committed grant change may take to reach
@@ -391,9 +392,9 @@ func TestGrants(t *testing.T) {
 		grants := authz.NewGrants(bundle.pool, nil)
 		p, err := grants.Principal(ctx, uuid.New())
 		require.Nil(t, p)
-		requireLayer(t, err, authz.LayerPermission, authz.CodeUnknownPrincipal)
-		require.ErrorIs(t, err, authz.ErrPermission)
-		require.Equal(t, 403, authz.HTTPStatus(err))
+		requireLayer(t, err, fault.LayerPermission, authz.CodeUnknownPrincipal)
+		require.ErrorIs(t, err, fault.ErrPermission)
+		require.Equal(t, 403, fault.HTTPStatus(err))
 	})
 }
 

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/bulwarkdb/bulwark/fault"
 )
 
 // Outcome is how a gate call ended.
@@ -33,7 +35,7 @@ type Record struct {
 	CorrelationID string
 	Duration      time.Duration
 	Err           error
-	Layer         Layer // "" when allowed or for errors that name no layer
+	Layer         fault.Layer // "" when allowed or for errors that name no layer
 	Outcome       Outcome
 	PrincipalID   uuid.UUID
 	Target        string
@@ -69,7 +71,7 @@ func (o *SlogObserver) Observe(ctx context.Context, rec Record) {
 	msg := "bulwark: allowed"
 	switch {
 	case rec.Outcome == OutcomeAllowed:
-	case rec.Layer == LayerInvariant:
+	case rec.Layer == fault.LayerInvariant:
 		level, msg = slog.LevelError, "bulwark: invariant violated (defect: the database refused what the layers above let through)"
 	case rec.Layer == "":
 		level, msg = slog.LevelError, "bulwark: failed"

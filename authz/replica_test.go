@@ -11,6 +11,7 @@ import (
 
 	"github.com/bulwarkdb/bulwark/authz"
 	"github.com/bulwarkdb/bulwark/db"
+	"github.com/bulwarkdb/bulwark/fault"
 	"github.com/bulwarkdb/bulwark/internal/pgtest"
 	"github.com/bulwarkdb/bulwark/internal/seed"
 )
@@ -91,8 +92,8 @@ func TestReplicaSnapshots(t *testing.T) {
 		require.Equal(t, a.Version, readReplica(a.ID).Version, "the replica is stale")
 
 		_, err = authz.Do(ctx, gate, author, submitTransition(), articleRequest{ID: a.ID, Key: "stale-1"}, nil)
-		requireLayer(t, err, authz.LayerConflict, db.CodeStaleVersion)
-		require.True(t, authz.IsRetryable(err))
+		requireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
+		require.True(t, fault.IsRetryable(err))
 		require.Equal(t, a2, getOn(t, primary, a.ID), "the stale decision wrote nothing")
 
 		got, err := authz.Do(ctx, gate, author, submitTransition(), articleRequest{ID: a.ID, Key: "stale-2"}, retry)
@@ -121,7 +122,7 @@ func TestReplicaSnapshots(t *testing.T) {
 		// A refusal that the primary confirms stands (this draft is not
 		// on the replica at all: the primary answers).
 		_, err = authz.Do(ctx, gate, editor, approveTransition(), articleRequest{ID: draft().ID}, nil)
-		requireLayer(t, err, authz.LayerPolicy, "not_in_review")
+		requireLayer(t, err, fault.LayerPolicy, "not_in_review")
 	})
 
 	t.Run("ConcurrentStaleClientsBreakNothing", func(t *testing.T) {
@@ -184,7 +185,7 @@ func TestReplicaSnapshots(t *testing.T) {
 func conflicts(r *recorder) int {
 	n := 0
 	for _, rec := range r.all() {
-		if rec.Code == db.CodeStaleVersion {
+		if rec.Code == fault.CodeStaleVersion {
 			n++
 		}
 	}

@@ -5,7 +5,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/bulwarkdb/bulwark/db"
+	"github.com/bulwarkdb/bulwark/fault"
 )
 
 // The interfaces below let requests and snapshots describe themselves, so
@@ -38,7 +38,7 @@ type Pinned interface {
 }
 
 // Validator is a request that checks its own shape before anything else
-// runs. A non-*Error it returns becomes an invalid-input error.
+// runs. A non-*fault.Error it returns becomes an invalid-input error.
 type Validator interface {
 	Validate() error
 }
@@ -73,9 +73,9 @@ const CodeMissingID = "missing_id"
 // pinnedConflict is the conflict of a snapshot at another version than the
 // caller pinned.
 func pinnedConflict(id uuid.UUID, current, pinned int32) error {
-	return &expectError{err: &Error{
-		Layer:  LayerConflict,
-		Code:   db.CodeStaleVersion,
+	return &expectError{err: &fault.Error{
+		Layer:  fault.LayerConflict,
+		Code:   fault.CodeStaleVersion,
 		Reason: fmt.Sprintf("%s is at version %d, not %d", id, current, pinned),
 	}}
 }

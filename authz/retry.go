@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/bulwarkdb/bulwark/fault"
 )
 
 // RetryOpts bound the retries of [DoOpts].Retry. The zero value means
@@ -69,7 +71,7 @@ func doRetry[S, R, T any](ctx context.Context, g *Gate, principalID uuid.UUID, a
 	for attempt = 1; ; attempt++ {
 		result, err := do(withAttempt(ctx, attempt), g, principalID, a, req, opts)
 		var pinned *expectError
-		if err == nil || !IsRetryable(err) || errors.As(err, &pinned) || attempt >= attempts {
+		if err == nil || !fault.IsRetryable(err) || errors.As(err, &pinned) || attempt >= attempts {
 			return result, err
 		}
 		delay := maxDelay

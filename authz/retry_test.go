@@ -10,6 +10,7 @@ import (
 
 	"github.com/bulwarkdb/bulwark/authz"
 	"github.com/bulwarkdb/bulwark/db"
+	"github.com/bulwarkdb/bulwark/fault"
 )
 
 func TestDoRetry(t *testing.T) {
@@ -56,7 +57,7 @@ func TestDoRetry(t *testing.T) {
 		bundle := setup(t)
 		hooks := &submitHooks{AfterLoadFunc: touchOn()}
 		_, err := authz.Do(ctx, bundle.gate, bundle.author, submitAction(hooks), submitRequest{ArticleID: bundle.article.ID}, &authz.DoOpts{Retry: &authz.RetryOpts{Attempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}})
-		requireLayer(t, err, authz.LayerConflict, db.CodeStaleVersion)
+		requireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
 		require.EqualValues(t, 3, hooks.loads.Load())
 		require.Len(t, bundle.recorder.all(), 3)
 		require.Equal(t, "draft", w.get(t, bundle.article.ID).State)
@@ -66,7 +67,7 @@ func TestDoRetry(t *testing.T) {
 		bundle = setup(t)
 		hooks = &submitHooks{AfterLoadFunc: touchOn()}
 		_, err = authz.DoRetry(ctx, bundle.gate, bundle.author, submitAction(hooks), submitRequest{ArticleID: bundle.article.ID}, nil, nil)
-		requireLayer(t, err, authz.LayerConflict, db.CodeStaleVersion)
+		requireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
 		require.EqualValues(t, 4, hooks.loads.Load())
 	})
 
@@ -87,8 +88,8 @@ func TestDoRetry(t *testing.T) {
 		_, err := authz.Do(reqCtx, bundle.gate, bundle.author, submitAction(hooks), submitRequest{ArticleID: bundle.article.ID}, &authz.DoOpts{Retry: &authz.RetryOpts{Attempts: 5, BaseDelay: time.Hour, MaxDelay: time.Hour}})
 		require.Less(t, time.Since(start), time.Minute)
 		require.ErrorIs(t, err, context.Canceled)
-		require.ErrorIs(t, err, authz.ErrConflict)
-		requireLayer(t, err, authz.LayerConflict, db.CodeStaleVersion)
+		require.ErrorIs(t, err, fault.ErrConflict)
+		requireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
 		require.EqualValues(t, 1, hooks.loads.Load())
 		require.Len(t, bundle.recorder.all(), 1)
 	})
@@ -106,14 +107,14 @@ func TestDoRetry(t *testing.T) {
 			return nil
 		}}
 		_, err := authz.Do(ctx, bundle.gate, bundle.author, submitAction(hooks), submitRequest{ArticleID: bundle.article.ID}, &authz.DoOpts{Retry: fast})
-		requireLayer(t, err, authz.LayerPolicy, "not_draft")
-		require.NotErrorIs(t, err, authz.ErrConflict)
+		requireLayer(t, err, fault.LayerPolicy, "not_draft")
+		require.NotErrorIs(t, err, fault.ErrConflict)
 		require.EqualValues(t, 2, hooks.policies.Load())
 
 		records := bundle.recorder.all()
 		require.Len(t, records, 2)
-		require.Equal(t, authz.LayerConflict, records[0].Layer)
-		require.Equal(t, authz.LayerPolicy, records[1].Layer)
+		require.Equal(t, fault.LayerConflict, records[0].Layer)
+		require.Equal(t, fault.LayerPolicy, records[1].Layer)
 		require.Equal(t, "in_review", w.get(t, bundle.article.ID).State)
 	})
 
@@ -132,7 +133,7 @@ func TestDoRetry(t *testing.T) {
 
 		records := bundle.recorder.all()
 		require.Len(t, records, 2)
-		require.Equal(t, authz.LayerConflict, records[0].Layer)
+		require.Equal(t, fault.LayerConflict, records[0].Layer)
 		require.Equal(t, authz.OutcomeAllowed, records[1].Outcome)
 		for _, rec := range records {
 			require.Equal(t, "retry-1", rec.CorrelationID)
@@ -175,24 +176,24 @@ func TestDoRetry(t *testing.T) {
 		other := w.newPrincipal(t, "author")
 		hooks := &submitHooks{}
 		_, err := authz.Do(ctx, bundle.gate, other, submitAction(hooks), submitRequest{ArticleID: bundle.article.ID}, &authz.DoOpts{Retry: fast})
-		requireLayer(t, err, authz.LayerPolicy, "not_author")
+		requireLayer(t, err, fault.LayerPolicy, "not_author")
 		require.EqualValues(t, 1, hooks.policies.Load())
 
 		for _, tt := range []struct {
 			actor uuid.UUID
 			hooks *submitHooks
 			id    uuid.UUID
-			layer authz.Layer
+			layer fault.Layer
 		}{
-			{actor: bundle.author, id: uuid.Nil, layer: authz.LayerInvalid},
-			{actor: w.newPrincipal(t, "editor"), id: bundle.article.ID, layer: authz.LayerPermission},
-			{actor: bundle.author, id: uuid.New(), layer: authz.LayerNotFound},
-			{actor: bundle.author, id: w.inReview(t, bundle.author).ID, layer: authz.LayerInvariant, hooks: &submitHooks{IgnoreState: true}},
+			{actor: bundle.author, id: uuid.Nil, layer: fault.LayerInvalid},
+			{actor: w.newPrincipal(t, "editor"), id: bundle.article.ID, layer: fault.LayerPermission},
+			{actor: bundle.author, id: uuid.New(), layer: fault.LayerNotFound},
+			{actor: bundle.author, id: w.inReview(t, bundle.author).ID, layer: fault.LayerInvariant, hooks: &submitHooks{IgnoreState: true}},
 		} {
 			bundle.recorder = &recorder{}
 			bundle.gate = authz.NewGate(w.pool, grants, &authz.GateOpts{Observer: bundle.recorder})
 			_, err := authz.Do(ctx, bundle.gate, tt.actor, submitAction(tt.hooks), submitRequest{ArticleID: tt.id}, &authz.DoOpts{Retry: fast})
-			require.Equal(t, tt.layer, db.ErrorLayer(err), "%v", err)
+			require.Equal(t, tt.layer, fault.LayerOf(err), "%v", err)
 			require.Len(t, bundle.recorder.all(), 1, "%s is not retried", tt.layer)
 		}
 	})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/bulwarkdb/bulwark/authz"
 	"github.com/bulwarkdb/bulwark/db"
+	"github.com/bulwarkdb/bulwark/fault"
 )
 
 // roundTrips counts a pool's round trips two ways: as pgx reports them (a
@@ -170,7 +171,7 @@ func TestRoundTrips(t *testing.T) {
 			_, err := authz.Do(ctx, b.gate, b.author, submitTransition(), articleRequest{ID: a.ID, Key: uuid.NewString()}, nil)
 			require.NoError(t, err)
 			_, err = authz.Do(ctx, b.gate, b.author, submitTransition(), articleRequest{ID: a.ID}, &authz.DoOpts{Snapshot: authz.Held(w.get(t, a.ID))})
-			requireLayer(t, err, authz.LayerPolicy, "not_draft")
+			requireLayer(t, err, fault.LayerPolicy, "not_draft")
 			_, err = authz.Do(ctx, b.gate, b.author, readArticle(), authz.ByID(a.ID), nil)
 			require.NoError(t, err)
 		}
@@ -277,7 +278,7 @@ func TestRoundTrips(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, w.touch(ctx, a.ID))
 			_, err = authz.Do(ctx, b.gate, b.author, submitTransition(), articleRequest{ID: a.ID, Key: key + "-1"}, nil)
-			requireLayer(t, err, authz.LayerConflict, db.CodeStaleVersion)
+			requireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
 			require.Equal(t, "draft", w.get(t, a.ID).State)
 			var got db.AppArticle
 			statements, wire := b.rt.both(func() {
@@ -326,8 +327,8 @@ func TestRoundTrips(t *testing.T) {
 		require.NoError(t, w.touch(ctx, a.ID)) // the held row is now stale
 		req := articleRequest{ID: a.ID, Key: "submit-stale"}
 		_, err := authz.Do(ctx, b.gate, b.author, submitTransition(), req, &authz.DoOpts{Snapshot: authz.Held(a)})
-		requireLayer(t, err, authz.LayerConflict, db.CodeStaleVersion)
-		require.True(t, authz.IsRetryable(err))
+		requireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
+		require.True(t, fault.IsRetryable(err))
 		require.Equal(t, "draft", w.get(t, a.ID).State)
 
 		got, err := authz.Do(ctx, b.gate, b.author, submitTransition(), req, &authz.DoOpts{Snapshot: authz.Held(a), Retry: &authz.RetryOpts{BaseDelay: 1}})
@@ -391,7 +392,7 @@ func TestStepsEndOnce(t *testing.T) {
 	// which refuses too.
 	b := w.inReview(t, author)
 	_, err = authz.Do(ctx, gate, author, submitTransition(), articleRequest{ID: b.ID}, &authz.DoOpts{Snapshot: authz.Held(b)})
-	requireLayer(t, err, authz.LayerPolicy, "not_draft")
+	requireLayer(t, err, fault.LayerPolicy, "not_draft")
 	require.Equal(t, []string{
 		"start permission", "end permission", "start snapshot", "end snapshot",
 		"start policy", "end policy", "start snapshot", "end snapshot", "start policy", "end policy",

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bulwarkdb/bulwark/db"
+	"github.com/bulwarkdb/bulwark/fault"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -114,29 +115,29 @@ func TestArticleInvariants(t *testing.T) {
 		d := w.draft(t)
 		n := w.logCount(t, d.ID)
 		_, err := w.q.ArticlePublish(ctx, w.pool, db.ArticlePublishParams{Actor: w.pat, ID: d.ID, ExpectedVersion: d.Version})
-		requireLayer(t, err, db.LayerInvariant, db.CodeIllegalTransition)
+		requireLayer(t, err, fault.LayerInvariant, fault.CodeIllegalTransition)
 		_, err = w.q.ArticleApprove(ctx, w.pool, db.ArticleApproveParams{Actor: w.erin, ID: d.ID, ExpectedVersion: d.Version})
-		requireLayer(t, err, db.LayerInvariant, db.CodeIllegalTransition)
+		requireLayer(t, err, fault.LayerInvariant, fault.CodeIllegalTransition)
 		_, err = w.q.ArticleWithdraw(ctx, w.pool, db.ArticleWithdrawParams{Actor: w.erin, ID: d.ID, ExpectedVersion: d.Version})
-		requireLayer(t, err, db.LayerInvariant, db.CodeIllegalTransition)
+		requireLayer(t, err, fault.LayerInvariant, fault.CodeIllegalTransition)
 		w.requireUnchanged(t, d, n)
 
 		// Nothing leaves archived.
 		a := w.archived(t)
 		n = w.logCount(t, a.ID)
 		_, err = w.q.ArticleSubmit(ctx, w.pool, db.ArticleSubmitParams{Actor: w.alice, ID: a.ID, ExpectedVersion: a.Version})
-		requireLayer(t, err, db.LayerInvariant, db.CodeIllegalTransition)
+		requireLayer(t, err, fault.LayerInvariant, fault.CodeIllegalTransition)
 		_, err = w.q.ArticleArchive(ctx, w.pool, db.ArticleArchiveParams{Actor: w.alice, ID: a.ID, ExpectedVersion: a.Version})
-		requireLayer(t, err, db.LayerInvariant, db.CodeIllegalTransition)
+		requireLayer(t, err, fault.LayerInvariant, fault.CodeIllegalTransition)
 		w.requireUnchanged(t, a, n)
 
 		// A published article never returns to draft.
 		p := w.published(t)
 		n = w.logCount(t, p.ID)
 		_, err = w.q.ArticleWithdraw(ctx, w.pool, db.ArticleWithdrawParams{Actor: w.erin, ID: p.ID, ExpectedVersion: p.Version})
-		requireLayer(t, err, db.LayerInvariant, db.CodeIllegalTransition)
+		requireLayer(t, err, fault.LayerInvariant, fault.CodeIllegalTransition)
 		_, err = w.q.ArticleRequestChanges(ctx, w.pool, db.ArticleRequestChangesParams{Actor: w.erin, ID: p.ID, ExpectedVersion: p.Version})
-		requireLayer(t, err, db.LayerInvariant, db.CodeIllegalTransition)
+		requireLayer(t, err, fault.LayerInvariant, fault.CodeIllegalTransition)
 		w.requireUnchanged(t, p, n)
 	})
 
@@ -150,7 +151,7 @@ func TestArticleInvariants(t *testing.T) {
 		require.NoError(t, err)
 		n := w.logCount(t, a.ID)
 		_, err = w.q.ArticlePublish(ctx, w.pool, db.ArticlePublishParams{Actor: w.pat, ID: a.ID, ExpectedVersion: a.Version})
-		requireLayer(t, err, db.LayerInvariant, db.CodePreconditionFailed)
+		requireLayer(t, err, fault.LayerInvariant, fault.CodePreconditionFailed)
 		w.requireUnchanged(t, a, n)
 	})
 
@@ -166,7 +167,7 @@ func TestArticleInvariants(t *testing.T) {
 		require.NoError(t, err)
 		n := w.logCount(t, second.ID)
 		_, err = w.q.ArticlePublish(ctx, w.pool, db.ArticlePublishParams{Actor: w.pat, ID: second.ID, ExpectedVersion: second.Version})
-		requireLayer(t, err, db.LayerInvariant, db.CodePreconditionFailed)
+		requireLayer(t, err, fault.LayerInvariant, fault.CodePreconditionFailed)
 		w.requireUnchanged(t, second, n)
 	})
 
@@ -175,14 +176,14 @@ func TestArticleInvariants(t *testing.T) {
 		p := w.published(t)
 		n := w.logCount(t, p.ID)
 		_, err := w.q.ArticleEdit(ctx, w.pool, db.ArticleEditParams{Actor: w.alice, ID: p.ID, ExpectedVersion: p.Version, Title: ptr("Changed")})
-		requireLayer(t, err, db.LayerInvariant, db.CodeFrozen)
+		requireLayer(t, err, fault.LayerInvariant, fault.CodeFrozen)
 		w.requireUnchanged(t, p, n)
 
 		// Under review and approved content is what the reviewer saw.
 		r := w.inReview(t)
 		n = w.logCount(t, r.ID)
 		_, err = w.q.ArticleEdit(ctx, w.pool, db.ArticleEditParams{Actor: w.alice, ID: r.ID, ExpectedVersion: r.Version, Body: ptr("sneaky")})
-		requireLayer(t, err, db.LayerInvariant, db.CodeFrozen)
+		requireLayer(t, err, fault.LayerInvariant, fault.CodeFrozen)
 		w.requireUnchanged(t, r, n)
 	})
 
@@ -194,7 +195,7 @@ func TestArticleInvariants(t *testing.T) {
 		require.NoError(t, err)
 		n := w.logCount(t, a.ID)
 		_, err = w.q.ArticleApprove(ctx, w.pool, db.ArticleApproveParams{Actor: w.sneaky, ID: a.ID, ExpectedVersion: a.Version})
-		requireLayer(t, err, db.LayerInvariant, db.CodeSeparationOfDuties)
+		requireLayer(t, err, fault.LayerInvariant, fault.CodeSeparationOfDuties)
 		w.requireUnchanged(t, a, n)
 	})
 
@@ -203,19 +204,19 @@ func TestArticleInvariants(t *testing.T) {
 		d := w.draft(t)
 		n := w.logCount(t, d.ID)
 		_, err := w.q.ArticleCreate(ctx, w.pool, db.ArticleCreateParams{Actor: w.erin, Title: "t"})
-		requireLayer(t, err, db.LayerPermission, db.CodeMissingCapability)
+		requireLayer(t, err, fault.LayerPermission, fault.CodeMissingCapability)
 		_, err = w.q.ArticleEdit(ctx, w.pool, db.ArticleEditParams{Actor: w.pat, ID: d.ID, ExpectedVersion: d.Version, Title: ptr("x")})
-		requireLayer(t, err, db.LayerPermission, db.CodeMissingCapability)
+		requireLayer(t, err, fault.LayerPermission, fault.CodeMissingCapability)
 		_, err = w.q.ArticleSubmit(ctx, w.pool, db.ArticleSubmitParams{Actor: w.erin, ID: d.ID, ExpectedVersion: d.Version})
-		requireLayer(t, err, db.LayerPermission, db.CodeMissingCapability)
+		requireLayer(t, err, fault.LayerPermission, fault.CodeMissingCapability)
 		_, err = w.q.ArticleApprove(ctx, w.pool, db.ArticleApproveParams{Actor: w.alice, ID: d.ID, ExpectedVersion: d.Version})
-		requireLayer(t, err, db.LayerPermission, db.CodeMissingCapability)
+		requireLayer(t, err, fault.LayerPermission, fault.CodeMissingCapability)
 		_, err = w.q.ArticlePublish(ctx, w.pool, db.ArticlePublishParams{Actor: w.alice, ID: d.ID, ExpectedVersion: d.Version})
-		requireLayer(t, err, db.LayerPermission, db.CodeMissingCapability)
+		requireLayer(t, err, fault.LayerPermission, fault.CodeMissingCapability)
 		_, err = w.q.ArticleArchive(ctx, w.pool, db.ArticleArchiveParams{Actor: w.nobody, ID: d.ID, ExpectedVersion: d.Version})
-		requireLayer(t, err, db.LayerPermission, db.CodeMissingCapability)
+		requireLayer(t, err, fault.LayerPermission, fault.CodeMissingCapability)
 		_, err = w.q.ArticleArchive(ctx, w.pool, db.ArticleArchiveParams{Actor: uuid.New(), ID: d.ID, ExpectedVersion: d.Version})
-		requireLayer(t, err, db.LayerPermission, db.CodeMissingCapability)
+		requireLayer(t, err, fault.LayerPermission, fault.CodeMissingCapability)
 		w.requireUnchanged(t, d, n)
 	})
 
@@ -232,15 +233,15 @@ func TestArticleInvariants(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, caps)
 		_, err = w.q.ArticleSubmit(ctx, w.pool, db.ArticleSubmitParams{Actor: w.alice, ID: d.ID, ExpectedVersion: d.Version})
-		requireLayer(t, err, db.LayerPermission, db.CodeMissingCapability)
+		requireLayer(t, err, fault.LayerPermission, fault.CodeMissingCapability)
 	})
 
 	t.Run("UnknownArticle", func(t *testing.T) {
 		t.Parallel()
 		_, err := w.q.ArticleSubmit(ctx, w.pool, db.ArticleSubmitParams{Actor: w.alice, ID: uuid.New(), ExpectedVersion: 1})
-		requireLayer(t, err, db.LayerNotFound, db.CodeNotFound)
+		requireLayer(t, err, fault.LayerNotFound, fault.CodeNotFound)
 		_, err = w.q.ArticleGetByID(ctx, w.pool, uuid.New())
-		requireLayer(t, err, db.LayerNotFound, db.CodeNotFound)
+		requireLayer(t, err, fault.LayerNotFound, fault.CodeNotFound)
 	})
 
 	t.Run("StaleVersion", func(t *testing.T) {
@@ -248,10 +249,10 @@ func TestArticleInvariants(t *testing.T) {
 		d := w.draft(t)
 		n := w.logCount(t, d.ID)
 		_, err := w.q.ArticleSubmit(ctx, w.pool, db.ArticleSubmitParams{Actor: w.alice, ID: d.ID, ExpectedVersion: d.Version - 1})
-		requireLayer(t, err, db.LayerConflict, db.CodeStaleVersion)
-		require.True(t, db.InterpretError(err).(*db.Error).Retryable())
+		requireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
+		require.True(t, db.InterpretError(err).(*fault.Error).Retryable())
 		_, err = w.q.ArticleEdit(ctx, w.pool, db.ArticleEditParams{Actor: w.alice, ID: d.ID, ExpectedVersion: d.Version + 1, Title: ptr("x")})
-		requireLayer(t, err, db.LayerConflict, db.CodeStaleVersion)
+		requireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
 		w.requireUnchanged(t, d, n)
 	})
 
@@ -263,30 +264,30 @@ func TestArticleInvariants(t *testing.T) {
 			params db.ArticleEditParams
 			code   string
 		}{
-			"TitleTooLong":     {db.ArticleEditParams{Title: ptr(strings.Repeat("t", 301))}, db.CodeTooLong},
-			"SlugTooLong":      {db.ArticleEditParams{Slug: ptr(strings.Repeat("s", 121))}, db.CodeTooLong},
-			"SlugUpperCase":    {db.ArticleEditParams{Slug: ptr("Hello-World")}, db.CodeInvalidInput},
-			"SlugDoubleHyphen": {db.ArticleEditParams{Slug: ptr("a--b")}, db.CodeInvalidInput},
-			"BodyOverOneMiB":   {db.ArticleEditParams{Body: ptr(strings.Repeat("b", 1<<20+1))}, db.CodeTooLong},
-			"BodyWithNUL":      {db.ArticleEditParams{Body: ptr("a\x00b")}, db.CodeInvalidText},
-			"TitleWithNUL":     {db.ArticleEditParams{Title: ptr("a\x00b")}, db.CodeInvalidText},
-			"TitleControlChar": {db.ArticleEditParams{Title: ptr("a\x07b")}, db.CodeInvalidInput},
-			"IdemKeyTooLong":   {db.ArticleEditParams{Title: ptr("ok"), IdemKey: ptr(strings.Repeat("k", 201))}, db.CodeInvalidInput},
-			"InvalidUTF8":      {db.ArticleEditParams{Title: ptr("a\xffb")}, db.CodeInvalidText},
+			"TitleTooLong":     {db.ArticleEditParams{Title: ptr(strings.Repeat("t", 301))}, fault.CodeTooLong},
+			"SlugTooLong":      {db.ArticleEditParams{Slug: ptr(strings.Repeat("s", 121))}, fault.CodeTooLong},
+			"SlugUpperCase":    {db.ArticleEditParams{Slug: ptr("Hello-World")}, fault.CodeInvalidInput},
+			"SlugDoubleHyphen": {db.ArticleEditParams{Slug: ptr("a--b")}, fault.CodeInvalidInput},
+			"BodyOverOneMiB":   {db.ArticleEditParams{Body: ptr(strings.Repeat("b", 1<<20+1))}, fault.CodeTooLong},
+			"BodyWithNUL":      {db.ArticleEditParams{Body: ptr("a\x00b")}, fault.CodeInvalidText},
+			"TitleWithNUL":     {db.ArticleEditParams{Title: ptr("a\x00b")}, fault.CodeInvalidText},
+			"TitleControlChar": {db.ArticleEditParams{Title: ptr("a\x07b")}, fault.CodeInvalidInput},
+			"IdemKeyTooLong":   {db.ArticleEditParams{Title: ptr("ok"), IdemKey: ptr(strings.Repeat("k", 201))}, fault.CodeInvalidInput},
+			"InvalidUTF8":      {db.ArticleEditParams{Title: ptr("a\xffb")}, fault.CodeInvalidText},
 		} {
 			p := tc.params
 			p.Actor, p.ID, p.ExpectedVersion = w.alice, d.ID, d.Version
 			_, err := w.q.ArticleEdit(ctx, w.pool, p)
-			requireLayer(t, err, db.LayerInvalid, tc.code)
+			requireLayer(t, err, fault.LayerInvalid, tc.code)
 			require.NotContains(t, err.Error(), "\x00", name)
 		}
 		// One MiB exactly is allowed.
 		_, err := w.q.ArticleCreate(ctx, w.pool, db.ArticleCreateParams{Actor: w.alice, Title: "big", Body: strings.Repeat("b", 1<<20)})
 		require.NoError(t, err)
 		_, err = w.q.ArticleCreate(ctx, w.pool, db.ArticleCreateParams{Actor: w.alice, Title: "  "})
-		requireLayer(t, err, db.LayerInvalid, db.CodeInvalidInput)
+		requireLayer(t, err, fault.LayerInvalid, fault.CodeInvalidInput)
 		_, err = w.q.ArticleSubmit(ctx, w.pool, db.ArticleSubmitParams{Actor: w.alice, ID: d.ID, ExpectedVersion: 0})
-		requireLayer(t, err, db.LayerInvalid, db.CodeInvalidInput)
+		requireLayer(t, err, fault.LayerInvalid, fault.CodeInvalidInput)
 		w.requireUnchanged(t, d, n)
 	})
 
@@ -295,14 +296,14 @@ func TestArticleInvariants(t *testing.T) {
 		// Capability before existence: an unknown id without the
 		// capability is a permission failure.
 		_, err := w.q.ArticlePublish(ctx, w.pool, db.ArticlePublishParams{Actor: w.alice, ID: uuid.New(), ExpectedVersion: 1})
-		requireLayer(t, err, db.LayerPermission, db.CodeMissingCapability)
+		requireLayer(t, err, fault.LayerPermission, fault.CodeMissingCapability)
 		// Version before transition: a stale draft publish is a conflict.
 		d := w.draft(t)
 		_, err = w.q.ArticlePublish(ctx, w.pool, db.ArticlePublishParams{Actor: w.pat, ID: d.ID, ExpectedVersion: d.Version + 5})
-		requireLayer(t, err, db.LayerConflict, db.CodeStaleVersion)
+		requireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
 		// Transition before separation of duties.
 		_, err = w.q.ArticleApprove(ctx, w.pool, db.ArticleApproveParams{Actor: w.sneaky, ID: d.ID, ExpectedVersion: d.Version})
-		requireLayer(t, err, db.LayerInvariant, db.CodeIllegalTransition)
+		requireLayer(t, err, fault.LayerInvariant, fault.CodeIllegalTransition)
 	})
 }
 
@@ -348,12 +349,12 @@ func TestArticleIdempotency(t *testing.T) {
 		require.NoError(t, err)
 		n := w.logCount(t, other.ID)
 		_, err = w.q.ArticleSubmit(ctx, w.pool, db.ArticleSubmitParams{Actor: w.alice, ID: other.ID, ExpectedVersion: other.Version, IdemKey: ptr("k-args")})
-		requireLayer(t, err, db.LayerConflict, db.CodeIdempotencyKeyReused)
-		require.False(t, db.InterpretError(err).(*db.Error).Retryable())
+		requireLayer(t, err, fault.LayerConflict, fault.CodeIdempotencyKeyReused)
+		require.False(t, db.InterpretError(err).(*fault.Error).Retryable())
 		w.requireUnchanged(t, other, n)
 		// Another function with the same key is other arguments too.
 		_, err = w.q.ArticleArchive(ctx, w.pool, db.ArticleArchiveParams{Actor: w.alice, ID: d.ID, ExpectedVersion: d.Version, IdemKey: ptr("k-args")})
-		requireLayer(t, err, db.LayerConflict, db.CodeIdempotencyKeyReused)
+		requireLayer(t, err, fault.LayerConflict, fault.CodeIdempotencyKeyReused)
 	})
 
 	t.Run("KeysAreScopedPerActor", func(t *testing.T) {
@@ -368,9 +369,9 @@ func TestArticleIdempotency(t *testing.T) {
 		t.Parallel()
 		d := w.draft(t)
 		_, err := w.q.ArticlePublish(ctx, w.pool, db.ArticlePublishParams{Actor: w.pat, ID: d.ID, ExpectedVersion: d.Version, IdemKey: ptr("k-fail")})
-		requireLayer(t, err, db.LayerInvariant, db.CodeIllegalTransition)
+		requireLayer(t, err, fault.LayerInvariant, fault.CodeIllegalTransition)
 		_, err = w.q.ArticleSubmit(ctx, w.pool, db.ArticleSubmitParams{Actor: w.pat, ID: d.ID, ExpectedVersion: d.Version, IdemKey: ptr("k-fail")})
-		requireLayer(t, err, db.LayerPermission, db.CodeMissingCapability)
+		requireLayer(t, err, fault.LayerPermission, fault.CodeMissingCapability)
 	})
 }
 
@@ -395,7 +396,7 @@ func TestArticleConcurrency(t *testing.T) {
 				wins++
 				continue
 			}
-			requireLayer(t, err, db.LayerConflict, db.CodeStaleVersion)
+			requireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
 		}
 		require.Equal(t, 1, wins)
 		final := w.get(t, a.ID)
@@ -442,7 +443,7 @@ func TestArticleConcurrency(t *testing.T) {
 				require.Equal(t, "in_review", w.get(t, drafts[i].ID).State)
 				continue
 			}
-			requireLayer(t, err, db.LayerConflict, db.CodeIdempotencyKeyReused)
+			requireLayer(t, err, fault.LayerConflict, fault.CodeIdempotencyKeyReused)
 			require.Equal(t, drafts[i], w.get(t, drafts[i].ID), "a refused call changed its draft")
 		}
 		require.Equal(t, 1, won)
@@ -479,7 +480,7 @@ func TestArticleConcurrency(t *testing.T) {
 			require.True(t, (errs[0] == nil) != (errs[1] == nil), "exactly one wins: %v", errs)
 			for _, err := range errs {
 				if err != nil {
-					requireLayer(t, err, db.LayerConflict, db.CodeStaleVersion)
+					requireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
 				}
 			}
 			require.Equal(t, logBefore+1, w.logCount(t, d.ID))
@@ -501,6 +502,8 @@ func TestArticleConcurrency(t *testing.T) {
 			arts[i], err = w.q.ArticleApprove(ctx, w.pool, db.ArticleApproveParams{Actor: w.erin, ID: d.ID, ExpectedVersion: d.Version})
 			require.NoError(t, err)
 		}
+		conflicts, err := db.LoadConflicts(ctx, w.pool)
+		require.NoError(t, err)
 		errs := release(n, func(i int) error {
 			_, err := w.q.ArticlePublish(ctx, w.pool, db.ArticlePublishParams{Actor: w.pat, ID: arts[i].ID, ExpectedVersion: arts[i].Version})
 			return err
@@ -514,11 +517,12 @@ func TestArticleConcurrency(t *testing.T) {
 			// The explicit check refuses (a precondition: only a caller
 			// that skipped the policy gets here) or, in a race, the unique
 			// index (a conflict: the world moved).
-			var e *db.Error
-			require.ErrorAs(t, db.InterpretError(err), &e)
+			var e *fault.Error
+			require.ErrorAs(t, conflicts.Interpret(err), &e)
 			require.Contains(t, []string{
-				string(db.LayerInvariant) + "/" + db.CodePreconditionFailed,
-				string(db.LayerConflict) + "/" + db.CodeSlugTaken,
+				string(fault.LayerInvariant) + "/" + fault.CodePreconditionFailed,
+				// Declared by the article migrations.
+				string(fault.LayerConflict) + "/slug_taken",
 			}, string(e.Layer)+"/"+e.Code)
 		}
 		require.Equal(t, 1, wins)

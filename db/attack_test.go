@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bulwarkdb/bulwark/db"
+	"github.com/bulwarkdb/bulwark/fault"
 	"github.com/bulwarkdb/bulwark/internal/pgtest"
 )
 
@@ -66,16 +67,16 @@ func (w *world) attackLock() *sync.RWMutex {
 // should never let a request reach them.
 var refusals = map[string]struct {
 	code  string
-	layer db.Layer
+	layer fault.Layer
 }{
-	db.SQLStateDirectWrite:          {db.CodeDirectWrite, db.LayerInvariant},
-	db.SQLStateFrozen:               {db.CodeFrozen, db.LayerInvariant},
-	db.SQLStateIllegalTransition:    {db.CodeIllegalTransition, db.LayerInvariant},
-	db.SQLStateMissingCapability:    {db.CodeMissingCapability, db.LayerPermission},
-	db.SQLStatePreconditionFailed:   {db.CodePreconditionFailed, db.LayerInvariant},
-	pgerrcode.CheckViolation:        {db.CodeIntegrity, db.LayerInvariant},
-	pgerrcode.InsufficientPrivilege: {db.CodeBoundaryViolation, db.LayerInvariant},
-	pgerrcode.InvalidParameterValue: {db.CodeInvalidInput, db.LayerInvalid},
+	db.SQLStateDirectWrite:          {fault.CodeDirectWrite, fault.LayerInvariant},
+	db.SQLStateFrozen:               {fault.CodeFrozen, fault.LayerInvariant},
+	db.SQLStateIllegalTransition:    {fault.CodeIllegalTransition, fault.LayerInvariant},
+	db.SQLStateMissingCapability:    {fault.CodeMissingCapability, fault.LayerPermission},
+	db.SQLStatePreconditionFailed:   {fault.CodePreconditionFailed, fault.LayerInvariant},
+	pgerrcode.CheckViolation:        {fault.CodeIntegrity, fault.LayerInvariant},
+	pgerrcode.InsufficientPrivilege: {fault.CodeBoundaryViolation, fault.LayerInvariant},
+	pgerrcode.InvalidParameterValue: {fault.CodeInvalidInput, fault.LayerInvalid},
 }
 
 // requireRefused asserts that err is the database's refusal with sqlState
@@ -740,7 +741,7 @@ func ownerAttacks(w *world, tg targets) []attack {
 		{name: "ForgedEngineWriteUpdate", setup: []string{"SELECT pg_catalog.set_config('bulwark.engine_write', " + d + ", false)"},
 			sql: "UPDATE app.articles SET state = 'in_review' WHERE id = " + d, sqlState: db.SQLStateDirectWrite},
 		{name: "ForgedEngineWriteInsert", setup: []string{"SELECT pg_catalog.set_config('bulwark.engine_write', '00000000-0000-0000-0000-00000000f0f0', false)"},
-			sql: "INSERT INTO app.articles (id, author_id, title) VALUES ('00000000-0000-0000-0000-00000000f0f0', " + alice + ", 'forged')",
+			sql:      "INSERT INTO app.articles (id, author_id, title) VALUES ('00000000-0000-0000-0000-00000000f0f0', " + alice + ", 'forged')",
 			sqlState: db.SQLStateDirectWrite},
 		// The engine's apply functions chain their own log rows; a row
 		// that brings its own hash is still nobody else's to write.
@@ -982,7 +983,7 @@ func TestAttackConcurrentPublish(t *testing.T) {
 				wins++
 				continue
 			}
-			requireLayer(t, err, db.LayerConflict, db.CodeStaleVersion)
+			requireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
 		}
 		require.Equal(t, 1, wins)
 
@@ -1064,7 +1065,7 @@ func TestAttackConcurrentRoles(t *testing.T) {
 				wins++
 				continue
 			}
-			requireLayer(t, err, db.LayerConflict, db.CodeStaleVersion)
+			requireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
 		}
 		require.Equal(t, 1, wins)
 
@@ -1156,7 +1157,7 @@ func TestAttackAssertedIdentity(t *testing.T) {
 			t.Parallel()
 			conn := dial(t, urls[tc.role])
 			_, err := conn.Exec(ctx, tc.sql, tc.args...)
-			requireLayer(t, err, db.LayerPermission, db.CodeMissingCapability)
+			requireLayer(t, err, fault.LayerPermission, fault.CodeMissingCapability)
 		})
 	}
 	t.Cleanup(func() {

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bulwarkdb/bulwark/db"
+	"github.com/bulwarkdb/bulwark/fault"
 	"github.com/bulwarkdb/bulwark/internal/pgtest"
 	"github.com/bulwarkdb/bulwark/internal/seed"
 )
@@ -149,15 +150,15 @@ func (w *world) requireUnchanged(t *testing.T, before db.AppArticle, logBefore i
 }
 
 // requireLayer asserts that err, interpreted, names layer and code.
-func requireLayer(t *testing.T, err error, layer db.Layer, code string) {
+func requireLayer(t *testing.T, err error, layer fault.Layer, code string) {
 	t.Helper()
 	require.Error(t, err)
 	err = db.InterpretError(err)
-	var e *db.Error
+	var e *fault.Error
 	require.True(t, errors.As(err, &e), "not a layered error: %v", err)
 	require.Equal(t, layer, e.Layer, "layer of %v", err)
 	require.Equal(t, code, e.Code, "code of %v", err)
-	require.ErrorIs(t, err, db.LayerSentinel(layer))
+	require.ErrorIs(t, err, layer.Sentinel())
 }
 
 // release starts n goroutines that wait for one signal, then run fn, and

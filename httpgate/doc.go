@@ -6,7 +6,7 @@
 // The package's rule: it only translates. It decides nothing the gate
 // decides, reads no database, and never shows a caller server text or
 // internals: what it writes comes from the error's layer, code and reason
-// ([authz.Error]), which bulwark already keeps free of both.
+// ([fault.Error]), which bulwark already keeps free of both.
 //
 // # Problems
 //
@@ -29,7 +29,7 @@
 //
 // The type is one URI per layer and code ([ProblemOpts].TypeBase, then
 // layer/code), so a client switches on it, or on the code, never on the
-// detail. Statuses follow [authz.HTTPStatus] (invalid 400, permission 403,
+// detail. Statuses follow [fault.HTTPStatus] (invalid 400, permission 403,
 // not_found 404, conflict 409, policy 422, invariant 500), with one
 // refinement: a stale-version conflict on a request that carried If-Match
 // is 412 Precondition Failed, because the version the client pinned is

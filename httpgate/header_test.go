@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bulwarkdb/bulwark/authz"
+	"github.com/bulwarkdb/bulwark/fault"
 	"github.com/bulwarkdb/bulwark/httpgate"
 )
 
@@ -23,11 +24,11 @@ func requestWith(name string, values ...string) *http.Request {
 
 func requireInvalid(t *testing.T, err error, code string) {
 	t.Helper()
-	var e *authz.Error
+	var e *fault.Error
 	require.ErrorAs(t, err, &e)
-	require.Equal(t, authz.LayerInvalid, e.Layer)
+	require.Equal(t, fault.LayerInvalid, e.Layer)
 	require.Equal(t, code, e.Code)
-	require.ErrorIs(t, err, authz.ErrInvalid)
+	require.ErrorIs(t, err, fault.ErrInvalid)
 }
 
 func TestIdempotencyKey(t *testing.T) {

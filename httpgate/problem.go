@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/bulwarkdb/bulwark/authz"
-	"github.com/bulwarkdb/bulwark/db"
+	"github.com/bulwarkdb/bulwark/fault"
 )
 
 // ContentType is the media type of a problem (RFC 9457).
@@ -75,17 +75,17 @@ func (o *ProblemOpts) retryAfterSeconds() int {
 
 // Details that replace reasons a caller must not see.
 const (
-	detailInternal  = "the server could not complete the request; quote the correlation id when reporting it"
+	detailInternal    = "the server could not complete the request; quote the correlation id when reporting it"
 	detailInvariant = "the database refused a change the service should not have attempted: a defect; quote the correlation id when reporting it"
 )
 
-var layerTitles = map[authz.Layer]string{
-	authz.LayerConflict:   "Conflict",
-	authz.LayerInvalid:    "Invalid request",
-	authz.LayerInvariant:  "Invariant violated",
-	authz.LayerNotFound:   "Not found",
-	authz.LayerPermission: "Permission denied",
-	authz.LayerPolicy:     "Refused by policy",
+var layerTitles = map[fault.Layer]string{
+	fault.LayerConflict:    "Conflict",
+	fault.LayerInvalid:     "Invalid request",
+	fault.LayerInvariant:   "Invariant violated",
+	fault.LayerNotFound:    "Not found",
+	fault.LayerPermission:  "Permission denied",
+	fault.LayerPolicy:     "Refused by policy",
 }
 
 // NewProblem returns the problem that answers r with err, which should be
@@ -93,7 +93,7 @@ var layerTitles = map[authz.Layer]string{
 // problem (500).
 func NewProblem(r *http.Request, err error, opts *ProblemOpts) *Problem {
 	p := &Problem{CorrelationID: authz.CorrelationID(r.Context())}
-	var e *authz.Error
+	var e *fault.Error
 	if !errors.As(err, &e) {
 		p.Status, p.Title, p.Code, p.Detail = http.StatusInternalServerError, "Internal server error", CodeInternal, detailInternal
 		p.Type = opts.typeBase() + CodeInternal
@@ -101,14 +101,14 @@ func NewProblem(r *http.Request, err error, opts *ProblemOpts) *Problem {
 	}
 	p.Layer, p.Code = string(e.Layer), e.Code
 	p.Type = opts.typeBase() + string(e.Layer) + "/" + e.Code
-	p.Status = authz.HTTPStatus(e)
+	p.Status = fault.HTTPStatus(e)
 	p.Title = layerTitles[e.Layer]
 	p.Detail = e.Reason
 	p.Retryable = e.Retryable()
 	switch {
-	case e.Layer == authz.LayerInvariant:
+	case e.Layer == fault.LayerInvariant:
 		p.Detail = detailInvariant
-	case e.Layer == authz.LayerConflict && e.Code == db.CodeStaleVersion && pinned(r):
+	case e.Layer == fault.LayerConflict && e.Code == fault.CodeStaleVersion && pinned(r):
 		// The client pinned a version that is gone: the same request
 		// fails again until it fetches the current one.
 		p.Status, p.Title, p.Retryable = http.StatusPreconditionFailed, "Precondition failed", false

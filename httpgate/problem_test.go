@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bulwarkdb/bulwark/authz"
-	"github.com/bulwarkdb/bulwark/db"
+	"github.com/bulwarkdb/bulwark/fault"
 	"github.com/bulwarkdb/bulwark/httpgate"
 )
 
@@ -37,19 +37,19 @@ func answer(t *testing.T, err error, header http.Header, opts *httpgate.ProblemO
 func TestWriteError(t *testing.T) {
 	t.Parallel()
 
-	stale := &authz.Error{Layer: authz.LayerConflict, Code: db.CodeStaleVersion, Reason: "article x is at version 4, not 3"}
+	stale := &fault.Error{Layer: fault.LayerConflict, Code: fault.CodeStaleVersion, Reason: "article x is at version 4, not 3"}
 
 	t.Run("EveryLayerHasItsStatusTypeAndTitle", func(t *testing.T) {
 		t.Parallel()
 
 		for _, tc := range []struct {
-			err    *authz.Error
+			err    *fault.Error
 			status int
 			title  string
 		}{
-			{authz.Invalid(db.CodeTooLong, "title is longer than 300 characters"), 400, "Invalid request"},
-			{&authz.Error{Layer: authz.LayerPermission, Code: db.CodeMissingCapability, Reason: "principal alice lacks capability article.publish"}, 403, "Permission denied"},
-			{&authz.Error{Layer: authz.LayerNotFound, Code: db.CodeNotFound, Reason: "no article"}, 404, "Not found"},
+			{authz.Invalid(fault.CodeTooLong, "title is longer than 300 characters"), 400, "Invalid request"},
+			{&fault.Error{Layer: fault.LayerPermission, Code: fault.CodeMissingCapability, Reason: "principal alice lacks capability article.publish"}, 403, "Permission denied"},
+			{&fault.Error{Layer: fault.LayerNotFound, Code: fault.CodeNotFound, Reason: "no article"}, 404, "Not found"},
 			{stale, 409, "Conflict"},
 			{authz.Denied(authz.Deny("wrong_state", "cannot publish an article that is draft")), 422, "Refused by policy"},
 		} {
@@ -82,7 +82,7 @@ func TestWriteError(t *testing.T) {
 	t.Run("ConflictARetryMeetsAgainHasNoRetryAfter", func(t *testing.T) {
 		t.Parallel()
 
-		reused := &authz.Error{Layer: authz.LayerConflict, Code: db.CodeIdempotencyKeyReused, Reason: "idempotency key reused with different arguments"}
+		reused := &fault.Error{Layer: fault.LayerConflict, Code: fault.CodeIdempotencyKeyReused, Final: true, Reason: "idempotency key reused with different arguments"}
 		res, body := answer(t, reused, nil, nil)
 		require.Equal(t, http.StatusConflict, res.StatusCode)
 		require.Empty(t, res.Header.Get("Retry-After"))
@@ -107,7 +107,7 @@ func TestWriteError(t *testing.T) {
 	t.Run("InvariantHidesItsReason", func(t *testing.T) {
 		t.Parallel()
 
-		err := &authz.Error{Layer: authz.LayerInvariant, Code: db.CodeIntegrity, SQLState: "23514",
+		err := &fault.Error{Layer: fault.LayerInvariant, Code: fault.CodeIntegrity, SQLState: "23514",
 			Reason: "the database refused the change: constraint article_title_length"}
 		res, body := answer(t, err, nil, nil)
 		require.Equal(t, http.StatusInternalServerError, res.StatusCode)

@@ -9,19 +9,19 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/bulwarkdb/bulwark/articles"
-	"github.com/bulwarkdb/bulwark/authz"
+	"github.com/bulwarkdb/bulwark/fault"
 )
 
 // final reports whether err ends the job for good: a layered failure that
 // no retry can change (the articles service's rule, [articles.Final]).
-func final(err error) (*authz.Error, bool) { return articles.Final(err) }
+func final(err error) (*fault.Error, bool) { return articles.Final(err) }
 
 // cancel ends the job without retries, keeping the layered error in
 // River's record of the job.
-func cancel(ctx context.Context, logger *slog.Logger, kind string, jobID int64, e *authz.Error) error {
+func cancel(ctx context.Context, logger *slog.Logger, kind string, jobID int64, e *fault.Error) error {
 	level := slog.LevelWarn
 	msg := "bulwark job: refused, not retried"
-	if e.Layer == authz.LayerInvariant {
+	if e.Layer == fault.LayerInvariant {
 		level, msg = slog.LevelError, "bulwark job: invariant violated (defect: the database refused what the layers above let through)"
 	}
 	logger.Log(ctx, level, msg,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bulwarkdb/bulwark/articles"
 	"github.com/bulwarkdb/bulwark/authz"
+	"github.com/bulwarkdb/bulwark/fault"
 )
 
 // reconcilePage is how many jobless schedules one query returns.
@@ -66,7 +67,7 @@ func (w *reconcileWorker) Work(ctx context.Context, job *river.Job[ReconcileArgs
 			}
 			e, isFinal := final(err)
 			switch {
-			case !isFinal, e.Layer == authz.LayerPolicy, e.Layer == authz.LayerNotFound:
+			case !isFinal, e.Layer == fault.LayerPolicy, e.Layer == fault.LayerNotFound:
 				// Moved, ended or given a job meanwhile: the next run looks
 				// again if it still has none.
 				skipped++

@@ -9,8 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bulwarkdb/bulwark/articles"
-	"github.com/bulwarkdb/bulwark/authz"
-	"github.com/bulwarkdb/bulwark/db"
+	"github.com/bulwarkdb/bulwark/fault"
 	"github.com/bulwarkdb/bulwark/jobs"
 )
 
@@ -109,7 +108,7 @@ func TestReconcile(t *testing.T) {
 
 		got := b.waitSchedule(t, s.ID)
 		require.Equal(t, articles.ScheduleFailed, got.State)
-		require.Equal(t, "unavailable", *got.OutcomeLayer)
+		require.Equal(t, string(fault.LayerUnavailable), *got.OutcomeLayer)
 		require.Equal(t, articles.CodeJobLost, *got.OutcomeCode)
 		require.NotEmpty(t, *got.OutcomeReason)
 		require.Len(t, b.queued(t, s.ID), 4, "no fifth job")
@@ -131,12 +130,12 @@ func TestReconcile(t *testing.T) {
 
 		// A stale token is refused by the policy and by the database.
 		_, err = b.jobSvc(t).RequeueSchedule(ctx, b.scheduler, articles.RequeueScheduleRequest{ID: s.ID, Token: uuid.New()}, nil)
-		requireCode(t, err, authz.LayerPolicy, articles.CodeStaleSchedule)
+		requireCode(t, err, fault.LayerPolicy, articles.CodeStaleSchedule)
 		// An application's session may not keep jobs alive, even for a
 		// publisher (who holds article.schedule): only job runners may
 		// call the function.
 		_, err = b.svc.RequeueSchedule(ctx, b.pat, articles.RequeueScheduleRequest{ID: s.ID, Token: s.Token}, nil)
-		requireCode(t, err, authz.LayerInvariant, db.CodeBoundaryViolation)
+		requireCode(t, err, fault.LayerInvariant, fault.CodeBoundaryViolation)
 		require.Len(t, b.queued(t, s.ID), 1)
 	})
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/bulwarkdb/bulwark/articles"
 	"github.com/bulwarkdb/bulwark/authz"
+	"github.com/bulwarkdb/bulwark/fault"
 )
 
 // retentionWorker archives published articles older than age, one gate
@@ -50,7 +51,7 @@ func (w *retentionWorker) Work(ctx context.Context, job *river.Job[RetentionArgs
 			case !isFinal:
 				// Someone moved it meanwhile: the next run sees it again.
 				skipped++
-			case e.Layer == authz.LayerPolicy || e.Layer == authz.LayerNotFound:
+			case e.Layer == fault.LayerPolicy || e.Layer == fault.LayerNotFound:
 				skipped++
 			default:
 				// Permission, invariant or invalid: every other article

@@ -15,8 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bulwarkdb/bulwark/articles"
-	"github.com/bulwarkdb/bulwark/authz"
 	"github.com/bulwarkdb/bulwark/db"
+	"github.com/bulwarkdb/bulwark/fault"
 	"github.com/bulwarkdb/bulwark/jobs"
 )
 
@@ -60,8 +60,8 @@ func TestScheduledPublish(t *testing.T) {
 
 		s = b.waitSchedule(t, s.ID)
 		require.Equal(t, articles.ScheduleFailed, s.State)
-		require.Equal(t, string(authz.LayerPermission), *s.OutcomeLayer)
-		require.Equal(t, db.CodeMissingCapability, *s.OutcomeCode)
+		require.Equal(t, string(fault.LayerPermission), *s.OutcomeLayer)
+		require.Equal(t, fault.CodeMissingCapability, *s.OutcomeCode)
 		require.Equal(t, a, b.article(t, a.ID), "the article is unchanged")
 		rows := b.waitJobs(t, s.ID)
 		require.Equal(t, []jobRow{{Attempt: 1, Errors: 1, State: "cancelled"}}, rows, "not retried")
@@ -79,7 +79,7 @@ func TestScheduledPublish(t *testing.T) {
 
 		s = b.waitSchedule(t, s.ID)
 		require.Equal(t, articles.ScheduleFailed, s.State)
-		require.Equal(t, string(authz.LayerPolicy), *s.OutcomeLayer)
+		require.Equal(t, string(fault.LayerPolicy), *s.OutcomeLayer)
 		require.Equal(t, articles.CodeWrongState, *s.OutcomeCode)
 		require.Equal(t, a, b.article(t, a.ID), "the article is unchanged")
 		require.Equal(t, []jobRow{{Attempt: 1, Errors: 1, State: "cancelled"}}, b.waitJobs(t, s.ID), "not retried")
@@ -134,7 +134,7 @@ func TestScheduledPublish(t *testing.T) {
 
 		s = b.waitSchedule(t, s.ID)
 		require.Equal(t, articles.ScheduleFailed, s.State)
-		require.Equal(t, string(authz.LayerPermission), *s.OutcomeLayer)
+		require.Equal(t, string(fault.LayerPermission), *s.OutcomeLayer)
 		require.Equal(t, jobs.CodeCreatorLacksCapability, *s.OutcomeCode)
 		require.Equal(t, a, b.article(t, a.ID))
 	})
@@ -317,10 +317,10 @@ func TestScheduleInvariant(t *testing.T) {
 			}
 			// Who loaded after the winner committed meets the policy; who
 			// raced it meets the database's unique index, as a conflict.
-			var e *authz.Error
+			var e *fault.Error
 			require.ErrorAs(t, err, &e)
 			require.Equal(t, articles.CodeAlreadyScheduled, e.Code, "%v", err)
-			require.Contains(t, []authz.Layer{authz.LayerPolicy, authz.LayerConflict}, e.Layer)
+			require.Contains(t, []fault.Layer{fault.LayerPolicy, fault.LayerConflict}, e.Layer)
 		}
 		require.Equal(t, 1, wins)
 		var pending, queued int
@@ -340,9 +340,9 @@ func TestScheduleInvariant(t *testing.T) {
 		d, err := b.svc.Create(ctx, b.alice, articles.CreateRequest{Title: "Draft"}, nil)
 		require.NoError(t, err)
 		_, err = b.svc.SchedulePublish(ctx, b.pat, articles.ScheduleRequest{ArticleID: d.ID, At: time.Now().Add(time.Hour)}, nil)
-		requireCode(t, err, authz.LayerPolicy, articles.CodeWrongState)
+		requireCode(t, err, fault.LayerPolicy, articles.CodeWrongState)
 		_, err = b.q.ArticleSchedulePublish(ctx, b.app, db.ArticleSchedulePublishParams{Actor: b.pat, ArticleID: d.ID, PublishAt: time.Now().Add(time.Hour)})
-		requireCode(t, db.InterpretError(err), authz.LayerInvariant, db.CodePreconditionFailed)
+		requireCode(t, db.InterpretError(err), fault.LayerInvariant, fault.CodePreconditionFailed)
 
 		// A schedule is completed only by its job (its token), and only
 		// once its article is published.
@@ -350,14 +350,14 @@ func TestScheduleInvariant(t *testing.T) {
 		s, err := b.svc.SchedulePublish(ctx, b.pat, articles.ScheduleRequest{ArticleID: a.ID, At: time.Now().Add(time.Hour)}, nil)
 		require.NoError(t, err)
 		_, err = b.svc.EndSchedule(ctx, b.pat, articles.EndScheduleRequest{ID: s.ID, Transition: "complete"}, nil)
-		requireCode(t, err, authz.LayerPolicy, articles.CodeStaleSchedule)
+		requireCode(t, err, fault.LayerPolicy, articles.CodeStaleSchedule)
 		_, err = b.q.ArticleScheduleEnd(ctx, b.app, db.ArticleScheduleEndParams{Actor: b.pat, ID: s.ID, Transition: "complete"})
-		requireCode(t, db.InterpretError(err), authz.LayerInvalid, db.CodeInvalidInput)
+		requireCode(t, db.InterpretError(err), fault.LayerInvalid, fault.CodeInvalidInput)
 		_, err = b.q.ArticleScheduleEnd(ctx, b.app, db.ArticleScheduleEndParams{Actor: b.pat, ID: s.ID, Token: &s.Token, Transition: "complete"})
-		requireCode(t, db.InterpretError(err), authz.LayerInvariant, db.CodePreconditionFailed)
+		requireCode(t, db.InterpretError(err), fault.LayerInvariant, fault.CodePreconditionFailed)
 		bogus := "bogus"
 		_, err = b.q.ArticleScheduleEnd(ctx, b.app, db.ArticleScheduleEndParams{Actor: b.pat, ID: s.ID, Token: &s.Token, Transition: "fail", OutcomeLayer: &bogus})
-		requireCode(t, db.InterpretError(err), authz.LayerInvalid, db.CodeInvalidInput)
+		requireCode(t, db.InterpretError(err), fault.LayerInvalid, fault.CodeInvalidInput)
 		require.Equal(t, articles.SchedulePending, b.schedule(t, s.ID).State)
 	})
 
@@ -368,11 +368,16 @@ func TestScheduleInvariant(t *testing.T) {
 		_, err := b.q.ArticleSchedulePublish(ctx, b.app, db.ArticleSchedulePublishParams{Actor: b.pat, ArticleID: a.ID, PublishAt: time.Now().Add(time.Hour)})
 		require.NoError(t, err)
 		_, err = b.q.ArticleSchedulePublish(ctx, b.app, db.ArticleSchedulePublishParams{Actor: b.pat, ArticleID: a.ID, PublishAt: time.Now().Add(2 * time.Hour)})
-		err = db.InterpretError(err)
-		require.ErrorIs(t, err, authz.ErrConflict)
-		var e *authz.Error
+		requireCode(t, db.InterpretError(err), fault.LayerInvariant, fault.CodeIntegrity)
+		// The article migrations declare the race a conflict.
+		conflicts, loadErr := db.LoadConflicts(ctx, b.app)
+		require.NoError(t, loadErr)
+		err = conflicts.Interpret(err)
+		require.ErrorIs(t, err, fault.ErrConflict)
+		var e *fault.Error
 		require.ErrorAs(t, err, &e)
-		require.Equal(t, db.CodeAlreadyScheduled, e.Code)
+		require.Equal(t, articles.CodeAlreadyScheduled, e.Code)
+		require.True(t, e.Retryable())
 	})
 
 	t.Run("RawUpdateAsTheJobRoleIsRefused", func(t *testing.T) {
@@ -475,12 +480,12 @@ func TestRetention(t *testing.T) {
 	// The retention principal holds article.archive only: it archives
 	// through its own policy (expiry), and cannot publish.
 	_, err = b.svc.Publish(ctx, b.retention, articles.TransitionRequest{ID: b.approved(t).ID}, nil)
-	require.ErrorIs(t, err, authz.ErrPermission)
+	require.ErrorIs(t, err, fault.ErrPermission)
 	// An article published after the cut-off is refused by the policy.
 	fresh, err := b.svc.Publish(ctx, b.pat, articles.TransitionRequest{ID: b.approved(t).ID}, nil)
 	require.NoError(t, err)
 	_, err = b.svc.ArchiveExpired(ctx, b.retention, articles.ArchiveExpiredRequest{ID: fresh.ID, PublishedBefore: time.Now().Add(-time.Hour)}, nil)
-	var e *authz.Error
+	var e *fault.Error
 	require.ErrorAs(t, err, &e)
 	require.Equal(t, articles.CodeNotExpired, e.Code)
 }
@@ -497,9 +502,9 @@ func insertJob(t *testing.T, pool *pgxpool.Pool, kind, args string) int64 {
 	return id
 }
 
-func requireCode(t *testing.T, err error, layer authz.Layer, code string) {
+func requireCode(t *testing.T, err error, layer fault.Layer, code string) {
 	t.Helper()
-	var e *authz.Error
+	var e *fault.Error
 	require.ErrorAs(t, err, &e)
 	require.Equal(t, layer, e.Layer, "%v", err)
 	require.Equal(t, code, e.Code, "%v", err)

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bulwarkdb/bulwark/authz"
+	"github.com/bulwarkdb/bulwark/fault"
 )
 
 // ScopeName is the instrumentation scope of the observer's tracer and
@@ -210,7 +211,7 @@ func (o *Observer) StartStep(ctx context.Context, step authz.Step) (context.Cont
 // Next.
 func (o *Observer) Observe(ctx context.Context, rec authz.Record) {
 	c, _ := ctx.Value(callKey{}).(*call)
-	retryable := authz.IsRetryable(rec.Err)
+	retryable := fault.IsRetryable(rec.Err)
 	if c != nil {
 		attrs := []attribute.KeyValue{
 			AttrCorrelationID.String(rec.CorrelationID),
@@ -237,7 +238,7 @@ func (o *Observer) Observe(ctx context.Context, rec authz.Record) {
 	}
 	o.decisions.Add(ctx, 1, metric.WithAttributes(decision...))
 	action := metric.WithAttributes(AttrAction.String(rec.Action))
-	if rec.Layer == authz.LayerConflict {
+	if rec.Layer == fault.LayerConflict {
 		o.conflicts.Add(ctx, 1, metric.WithAttributes(AttrAction.String(rec.Action), AttrCode.String(rec.Code)))
 	}
 	if authz.Attempt(ctx) > 1 {
@@ -283,14 +284,14 @@ func setResult(span trace.Span, err error) {
 	if err == nil {
 		return
 	}
-	var e *authz.Error
+	var e *fault.Error
 	if !errors.As(err, &e) {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "error")
 		return
 	}
 	span.SetAttributes(AttrLayer.String(string(e.Layer)), AttrCode.String(e.Code))
-	if e.Layer == authz.LayerInvariant {
+	if e.Layer == fault.LayerInvariant {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, string(e.Layer)+": "+e.Code)
 	}

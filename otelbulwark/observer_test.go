@@ -15,6 +15,7 @@ import (
 
 	"github.com/bulwarkdb/bulwark/authz"
 	"github.com/bulwarkdb/bulwark/db"
+	"github.com/bulwarkdb/bulwark/fault"
 	"github.com/bulwarkdb/bulwark/internal/pgtest"
 	ob "github.com/bulwarkdb/bulwark/otelbulwark"
 )
@@ -123,21 +124,21 @@ func TestObserver(t *testing.T) {
 		editor := w.newPrincipal(t, "editor") // may not submit
 		a := w.draft(t, bundle.author)
 		_, err := authz.Do(ctx, bundle.gate, editor, submitAction(nil), submitRequest{ArticleID: a.ID}, nil)
-		require.ErrorIs(t, err, authz.ErrPermission)
+		require.ErrorIs(t, err, fault.ErrPermission)
 
 		gate := bundle.tel.span(t, ob.SpanGate)
 		require.Equal(t, []string{"bulwark.permission"}, bundle.tel.childrenOf(gate), "nothing after the refusing step")
 		permission := attrs(bundle.tel.span(t, "bulwark.permission"))
 		require.Equal(t, "permission", permission[ob.AttrLayer].AsString())
-		require.Equal(t, db.CodeMissingCapability, permission[ob.AttrCode].AsString())
+		require.Equal(t, fault.CodeMissingCapability, permission[ob.AttrCode].AsString())
 		got := attrs(gate)
 		require.Equal(t, "denied", got[ob.AttrOutcome].AsString())
 		require.Equal(t, "permission", got[ob.AttrLayer].AsString())
-		require.Equal(t, db.CodeMissingCapability, got[ob.AttrCode].AsString())
+		require.Equal(t, fault.CodeMissingCapability, got[ob.AttrCode].AsString())
 		require.Equal(t, codes.Unset, gate.Status.Code, "a denial is an answer, not an error")
 
 		require.Equal(t, int64(1), bundle.tel.count(t, ob.MetricDecisions,
-			ob.AttrAction.String("test.submit"), ob.AttrOutcome.String("denied"), ob.AttrLayer.String("permission"), ob.AttrCode.String(db.CodeMissingCapability)))
+			ob.AttrAction.String("test.submit"), ob.AttrOutcome.String("denied"), ob.AttrLayer.String("permission"), ob.AttrCode.String(fault.CodeMissingCapability)))
 	})
 
 	t.Run("DeniedByPolicy", func(t *testing.T) {
@@ -147,7 +148,7 @@ func TestObserver(t *testing.T) {
 		other := w.newPrincipal(t, "author") // may submit, but not another's article
 		a := w.draft(t, bundle.author)
 		_, err := authz.Do(ctx, bundle.gate, other, submitAction(nil), submitRequest{ArticleID: a.ID}, nil)
-		require.ErrorIs(t, err, authz.ErrPolicy)
+		require.ErrorIs(t, err, fault.ErrPolicy)
 
 		gate := bundle.tel.span(t, ob.SpanGate)
 		require.Equal(t, allSteps[:3], bundle.tel.childrenOf(gate))
@@ -208,7 +209,7 @@ func TestObserver(t *testing.T) {
 		require.Equal(t, int64(1), first[ob.AttrAttempt].AsInt64())
 		require.Equal(t, "failed", first[ob.AttrOutcome].AsString())
 		require.Equal(t, "conflict", first[ob.AttrLayer].AsString())
-		require.Equal(t, db.CodeStaleVersion, first[ob.AttrCode].AsString())
+		require.Equal(t, fault.CodeStaleVersion, first[ob.AttrCode].AsString())
 		require.True(t, first[ob.AttrRetryable].AsBool())
 		require.Equal(t, int64(2), second[ob.AttrAttempt].AsInt64())
 		require.Equal(t, "allowed", second[ob.AttrOutcome].AsString())
@@ -227,10 +228,10 @@ func TestObserver(t *testing.T) {
 
 		action := ob.AttrAction.String("test.submit")
 		require.Equal(t, int64(1), bundle.tel.count(t, ob.MetricRetries, action))
-		require.Equal(t, int64(1), bundle.tel.count(t, ob.MetricConflicts, action, ob.AttrCode.String(db.CodeStaleVersion)))
+		require.Equal(t, int64(1), bundle.tel.count(t, ob.MetricConflicts, action, ob.AttrCode.String(fault.CodeStaleVersion)))
 		require.Equal(t, int64(1), bundle.tel.count(t, ob.MetricDecisions, action, ob.AttrOutcome.String("allowed")))
 		require.Equal(t, int64(1), bundle.tel.count(t, ob.MetricDecisions,
-			action, ob.AttrOutcome.String("failed"), ob.AttrLayer.String("conflict"), ob.AttrCode.String(db.CodeStaleVersion)))
+			action, ob.AttrOutcome.String("failed"), ob.AttrLayer.String("conflict"), ob.AttrCode.String(fault.CodeStaleVersion)))
 	})
 
 	t.Run("InvariantRefused", func(t *testing.T) {
@@ -241,7 +242,7 @@ func TestObserver(t *testing.T) {
 		bundle := setup(t)
 		a := w.inReview(t, bundle.author)
 		_, err := authz.Do(ctx, bundle.gate, bundle.author, submitAction(&submitHooks{IgnoreState: true}), submitRequest{ArticleID: a.ID}, nil)
-		require.ErrorIs(t, err, authz.ErrInvariant)
+		require.ErrorIs(t, err, fault.ErrInvariant)
 
 		gate := bundle.tel.span(t, ob.SpanGate)
 		require.Equal(t, allSteps, bundle.tel.childrenOf(gate))
@@ -251,14 +252,14 @@ func TestObserver(t *testing.T) {
 		got := attrs(gate)
 		require.Equal(t, "failed", got[ob.AttrOutcome].AsString())
 		require.Equal(t, "invariant", got[ob.AttrLayer].AsString())
-		require.Equal(t, db.CodeIllegalTransition, got[ob.AttrCode].AsString())
+		require.Equal(t, fault.CodeIllegalTransition, got[ob.AttrCode].AsString())
 		require.False(t, got[ob.AttrRetryable].AsBool())
 		require.Equal(t, codes.Error, gate.Status.Code, "a defect")
-		require.Equal(t, "invariant: "+db.CodeIllegalTransition, gate.Status.Description)
+		require.Equal(t, "invariant: "+fault.CodeIllegalTransition, gate.Status.Description)
 		require.NotEmpty(t, gate.Events, "the error is recorded")
 
 		require.Equal(t, int64(1), bundle.tel.count(t, ob.MetricDecisions,
-			ob.AttrAction.String("test.submit"), ob.AttrOutcome.String("failed"), ob.AttrLayer.String("invariant"), ob.AttrCode.String(db.CodeIllegalTransition)))
+			ob.AttrAction.String("test.submit"), ob.AttrOutcome.String("failed"), ob.AttrLayer.String("invariant"), ob.AttrCode.String(fault.CodeIllegalTransition)))
 	})
 
 	t.Run("Replay", func(t *testing.T) {
@@ -353,7 +354,7 @@ func TestObserverGrants(t *testing.T) {
 	// The revoke took effect: the next call reads the database and is
 	// denied, before the target is looked at.
 	_, err = authz.Do(ctx, gate, author, submitAction(nil), submitRequest{ArticleID: uuid.New()}, nil)
-	require.ErrorIs(t, err, authz.ErrPermission)
+	require.ErrorIs(t, err, fault.ErrPermission)
 	require.Equal(t, int64(2), tel.count(t, ob.MetricGrantsLookups, ob.AttrGrantsCache.String("miss")))
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/bulwarkdb/bulwark/articles"
 	"github.com/bulwarkdb/bulwark/authz"
 	"github.com/bulwarkdb/bulwark/db"
+	"github.com/bulwarkdb/bulwark/fault"
 	"github.com/bulwarkdb/bulwark/internal/pgtest"
 	"github.com/bulwarkdb/bulwark/internal/seed"
 )
@@ -88,7 +89,7 @@ func (r response) article(t *testing.T) articles.Article {
 }
 
 // requireProblem asserts r is the problem for layer/code with status.
-func (r response) requireProblem(t *testing.T, status int, layer authz.Layer, code string) map[string]any {
+func (r response) requireProblem(t *testing.T, status int, layer fault.Layer, code string) map[string]any {
 	t.Helper()
 	require.Equal(t, status, r.status, "body: %s", r.body)
 	require.Equal(t, "application/problem+json", r.header.Get("Content-Type"))
@@ -232,7 +233,7 @@ func TestArticleAPI(t *testing.T) {
 		b := setup(t)
 		a := b.move(t, b.move(t, b.create(t, alice), "submit", alice), "approve", erin)
 		res := b.do(t, "POST", "/articles/"+a.ID.String()+"/publish", alice, nil)
-		p := res.requireProblem(t, http.StatusForbidden, authz.LayerPermission, db.CodeMissingCapability)
+		p := res.requireProblem(t, http.StatusForbidden, fault.LayerPermission, fault.CodeMissingCapability)
 		require.Contains(t, p["detail"], "article.publish")
 		require.Equal(t, false, p["retryable"])
 		require.Empty(t, res.header.Get("Retry-After"))
@@ -243,10 +244,10 @@ func TestArticleAPI(t *testing.T) {
 
 		b := setup(t)
 		missing := uuid.New().String()
-		b.do(t, "GET", "/articles/"+missing, alice, nil).requireProblem(t, http.StatusNotFound, authz.LayerNotFound, db.CodeNotFound)
-		b.do(t, "POST", "/articles/"+missing+"/submit", alice, nil).requireProblem(t, http.StatusNotFound, authz.LayerNotFound, db.CodeNotFound)
+		b.do(t, "GET", "/articles/"+missing, alice, nil).requireProblem(t, http.StatusNotFound, fault.LayerNotFound, fault.CodeNotFound)
+		b.do(t, "POST", "/articles/"+missing+"/submit", alice, nil).requireProblem(t, http.StatusNotFound, fault.LayerNotFound, fault.CodeNotFound)
 		b.do(t, "PATCH", "/articles/"+missing, alice, map[string]string{"title": "x"}).
-			requireProblem(t, http.StatusNotFound, authz.LayerNotFound, db.CodeNotFound)
+			requireProblem(t, http.StatusNotFound, fault.LayerNotFound, fault.CodeNotFound)
 		res := b.do(t, "POST", "/articles/"+missing+"/teleport", alice, nil)
 		require.Equal(t, http.StatusNotFound, res.status, "an unknown action is no route")
 	})
@@ -283,7 +284,7 @@ func TestArticleAPI(t *testing.T) {
 		r := <-done
 		require.NoError(t, r.err)
 		res := r.res
-		p := res.requireProblem(t, http.StatusConflict, authz.LayerConflict, db.CodeStaleVersion)
+		p := res.requireProblem(t, http.StatusConflict, fault.LayerConflict, fault.CodeStaleVersion)
 		require.Equal(t, "1", res.header.Get("Retry-After"))
 		require.Equal(t, true, p["retryable"])
 		require.Equal(t, "req-race-1", p["correlation_id"])
@@ -310,11 +311,11 @@ func TestArticleAPI(t *testing.T) {
 
 		// A second client still holds version 1.
 		res = b.do(t, "PATCH", "/articles/"+a.ID.String(), alice, map[string]string{"title": "Three"}, "If-Match", etag)
-		p := res.requireProblem(t, http.StatusPreconditionFailed, authz.LayerConflict, db.CodeStaleVersion)
+		p := res.requireProblem(t, http.StatusPreconditionFailed, fault.LayerConflict, fault.CodeStaleVersion)
 		require.Equal(t, false, p["retryable"])
 		require.Empty(t, res.header.Get("Retry-After"))
 		b.do(t, "POST", "/articles/"+a.ID.String()+"/submit", alice, nil, "If-Match", etag).
-			requireProblem(t, http.StatusPreconditionFailed, authz.LayerConflict, db.CodeStaleVersion)
+			requireProblem(t, http.StatusPreconditionFailed, fault.LayerConflict, fault.CodeStaleVersion)
 
 		got := b.do(t, "GET", "/articles/"+a.ID.String(), alice, nil).article(t)
 		require.Equal(t, "Two", got.Title, "nothing written")
@@ -328,12 +329,12 @@ func TestArticleAPI(t *testing.T) {
 		b := setup(t)
 		a := b.move(t, b.create(t, sneaky), "submit", sneaky)
 		res := b.do(t, "POST", "/articles/"+a.ID.String()+"/approve", sneaky, nil)
-		p := res.requireProblem(t, http.StatusUnprocessableEntity, authz.LayerPolicy, articles.CodeOwnArticle)
+		p := res.requireProblem(t, http.StatusUnprocessableEntity, fault.LayerPolicy, articles.CodeOwnArticle)
 		require.Equal(t, "nobody reviews their own article", p["detail"])
 		require.Equal(t, false, p["retryable"])
 
 		b.do(t, "POST", "/articles/"+a.ID.String()+"/submit", sneaky, nil).
-			requireProblem(t, http.StatusUnprocessableEntity, authz.LayerPolicy, articles.CodeWrongState)
+			requireProblem(t, http.StatusUnprocessableEntity, fault.LayerPolicy, articles.CodeWrongState)
 	})
 
 	t.Run("ReplayWithTheSameKeyIsTheSameResponse", func(t *testing.T) {
@@ -372,7 +373,7 @@ func TestArticleAPI(t *testing.T) {
 
 		// The same key for another request is a conflict a retry meets again.
 		res := b.do(t, "POST", "/articles", alice, map[string]string{"title": "Other", "body": "Other."}, "Idempotency-Key", "create-7f3a")
-		p := res.requireProblem(t, http.StatusConflict, authz.LayerConflict, db.CodeIdempotencyKeyReused)
+		p := res.requireProblem(t, http.StatusConflict, fault.LayerConflict, fault.CodeIdempotencyKeyReused)
 		require.Equal(t, false, p["retryable"])
 		require.Empty(t, res.header.Get("Retry-After"))
 	})
@@ -400,7 +401,7 @@ func TestArticleAPI(t *testing.T) {
 			{"GET", "/articles/00000000-0000-0000-0000-000000000000", codeInvalidID, nil, nil},
 		} {
 			res := b.do(t, tc.method, tc.path, alice, tc.body, tc.headers...)
-			res.requireProblem(t, http.StatusBadRequest, authz.LayerInvalid, tc.code)
+			res.requireProblem(t, http.StatusBadRequest, fault.LayerInvalid, tc.code)
 		}
 		require.Len(t, b.log(t, a.ID), 2, "nothing written")
 	})
@@ -446,10 +447,10 @@ func TestBearerTokens(t *testing.T) {
 		_, err := bearerTokens(ctx, pool, spec)
 		require.Error(t, err, spec)
 	}
-	var e *authz.Error
+	var e *fault.Error
 	_, err = bearerTokens(ctx, pool, "token-nobody=nobody")
 	require.ErrorAs(t, err, &e)
-	require.Equal(t, authz.LayerNotFound, e.Layer)
+	require.Equal(t, fault.LayerNotFound, e.Layer)
 
 	_, err = open(ctx, "", "token-alice=alice")
 	require.ErrorContains(t, err, "no database")

@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bulwarkdb/bulwark/articles"
-	"github.com/bulwarkdb/bulwark/authz"
 	"github.com/bulwarkdb/bulwark/db"
+	"github.com/bulwarkdb/bulwark/fault"
 )
 
 // TestContract meets every SQLSTATE of the contract on the German server,
@@ -31,7 +31,7 @@ func TestContract(t *testing.T) {
 		t.Parallel()
 
 		_, err := w.q.ArticleCreate(ctx, w.pool, db.ArticleCreateParams{Actor: w.nobody, Title: "Titel", Body: "Text."})
-		requireRefused(t, err, db.SQLStateMissingCapability, db.LayerPermission, db.CodeMissingCapability).
+		requireRefused(t, err, db.SQLStateMissingCapability, fault.LayerPermission, fault.CodeMissingCapability).
 			requireOwnMessage(t, "lacks capability article.create")
 	})
 
@@ -40,7 +40,7 @@ func TestContract(t *testing.T) {
 
 		a := w.draft(t, w.alice)
 		_, err := w.q.ArticleApprove(ctx, w.pool, db.ArticleApproveParams{Actor: w.erin, ID: a.ID, ExpectedVersion: a.Version})
-		requireRefused(t, err, db.SQLStateIllegalTransition, db.LayerInvariant, db.CodeIllegalTransition).
+		requireRefused(t, err, db.SQLStateIllegalTransition, fault.LayerInvariant, fault.CodeIllegalTransition).
 			requireOwnMessage(t, "cannot approve")
 	})
 
@@ -49,7 +49,7 @@ func TestContract(t *testing.T) {
 
 		a := w.published(t)
 		_, err := w.q.ArticleEdit(ctx, w.pool, db.ArticleEditParams{Actor: w.alice, ID: a.ID, ExpectedVersion: a.Version, Title: ptr("Neu")})
-		requireRefused(t, err, db.SQLStateFrozen, db.LayerInvariant, db.CodeFrozen).
+		requireRefused(t, err, db.SQLStateFrozen, fault.LayerInvariant, fault.CodeFrozen).
 			requireOwnMessage(t, "only a draft can be edited")
 	})
 
@@ -64,7 +64,7 @@ func TestContract(t *testing.T) {
 		a, err = w.q.ArticleApprove(ctx, w.pool, db.ArticleApproveParams{Actor: w.erin, ID: a.ID, ExpectedVersion: a.Version})
 		require.NoError(t, err)
 		_, err = w.q.ArticlePublish(ctx, w.pool, db.ArticlePublishParams{Actor: w.pat, ID: a.ID, ExpectedVersion: a.Version})
-		requireRefused(t, err, db.SQLStatePreconditionFailed, db.LayerInvariant, db.CodePreconditionFailed).
+		requireRefused(t, err, db.SQLStatePreconditionFailed, fault.LayerInvariant, fault.CodePreconditionFailed).
 			requireOwnMessage(t, "needs a title, slug and summary to be published")
 	})
 
@@ -75,7 +75,7 @@ func TestContract(t *testing.T) {
 		// allow the write, the guard refuses it.
 		a := w.draft(t, w.alice)
 		_, err := w.pool.Exec(ctx, "UPDATE app.articles SET state = 'in_review' WHERE id = $1", a.ID)
-		requireRefused(t, err, db.SQLStateDirectWrite, db.LayerInvariant, db.CodeDirectWrite).
+		requireRefused(t, err, db.SQLStateDirectWrite, fault.LayerInvariant, fault.CodeDirectWrite).
 			requireOwnMessage(t, "outside a transition function")
 	})
 
@@ -84,7 +84,7 @@ func TestContract(t *testing.T) {
 
 		a := w.inReview(t, w.sneaky)
 		_, err := w.q.ArticleApprove(ctx, w.pool, db.ArticleApproveParams{Actor: w.sneaky, ID: a.ID, ExpectedVersion: a.Version})
-		requireRefused(t, err, db.SQLStateSeparationOfDuties, db.LayerInvariant, db.CodeSeparationOfDuties).
+		requireRefused(t, err, db.SQLStateSeparationOfDuties, fault.LayerInvariant, fault.CodeSeparationOfDuties).
 			requireOwnMessage(t, "the author cannot approve their own article")
 	})
 
@@ -93,7 +93,7 @@ func TestContract(t *testing.T) {
 
 		a := w.draft(t, w.alice)
 		_, err := w.q.ArticleSubmit(ctx, w.pool, db.ArticleSubmitParams{Actor: w.alice, ID: a.ID, ExpectedVersion: a.Version - 1})
-		r := requireRefused(t, err, db.SQLStateStaleVersion, db.LayerConflict, db.CodeStaleVersion)
+		r := requireRefused(t, err, db.SQLStateStaleVersion, fault.LayerConflict, fault.CodeStaleVersion)
 		r.requireOwnMessage(t, "is at version")
 		require.True(t, r.err.Retryable())
 	})
@@ -105,7 +105,7 @@ func TestContract(t *testing.T) {
 		_, err := w.q.ArticleCreate(ctx, w.pool, db.ArticleCreateParams{Actor: w.alice, Title: "Erster", Body: "Text.", IdemKey: &key})
 		require.NoError(t, err)
 		_, err = w.q.ArticleCreate(ctx, w.pool, db.ArticleCreateParams{Actor: w.alice, Title: "Zweiter", Body: "Text.", IdemKey: &key})
-		r := requireRefused(t, err, db.SQLStateIdempotencyKeyReused, db.LayerConflict, db.CodeIdempotencyKeyReused)
+		r := requireRefused(t, err, db.SQLStateIdempotencyKeyReused, fault.LayerConflict, fault.CodeIdempotencyKeyReused)
 		r.requireOwnMessage(t, "idempotency key reused with different arguments")
 		require.False(t, r.err.Retryable())
 	})
@@ -120,13 +120,13 @@ func TestContract(t *testing.T) {
 		_, err := w.svc.Create(ctx, w.alice, articles.CreateRequest{Title: "Erster", Body: "Text.", IdemKey: key}, nil)
 		require.NoError(t, err)
 		_, err = w.svc.Create(ctx, w.alice, articles.CreateRequest{Title: "Zweiter", Body: "Text.", IdemKey: key}, nil)
-		var e *authz.Error
+		var e *fault.Error
 		require.ErrorAs(t, err, &e)
-		require.Equal(t, authz.LayerConflict, e.Layer)
-		require.Equal(t, db.CodeIdempotencyKeyReused, e.Code)
-		require.ErrorIs(t, err, authz.ErrConflict)
-		require.False(t, authz.IsRetryable(err))
-		requireRefused(t, err, db.SQLStateIdempotencyKeyReused, db.LayerConflict, db.CodeIdempotencyKeyReused).
+		require.Equal(t, fault.LayerConflict, e.Layer)
+		require.Equal(t, fault.CodeIdempotencyKeyReused, e.Code)
+		require.ErrorIs(t, err, fault.ErrConflict)
+		require.False(t, fault.IsRetryable(err))
+		requireRefused(t, err, db.SQLStateIdempotencyKeyReused, fault.LayerConflict, fault.CodeIdempotencyKeyReused).
 			requireOwnMessage(t, "idempotency key reused with different arguments")
 	})
 
@@ -134,7 +134,7 @@ func TestContract(t *testing.T) {
 		t.Parallel()
 
 		_, err := w.q.ArticleSubmit(ctx, w.pool, db.ArticleSubmitParams{Actor: w.alice, ID: uuid.New(), ExpectedVersion: 1})
-		requireRefused(t, err, db.SQLStateNotFound, db.LayerNotFound, db.CodeNotFound).
+		requireRefused(t, err, db.SQLStateNotFound, fault.LayerNotFound, fault.CodeNotFound).
 			requireOwnMessage(t, "no article")
 	})
 
@@ -142,11 +142,11 @@ func TestContract(t *testing.T) {
 		t.Parallel()
 
 		_, err := w.q.ArticleCreate(ctx, w.pool, db.ArticleCreateParams{Actor: w.alice, Title: strings.Repeat("x", 301), Body: "Text."})
-		requireRefused(t, err, pgerrcode.StringDataRightTruncationDataException, db.LayerInvalid, db.CodeTooLong).
+		requireRefused(t, err, pgerrcode.StringDataRightTruncationDataException, fault.LayerInvalid, fault.CodeTooLong).
 			requireOwnMessage(t, "title is longer than 300 characters")
 
 		_, err = w.q.ArticleCreate(ctx, w.pool, db.ArticleCreateParams{Actor: w.alice, Title: " ", Body: "Text."})
-		requireRefused(t, err, pgerrcode.InvalidParameterValue, db.LayerInvalid, db.CodeInvalidInput).
+		requireRefused(t, err, pgerrcode.InvalidParameterValue, fault.LayerInvalid, fault.CodeInvalidInput).
 			requireOwnMessage(t, "an article needs a title")
 	})
 
@@ -156,14 +156,14 @@ func TestContract(t *testing.T) {
 		// A negative page size reaches LIMIT, which the server refuses in
 		// its own words.
 		_, err := w.q.ArticleListByState(ctx, w.pool, db.ArticleListByStateParams{State: "draft", MaxRows: -1})
-		requireRefused(t, err, pgerrcode.InvalidRowCountInLimitClause, db.LayerInvalid, db.CodeInvalidInput).
+		requireRefused(t, err, pgerrcode.InvalidRowCountInLimitClause, fault.LayerInvalid, fault.CodeInvalidInput).
 			requireLayerMessage(t, "the database refused a malformed value")
 
 		// So does format() with a bad conversion: the SQLSTATE is one
 		// bulwark raises too.
 		var s string
 		err = w.pool.QueryRow(ctx, "SELECT pg_catalog.format('%z', 1)").Scan(&s)
-		requireRefused(t, err, pgerrcode.InvalidParameterValue, db.LayerInvalid, db.CodeInvalidInput).
+		requireRefused(t, err, pgerrcode.InvalidParameterValue, fault.LayerInvalid, fault.CodeInvalidInput).
 			requireLayerMessage(t, "the database refused a malformed value")
 	})
 
@@ -172,10 +172,12 @@ func TestContract(t *testing.T) {
 
 		boot, err := w.q.PrincipalGetByName(ctx, w.pool, "bootstrap")
 		require.NoError(t, err)
+		conflicts, err := db.LoadConflicts(ctx, w.pool)
+		require.NoError(t, err)
 		_, err = w.q.PrincipalCreate(ctx, w.pool, db.PrincipalCreateParams{Actor: boot.ID, Kind: "human", Name: "alice"})
-		r := requireRefused(t, err, pgerrcode.UniqueViolation, db.LayerConflict, db.CodeNameTaken)
+		r := requireRefusedWith(t, conflicts, err, pgerrcode.UniqueViolation, fault.LayerConflict, fault.CodeNameTaken)
 		r.requireLayerMessage(t, "a principal with that name exists")
-		require.Equal(t, db.ConstraintPrincipalNameUnique, r.err.Constraint)
+		require.Equal(t, "principal_name_unique", r.err.Constraint)
 
 		// Under the owner's maintenance switch the guard lets the write
 		// through, and a constraint refuses it.
@@ -187,7 +189,7 @@ func TestContract(t *testing.T) {
 			_, err := tx.Exec(ctx, "UPDATE app.articles SET approved_by = author_id WHERE id = $1", a.ID)
 			return err
 		})
-		r = requireRefused(t, err, pgerrcode.CheckViolation, db.LayerInvariant, db.CodeIntegrity)
+		r = requireRefused(t, err, pgerrcode.CheckViolation, fault.LayerInvariant, fault.CodeIntegrity)
 		r.requireLayerMessage(t, "the database refused the change: constraint article_approver_not_author")
 	})
 
@@ -196,7 +198,7 @@ func TestContract(t *testing.T) {
 
 		app := dial(t, loginURL(t, w, "bulwark_app"))
 		_, err := app.Exec(ctx, "INSERT INTO app.articles (author_id, title) VALUES ($1, 'direkt')", w.alice)
-		requireRefused(t, err, pgerrcode.InsufficientPrivilege, db.LayerInvariant, db.CodeBoundaryViolation).
+		requireRefused(t, err, pgerrcode.InsufficientPrivilege, fault.LayerInvariant, fault.CodeBoundaryViolation).
 			requireLayerMessage(t, "the database refused a statement that goes around the transition functions")
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bulwarkdb/bulwark/db"
+	"github.com/bulwarkdb/bulwark/fault"
 	"github.com/bulwarkdb/bulwark/internal/pgtest"
 )
 
@@ -58,11 +59,11 @@ func TestDirectWrite(t *testing.T) {
 					before := w.snapshot(t, a)
 					conn := dial(t, tc.url)
 					_, err := conn.Exec(ctx, write.sql, write.args...)
-					code := db.CodeDirectWrite
+					code := fault.CodeDirectWrite
 					if tc.sqlState == pgerrcode.InsufficientPrivilege {
-						code = db.CodeBoundaryViolation
+						code = fault.CodeBoundaryViolation
 					}
-					tc.check(t, requireRefused(t, err, tc.sqlState, db.LayerInvariant, code))
+					tc.check(t, requireRefused(t, err, tc.sqlState, fault.LayerInvariant, code))
 					require.Equal(t, before, w.snapshot(t, a), "the write changed something")
 				})
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/bulwarkdb/bulwark/articles"
 	"github.com/bulwarkdb/bulwark/authz"
 	"github.com/bulwarkdb/bulwark/db"
+	"github.com/bulwarkdb/bulwark/fault"
 	"github.com/bulwarkdb/bulwark/internal/pgtest"
 	"github.com/bulwarkdb/bulwark/internal/seed"
 )
@@ -122,14 +123,21 @@ func (w *world) published(t *testing.T) db.AppArticle {
 // refusal is what a caller gets back from the database in German: the
 // raw error and its interpretation.
 type refusal struct {
-	err   *db.Error
+	err   *fault.Error
 	pgErr *pgconn.PgError
 }
 
 // requireRefused asserts that raw is the German server's refusal with
 // sqlState, that db.InterpretError puts it in layer with code (matching
 // the layer's sentinel and no other), and that the cause survives.
-func requireRefused(t *testing.T, raw error, sqlState string, layer db.Layer, code string) refusal {
+func requireRefused(t *testing.T, raw error, sqlState string, layer fault.Layer, code string) refusal {
+	t.Helper()
+	return requireRefusedWith(t, nil, raw, sqlState, layer, code)
+}
+
+// requireRefusedWith is requireRefused interpreting raw with the declared
+// conflicts.
+func requireRefusedWith(t *testing.T, conflicts *db.Conflicts, raw error, sqlState string, layer fault.Layer, code string) refusal {
 	t.Helper()
 	require.Error(t, raw, "want SQLSTATE %s", sqlState)
 
@@ -139,16 +147,16 @@ func requireRefused(t *testing.T, raw error, sqlState string, layer db.Layer, co
 	require.Equal(t, "ERROR", pgErr.SeverityUnlocalized)
 	require.Equal(t, germanSeverity, pgErr.Severity, "the server does not speak German")
 
-	err := fmt.Errorf("act: %w", db.InterpretError(raw))
-	var e *db.Error
+	err := fmt.Errorf("act: %w", conflicts.Interpret(raw))
+	var e *fault.Error
 	require.True(t, errors.As(err, &e), "not a layered error: %v", err)
 	require.Equal(t, layer, e.Layer, "layer of %v", err)
 	require.Equal(t, code, e.Code, "code of %v", err)
 	require.Equal(t, sqlState, e.SQLState)
-	require.ErrorIs(t, err, db.LayerSentinel(layer))
-	for _, other := range []db.Layer{db.LayerConflict, db.LayerInvalid, db.LayerInvariant, db.LayerNotFound, db.LayerPermission, db.LayerPolicy} {
+	require.ErrorIs(t, err, layer.Sentinel())
+	for _, other := range fault.Layers() {
 		if other != layer {
-			require.NotErrorIs(t, err, db.LayerSentinel(other))
+			require.NotErrorIs(t, err, other.Sentinel())
 		}
 	}
 	require.ErrorIs(t, err, raw, "the cause survives")

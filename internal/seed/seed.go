@@ -14,7 +14,7 @@ import (
 
 // Principal creates a human principal named name holding roles and returns
 // its id. bootstrap acts only from the migration role's session, so conn
-// must be one (a superuser's will do). Errors are layered (db.Error).
+// must be one (a superuser's will do). Errors are layered (fault.Error).
 func Principal(ctx context.Context, conn db.DBTX, name string, roles ...string) (uuid.UUID, error) {
 	q := db.New()
 	boot, err := q.PrincipalGetByName(ctx, conn, "bootstrap")

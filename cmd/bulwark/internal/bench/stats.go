@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/bulwarkdb/bulwark/db"
+	"github.com/bulwarkdb/bulwark/fault"
 )
 
 // Errors counts failed requests by the layer that refused them.
@@ -22,19 +22,19 @@ type Errors struct {
 	Policy     int `json:"policy"`
 }
 
-func (e *Errors) add(layer db.Layer) {
+func (e *Errors) add(layer fault.Layer) {
 	switch layer {
-	case db.LayerConflict:
+	case fault.LayerConflict:
 		e.Conflict++
-	case db.LayerInvalid:
+	case fault.LayerInvalid:
 		e.Invalid++
-	case db.LayerInvariant:
+	case fault.LayerInvariant:
 		e.Invariant++
-	case db.LayerNotFound:
+	case fault.LayerNotFound:
 		e.NotFound++
-	case db.LayerPermission:
+	case fault.LayerPermission:
 		e.Permission++
-	case db.LayerPolicy:
+	case fault.LayerPolicy:
 		e.Policy++
 	default:
 		e.Other++

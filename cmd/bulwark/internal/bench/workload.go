@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/bulwarkdb/bulwark/db"
+	"github.com/bulwarkdb/bulwark/fault"
 )
 
 const (
@@ -325,7 +325,7 @@ func (w *workload) client(ctx context.Context, slice, id int, rng *rand.Rand, me
 			res.latencies = append(res.latencies, latency)
 			res.ops++
 			if err != nil {
-				layer := db.ErrorLayer(err)
+				layer := fault.LayerOf(err)
 				res.errors.add(layer)
 				if layer == "" && res.firstOther == nil {
 					res.firstOther = err

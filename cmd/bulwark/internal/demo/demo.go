@@ -23,6 +23,7 @@ import (
 	"github.com/bulwarkdb/bulwark/auditlog"
 	"github.com/bulwarkdb/bulwark/authz"
 	"github.com/bulwarkdb/bulwark/db"
+	"github.com/bulwarkdb/bulwark/fault"
 	"github.com/bulwarkdb/bulwark/internal/pgcluster"
 	"github.com/bulwarkdb/bulwark/internal/seed"
 	"github.com/bulwarkdb/bulwark/jobs"
@@ -299,10 +300,10 @@ func (w *world) cast(ctx context.Context) error {
 }
 
 // record adds a step for err, which should name layer and code.
-func (w *world) record(who, tried string, err error, wantLayer authz.Layer, wantCode string) {
+func (w *world) record(who, tried string, err error, wantLayer fault.Layer, wantCode string) {
 	s := step{Who: who, Tried: tried, Layer: "ok"}
 	if err != nil {
-		var e *authz.Error
+		var e *fault.Error
 		if errors.As(err, &e) {
 			s.Layer, s.Code, s.Reason = string(e.Layer), e.Code, e.Reason
 		} else {
@@ -347,9 +348,9 @@ func (w *world) statefulPermission(ctx context.Context) error {
 		return err
 	}
 	w.record("developer", `register capability "article.publish_draft"`, registry.Register("article.publish_draft"),
-		authz.LayerInvalid, "capability_refused")
+		fault.LayerInvalid, "capability_refused")
 	_, err = w.admin.Exec(ctx, `SELECT bulwark.declare_capability('article.publish_draft', 'Publish a draft.')`)
-	w.record("migration", "declare article.publish_draft in SQL", db.InterpretError(err), authz.LayerInvariant, db.CodePreconditionFailed)
+	w.record("migration", "declare article.publish_draft in SQL", db.InterpretError(err), fault.LayerInvariant, fault.CodePreconditionFailed)
 	return nil
 }
 
@@ -361,7 +362,7 @@ func (w *world) missingCapability(ctx context.Context) error {
 	}
 	w.record("alice", "writes, submits; erin approves", nil, "", "")
 	_, err = w.svc.Publish(ctx, w.alice, articles.TransitionRequest{ID: a.ID}, nil)
-	w.record("alice", "publish her approved article", err, authz.LayerPermission, db.CodeMissingCapability)
+	w.record("alice", "publish her approved article", err, fault.LayerPermission, fault.CodeMissingCapability)
 	return nil
 }
 
@@ -373,9 +374,9 @@ func (w *world) selfApproval(ctx context.Context) error {
 		return err
 	}
 	_, err = w.svc.Approve(ctx, w.erin, articles.TransitionRequest{ID: a.ID}, nil)
-	w.record("erin", "approve her own article", err, authz.LayerPolicy, articles.CodeOwnArticle)
+	w.record("erin", "approve her own article", err, fault.LayerPolicy, articles.CodeOwnArticle)
 	_, err = w.q.ArticleApprove(ctx, w.app, db.ArticleApproveParams{Actor: w.erin, ID: a.ID, ExpectedVersion: a.Version})
-	w.record("erin", "the same, calling the db function directly", db.InterpretError(err), authz.LayerInvariant, db.CodeSeparationOfDuties)
+	w.record("erin", "the same, calling the db function directly", db.InterpretError(err), fault.LayerInvariant, fault.CodeSeparationOfDuties)
 	return nil
 }
 
@@ -404,7 +405,7 @@ func (w *world) concurrentPublishes(ctx context.Context) error {
 		switch {
 		case err == nil:
 			wins++
-		case errors.Is(err, authz.ErrConflict):
+		case errors.Is(err, fault.ErrConflict):
 			conflicts++
 		}
 	}
@@ -423,7 +424,7 @@ func (w *world) concurrentPublishes(ctx context.Context) error {
 		Who:    "pat ×16",
 		Tried:  "publish one article, 16 at once",
 		Layer:  fmt.Sprintf("%d ok, %d conflict", wins, conflicts),
-		Code:   db.CodeStaleVersion,
+		Code:   fault.CodeStaleVersion,
 		Reason: fmt.Sprintf("the log shows %d publish transition", publishes),
 		Pass:   wins == 1 && conflicts == n-1 && publishes == 1,
 	})
@@ -514,7 +515,7 @@ func (w *world) jobRawUpdate(ctx context.Context) error {
 		return err
 	}
 	_, err = w.jobs.Exec(ctx, `UPDATE app.articles SET state = 'published', published_at = pg_catalog.now() WHERE id = $1`, a.ID)
-	w.record("a job", "UPDATE app.articles SET state = 'published' directly", db.InterpretError(err), authz.LayerInvariant, db.CodeBoundaryViolation)
+	w.record("a job", "UPDATE app.articles SET state = 'published' directly", db.InterpretError(err), fault.LayerInvariant, fault.CodeBoundaryViolation)
 	return nil
 }
 

@@ -71,7 +71,9 @@ func doRetry[S, R, T any](ctx context.Context, g *Gate, principalID uuid.UUID, a
 	for attempt = 1; ; attempt++ {
 		result, err := do(withAttempt(ctx, attempt), g, principalID, a, req, opts)
 		var pinned *expectError
-		if err == nil || !fault.IsRetryable(err) || errors.As(err, &pinned) || attempt >= attempts {
+		// Conflicts only: unavailable is retryable too, but later, not
+		// within a request's backoff.
+		if err == nil || !fault.IsRetryable(err) || !errors.Is(err, fault.ErrConflict) || errors.As(err, &pinned) || attempt >= attempts {
 			return result, err
 		}
 		delay := maxDelay

@@ -51,6 +51,25 @@ func TestDoRetry(t *testing.T) {
 		}
 	}
 
+	t.Run("UnavailableIsNotRetriedHere", func(t *testing.T) {
+		t.Parallel()
+
+		// Retryable later, not within a request's backoff: the caller (a
+		// job's runner, a client told 503) decides when.
+		bundle := setup(t)
+		calls := 0
+		notify := authz.Create("test.notify", "article.create",
+			func(context.Context, db.DBTX, authz.Call[struct{}, string]) (struct{}, error) {
+				calls++
+				return struct{}{}, &fault.Error{Layer: fault.LayerUnavailable, Code: fault.CodeRetriesExhausted, Reason: "the mail server did not answer"}
+			})
+		_, err := authz.Do(ctx, bundle.gate, bundle.author, notify, "hello", &authz.DoOpts{Retry: fast})
+		requireLayer(t, err, fault.LayerUnavailable, fault.CodeRetriesExhausted)
+		require.True(t, fault.IsRetryable(err))
+		require.Equal(t, 1, calls)
+		require.Len(t, bundle.recorder.all(), 1)
+	})
+
 	t.Run("AttemptsAreBounded", func(t *testing.T) {
 		t.Parallel()
 

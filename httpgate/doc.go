@@ -30,13 +30,15 @@
 // The type is one URI per layer and code ([ProblemOpts].TypeBase, then
 // layer/code), so a client switches on it, or on the code, never on the
 // detail. Statuses follow [fault.HTTPStatus] (invalid 400, permission 403,
-// not_found 404, conflict 409, policy 422, invariant 500), with one
-// refinement: a stale-version conflict on a request that carried If-Match
-// is 412 Precondition Failed, because the version the client pinned is
-// gone and sending the same request again cannot succeed. A retryable
-// conflict (a lost race) gets Retry-After; nothing else does. An invariant
-// failure, and an error that names no layer, is a 500 whose detail says
-// only that the server failed: their reasons name constraints and tables.
+// not_found 404, conflict 409, policy 422, invariant 500, unavailable 503),
+// with one refinement: a stale-version conflict on a request that carried
+// If-Match is 412 Precondition Failed, because the version the client
+// pinned is gone and sending the same request again cannot succeed. A
+// retryable conflict (a lost race) and unavailable get Retry-After;
+// nothing else does. An invariant failure, and an error that names no
+// layer, is a 500 whose detail says only that the server failed: their
+// reasons name constraints and tables. Unavailable's detail is a generic
+// sentence too: its reason is the outage's error.
 //
 // # Headers
 //

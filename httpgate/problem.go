@@ -76,7 +76,8 @@ func (o *ProblemOpts) retryAfterSeconds() int {
 // Details that replace reasons a caller must not see.
 const (
 	detailInternal    = "the server could not complete the request; quote the correlation id when reporting it"
-	detailInvariant = "the database refused a change the service should not have attempted: a defect; quote the correlation id when reporting it"
+	detailInvariant   = "the database refused a change the service should not have attempted: a defect; quote the correlation id when reporting it"
+	detailUnavailable = "the service could not reach the database or a dependency in time; try again later"
 )
 
 var layerTitles = map[fault.Layer]string{
@@ -85,7 +86,8 @@ var layerTitles = map[fault.Layer]string{
 	fault.LayerInvariant:   "Invariant violated",
 	fault.LayerNotFound:    "Not found",
 	fault.LayerPermission:  "Permission denied",
-	fault.LayerPolicy:     "Refused by policy",
+	fault.LayerPolicy:      "Refused by policy",
+	fault.LayerUnavailable: "Service unavailable",
 }
 
 // NewProblem returns the problem that answers r with err, which should be
@@ -108,6 +110,9 @@ func NewProblem(r *http.Request, err error, opts *ProblemOpts) *Problem {
 	switch {
 	case e.Layer == fault.LayerInvariant:
 		p.Detail = detailInvariant
+	case e.Layer == fault.LayerUnavailable:
+		// Its reason is the outage's error, which may be the server's.
+		p.Detail = detailUnavailable
 	case e.Layer == fault.LayerConflict && e.Code == fault.CodeStaleVersion && pinned(r):
 		// The client pinned a version that is gone: the same request
 		// fails again until it fetches the current one.

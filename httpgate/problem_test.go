@@ -116,6 +116,22 @@ func TestWriteError(t *testing.T) {
 		require.Contains(t, body["detail"], "correlation id")
 	})
 
+	t.Run("UnavailableIs503AndHidesItsReason", func(t *testing.T) {
+		t.Parallel()
+
+		err := &fault.Error{Layer: fault.LayerUnavailable, Code: fault.CodeRetriesExhausted,
+			Reason: "dial tcp 10.0.0.7:5432: connection refused", Cause: errors.New("dial tcp 10.0.0.7:5432: connection refused")}
+		res, body := answer(t, fmt.Errorf("publish article: %w", err), nil, nil)
+		require.Equal(t, http.StatusServiceUnavailable, res.StatusCode)
+		require.Equal(t, "1", res.Header.Get("Retry-After"))
+		require.Equal(t, "urn:bulwark:problem:unavailable/retries_exhausted", body["type"])
+		require.Equal(t, "Service unavailable", body["title"])
+		require.Equal(t, "unavailable", body["layer"])
+		require.Equal(t, true, body["retryable"])
+		require.NotContains(t, body["detail"], "10.0.0.7")
+		require.Contains(t, body["detail"], "try again later")
+	})
+
 	t.Run("UnlayeredErrorIsInternal", func(t *testing.T) {
 		t.Parallel()
 

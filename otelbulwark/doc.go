@@ -23,17 +23,17 @@
 //	bulwark.code            the refusing layer's stable code
 //	bulwark.correlation_id  the trace id, as in the audit log
 //	bulwark.grants.cache    on bulwark.permission: hit or miss
-//	bulwark.layer           invalid, permission, not_found, conflict, policy, invariant
+//	bulwark.layer           invalid, permission, not_found, conflict, policy, invariant, unavailable
 //	bulwark.outcome         allowed, denied or failed
 //	bulwark.principal_id    the acting principal
 //	bulwark.replay          true when an idempotency key was replayed
 //	bulwark.retryable       whether a fresh attempt may succeed
 //	bulwark.target          what the action names as its target
 //
-// An invariant failure, or an error that names no layer (a lost
-// connection), sets the span's status to Error: the first is a defect, the
-// second an outage. Denials, conflicts, bad input and missing targets are
-// answers, not errors, and leave the status unset.
+// An invariant failure, unavailable, or an error that names no layer (a
+// lost connection) sets the span's status to Error: the first is a defect,
+// the others an outage. Denials, conflicts, bad input and missing targets
+// are answers, not errors, and leave the status unset.
 //
 // # Metrics
 //

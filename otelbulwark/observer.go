@@ -278,8 +278,9 @@ func (o *Observer) ObserveInvalidation(ctx context.Context, change authz.GrantCh
 }
 
 // setResult sets a span's status from a gate error: Error for an invariant
-// failure (a defect) or an error that names no layer (an outage); the
-// layers' answers (denied, conflict, invalid, not found) leave it unset.
+// failure (a defect), and for unavailable or an error that names no layer
+// (an outage); the layers' answers (denied, conflict, invalid, not found)
+// leave it unset.
 func setResult(span trace.Span, err error) {
 	if err == nil {
 		return
@@ -291,7 +292,7 @@ func setResult(span trace.Span, err error) {
 		return
 	}
 	span.SetAttributes(AttrLayer.String(string(e.Layer)), AttrCode.String(e.Code))
-	if e.Layer == fault.LayerInvariant {
+	if e.Layer == fault.LayerInvariant || e.Layer == fault.LayerUnavailable {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, string(e.Layer)+": "+e.Code)
 	}

@@ -262,6 +262,29 @@ func TestObserver(t *testing.T) {
 			ob.AttrAction.String("test.submit"), ob.AttrOutcome.String("failed"), ob.AttrLayer.String("invariant"), ob.AttrCode.String(fault.CodeIllegalTransition)))
 	})
 
+	t.Run("UnavailableIsAnOutage", func(t *testing.T) {
+		t.Parallel()
+
+		// A dependency of the action did not answer: no layer refused.
+		bundle := setup(t)
+		notify := authz.Create("test.notify", "article.create",
+			func(context.Context, db.DBTX, authz.Call[struct{}, string]) (struct{}, error) {
+				return struct{}{}, &fault.Error{Layer: fault.LayerUnavailable, Code: fault.CodeRetriesExhausted, Reason: "the mail server did not answer"}
+			})
+		_, err := authz.Do(ctx, bundle.gate, bundle.author, notify, "hello", nil)
+		require.ErrorIs(t, err, fault.ErrUnavailable)
+
+		gate := bundle.tel.span(t, ob.SpanGate)
+		got := attrs(gate)
+		require.Equal(t, "failed", got[ob.AttrOutcome].AsString())
+		require.Equal(t, "unavailable", got[ob.AttrLayer].AsString())
+		require.Equal(t, fault.CodeRetriesExhausted, got[ob.AttrCode].AsString())
+		require.True(t, got[ob.AttrRetryable].AsBool(), "later, it may answer")
+		require.Equal(t, codes.Error, gate.Status.Code, "an outage")
+		require.Equal(t, int64(1), bundle.tel.count(t, ob.MetricDecisions,
+			ob.AttrAction.String("test.notify"), ob.AttrOutcome.String("failed"), ob.AttrLayer.String("unavailable"), ob.AttrCode.String(fault.CodeRetriesExhausted)))
+	})
+
 	t.Run("Replay", func(t *testing.T) {
 		t.Parallel()
 

@@ -10,6 +10,8 @@ import (
 
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/bulwarkdb/bulwark/fault"
 )
 
 // Exit codes. Scripts may rely on them.
@@ -58,6 +60,8 @@ func exitCode(err error) int {
 //   - a --timeout that passed (see [withDeadline]), a connection that could
 //     not be made, was lost or timed out, and a cancelled or expired
 //     context;
+//   - work that gave up because the database or a dependency did not
+//     answer (layer unavailable, [fault.ErrUnavailable]);
 //   - permission: insufficient privilege (42501) and the whole class 28
 //     (invalid authorization: a bad password, a role that may not log in);
 //   - a read-only transaction or server (25006);
@@ -78,6 +82,14 @@ func cannotRun(err error) (string, bool) {
 			return reason, true
 		}
 		return "no connection", true
+	}
+	if errors.Is(err, fault.ErrUnavailable) {
+		// The work gave up on an outage (fault.LayerUnavailable), whatever
+		// its cause says.
+		if reason, ok := refusedByServer(err); ok {
+			return reason, true
+		}
+		return "unavailable", true
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {

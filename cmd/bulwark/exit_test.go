@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bulwarkdb/bulwark/fault"
 	"github.com/bulwarkdb/bulwark/internal/pgtest"
 )
 
@@ -157,6 +158,9 @@ func TestExitCode(t *testing.T) {
 		{name: "Deadline", err: &deadlineError{timeout: time.Second}, want: exitUsage},
 		{name: "NetError", err: fmt.Errorf("connect: %w", &net.OpError{Op: "dial", Err: errors.New("refused")}), want: exitUsage},
 		{name: "Joined", err: errors.Join(errors.New("record checksums"), pgErr(pgerrcode.InsufficientPrivilege)), want: exitUsage},
+		{name: "Unavailable", err: fmt.Errorf("run job: %w", &fault.Error{Layer: fault.LayerUnavailable, Code: fault.CodeRetriesExhausted, Cause: errors.New("mail server down")}), want: exitUsage},
+		{name: "UnavailableServer", err: &fault.Error{Layer: fault.LayerUnavailable, Code: fault.CodeRetriesExhausted, Cause: pgErr(pgerrcode.AdminShutdown)}, want: exitUsage},
+		{name: "Conflict", err: &fault.Error{Layer: fault.LayerConflict, Code: fault.CodeStaleVersion}, want: exitFailure},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

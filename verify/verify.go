@@ -27,6 +27,7 @@ const (
 	CheckGuardedTables        = "guarded_tables"
 	CheckColumns              = "columns"
 	CheckConstraints          = "constraints"
+	CheckConflicts            = "conflicts"
 	CheckRowSecurity          = "row_security"
 	CheckRules                = "rules"
 	CheckTablePrivileges      = "table_privileges"
@@ -160,6 +161,7 @@ var checks = []struct {
 	{CheckGuardedTables, "tables", (*session).checkGuardedTables},
 	{CheckColumns, "columns", (*session).checkColumns},
 	{CheckConstraints, "constraints", (*session).checkConstraints},
+	{CheckConflicts, "declared conflicts", (*session).checkConflicts},
 	{CheckRowSecurity, "tables and policies", (*session).checkRowSecurity},
 	{CheckRules, "tables", (*session).checkRules},
 	{CheckTablePrivileges, "tables", (*session).checkTablePrivileges},

@@ -35,6 +35,7 @@ var allChecks = []string{
 	verify.CheckGuardedTables,
 	verify.CheckColumns,
 	verify.CheckConstraints,
+	verify.CheckConflicts,
 	verify.CheckRowSecurity,
 	verify.CheckRules,
 	verify.CheckTablePrivileges,
@@ -117,6 +118,7 @@ func TestVerify(t *testing.T) {
 		require.GreaterOrEqual(t, checked[verify.CheckGuardTriggers], 6)
 		require.Equal(t, 2, checked[verify.CheckAppendOnly])
 		require.Positive(t, checked[verify.CheckConstraints])
+		require.Equal(t, 3, checked[verify.CheckConflicts], "the core's and the article domain's")
 		require.Positive(t, checked[verify.CheckFunctionSearchPath])
 		require.Positive(t, checked[verify.CheckMigrations])
 	})
@@ -143,6 +145,46 @@ func TestVerify(t *testing.T) {
 			BEGIN;
 			SET LOCAL ROLE bulwark_owner;
 			SELECT bulwark.undeclare_constraint('app.articles', 'article_title_present');
+			COMMIT`)
+		require.Empty(t, run(t, bundle, nil).Failures())
+	})
+
+	t.Run("ConflictsFollowDeclarations", func(t *testing.T) {
+		t.Parallel()
+
+		bundle := setup(t)
+		// A domain declares a race on its table's unique constraint;
+		// dropping the constraint without undeclaring it leaves a
+		// declaration that maps nothing.
+		exec(t, bundle, `
+			BEGIN;
+			CREATE SCHEMA shop AUTHORIZATION bulwark_owner;
+			SET LOCAL ROLE bulwark_owner;
+			CREATE TABLE shop.seats (id integer PRIMARY KEY, seat text NOT NULL, CONSTRAINT seat_unique UNIQUE (seat));
+			SELECT bulwark.declare_conflict('shop.seats', 'seat_unique', 'seat_taken', false, 'the seat is taken');
+			COMMIT`)
+		require.Empty(t, run(t, bundle, nil).Failures())
+
+		exec(t, bundle, `ALTER TABLE shop.seats DROP CONSTRAINT seat_unique`)
+		require.Equal(t, []string{"conflicts shop.seats.seat_unique"}, run(t, bundle, nil).Failures())
+		exec(t, bundle, `ALTER TABLE shop.seats ADD CONSTRAINT seat_unique CHECK (seat <> '')`)
+		report := run(t, bundle, nil)
+		require.Equal(t, []string{"conflicts shop.seats.seat_unique"}, report.Failures())
+		for _, c := range report.Checks {
+			if c.Name == verify.CheckConflicts {
+				require.Contains(t, c.Findings[0].Problem, "check constraint")
+				require.Contains(t, c.Findings[0].Fix, "bulwark.undeclare_conflict('shop.seats', 'seat_unique')")
+			}
+		}
+
+		exec(t, bundle, `DROP TABLE shop.seats`)
+		require.Len(t, run(t, bundle, nil).Failures(), 1, "a declaration of a table that is gone")
+
+		// The migration that drops it on purpose says so.
+		exec(t, bundle, `
+			BEGIN;
+			SET LOCAL ROLE bulwark_owner;
+			SELECT bulwark.undeclare_conflict(k.relation, k.name) FROM bulwark.conflict_constraints AS k WHERE k.code = 'seat_taken';
 			COMMIT`)
 		require.Empty(t, run(t, bundle, nil).Failures())
 	})

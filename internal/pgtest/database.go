@@ -64,6 +64,20 @@ func EmptyDatabase(t testing.TB) string {
 	return dbURL
 }
 
+// DatabaseURL returns the URL of the database name on the harness's
+// server, for the migration role with the default search_path: for a
+// second session on a database that [NewDatabase] made, as the migration
+// role, when the test holds only another role's session. It fails t if
+// the server cannot be had.
+func DatabaseURL(t testing.TB, name string) string {
+	t.Helper()
+
+	e := get(t)
+	dbURL, err := databaseURL(e.adminURL, name)
+	require.NoError(t, err)
+	return dbURL
+}
+
 // DB returns a pool on a new database (see [NewDatabase]) for a test that
 // commits. It connects as the migration role with search_path set to the
 // empty string, so unqualified names fail. The pool is closed, then the database

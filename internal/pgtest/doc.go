@@ -1,13 +1,17 @@
-// Package pgtest is the PostgreSQL harness of every test package: it finds
-// or starts a server, migrates a template database once, and hands each test
-// a database, a pool or a transaction of its own.
+// Package pgtest is the machinery behind package bulwarktest, the public
+// test kit: it finds or starts a server, migrates a template database once,
+// and hands each test a database, a pool or a transaction of its own. Test
+// packages use bulwarktest; this package keeps what need not be public
+// (the shared cluster's locks and state, the template build, the streaming
+// replica pair).
 //
 // The package's rule: tests never skip for want of a database. When none can
 // be had, the test fails and says how to provide one.
 //
 // # Wiring
 //
-// Every test package wires the harness from TestMain:
+// Every test package wires the harness from TestMain, through
+// bulwarktest.Main or here:
 //
 //	func TestMain(m *testing.M) { pgtest.Main(m) }
 //
@@ -60,10 +64,11 @@
 //
 // # Template and databases
 //
-// The migrations in package schema run once per server into a template
-// database named bulwark_tmpl_<hash>, after a hash of the migration files, so
-// a changed migration gets a new template and an unchanged one is reused
-// across runs. Processes racing to build it serialize on an advisory lock in
+// A [Migration] runs once per server into a template database named
+// bulwark_tmpl_<hash>, after a hash of its key; by default ([KitMigration])
+// the migrations of package schema, keyed by their files, so a changed
+// migration gets a new template and an unchanged one is reused across runs
+// and across the test processes that wire the same migration ([MainWith]). Processes racing to build it serialize on an advisory lock in
 // the maintenance database. [NewDatabase] clones the template for one test;
 // [Tx] opens a transaction in a database shared by the tests of one process;
 // [EmptyDatabase] gives a test of migrating itself a database without them.

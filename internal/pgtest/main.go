@@ -17,14 +17,17 @@ import (
 // setupTimeout bounds starting a cluster and building the template.
 const setupTimeout = 5 * time.Minute
 
+// wireMessage is what a test that asks for a database hears when nothing
+// wired the harness.
+const wireMessage = "bulwarktest: wire the harness from TestMain: func TestMain(m *testing.M) { bulwarktest.Main(m, nil) }"
+
 var (
 	// mainCalled records that Main wraps the tests, so that what setup
 	// acquires is released.
 	mainCalled atomic.Bool
 
-	// language is the language the server speaks, set by MainLanguage
-	// before any test runs; empty means untranslated messages.
-	language string
+	// config is what MainWith was given, set before any test runs.
+	config Config
 
 	envMu  sync.Mutex
 	env    *environment // what setup acquired, even if it then failed
@@ -53,10 +56,10 @@ type environment struct {
 
 // Main runs the tests of m, releases the server (stopping the shared
 // cluster if this process was its last user), and exits with the tests'
-// status, or 1 if releasing failed. Call it from TestMain.
+// status, or 1 if releasing failed. Its databases hold bulwark's own
+// migrations. Call it from TestMain.
 func Main(m *testing.M) {
-	mainCalled.Store(true)
-	run(m)
+	MainWith(m, Config{})
 }
 
 // MainLanguage is [Main] for a package whose tests need a server that
@@ -69,10 +72,20 @@ func Main(m *testing.M) {
 // the local server binaries and their message catalog for lang. Call it
 // from TestMain.
 func MainLanguage(m *testing.M, lang string) {
+	MainWith(m, Config{Language: lang})
+}
+
+// MainWith is [Main] with the server and the template that cfg names.
+// Call it from TestMain, once.
+func MainWith(m *testing.M, cfg Config) {
+	config = cfg
 	mainCalled.Store(true)
-	language = lang
 	run(m)
 }
+
+// Wired reports whether [Main], [MainLanguage] or [MainWith] runs the
+// tests of this process.
+func Wired() bool { return mainCalled.Load() }
 
 // run runs the tests, releases the server and exits.
 func run(m *testing.M) {
@@ -91,8 +104,7 @@ func run(m *testing.M) {
 func get(t testing.TB) *environment {
 	t.Helper()
 
-	require.True(t, mainCalled.Load(),
-		"pgtest: wire the harness from TestMain: func TestMain(m *testing.M) { pgtest.Main(m) }")
+	require.True(t, mainCalled.Load(), wireMessage)
 
 	envMu.Lock()
 	defer envMu.Unlock()
@@ -111,11 +123,16 @@ func (e *environment) setup() error {
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
 
-	if language != "" {
-		c, err := acquireSharedCluster(ctx, language)
+	migration, err := config.migration()
+	if err != nil {
+		return err
+	}
+
+	if lang := config.Language; lang != "" {
+		c, err := acquireSharedCluster(ctx, lang)
 		if err != nil {
 			return fmt.Errorf("start a throwaway cluster that speaks %s (DATABASE_URL cannot choose a server's language): %w\n"+
-				"Install the PostgreSQL server binaries and their message catalogs (e.g. apt-get install postgresql)", language, err)
+				"Install the PostgreSQL server binaries and their message catalogs (e.g. apt-get install postgresql)", lang, err)
 		}
 		e.cluster = c
 		e.adminURL = c.url
@@ -152,7 +169,7 @@ func (e *environment) setup() error {
 		return fmt.Errorf("connect to shared cluster %s: %w", e.adminURL, err)
 	}
 
-	if e.template, err = ensureTemplate(ctx, e.adminURL); err != nil {
+	if e.template, err = ensureTemplate(ctx, e.adminURL, migration); err != nil {
 		return err
 	}
 	return nil

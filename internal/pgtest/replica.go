@@ -57,8 +57,7 @@ type ReplicaPair struct {
 // fails t if the clusters cannot be started; it never skips.
 func NewReplicaPair(t testing.TB) *ReplicaPair {
 	t.Helper()
-	require.True(t, mainCalled.Load(),
-		"pgtest: wire the harness from TestMain: func TestMain(m *testing.M) { pgtest.Main(m) }")
+	require.True(t, mainCalled.Load(), wireMessage)
 
 	replicaOnce.Do(func() {
 		replicaSet = &replicaEnv{}
@@ -169,11 +168,14 @@ func withEmptySearchPath(url string) string {
 func (e *replicaEnv) start() error {
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
-	var err error
+	migration, err := config.migration()
+	if err != nil {
+		return err
+	}
 	if e.primary, err = pgcluster.Start(ctx, nil); err != nil {
 		return fmt.Errorf("start the primary: %w", err)
 	}
-	if e.template, err = ensureTemplate(ctx, e.primary.URL("postgres")); err != nil {
+	if e.template, err = ensureTemplate(ctx, e.primary.URL("postgres"), migration); err != nil {
 		return err
 	}
 	if e.replica, err = e.primary.StartReplica(ctx); err != nil {

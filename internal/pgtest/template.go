@@ -12,8 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
-
-	"github.com/bulwarkdb/bulwark/sql/schema"
 )
 
 const (
@@ -22,7 +20,7 @@ const (
 	templateLockKey int64 = 0x62756c776172_6b54
 
 	// templatePrefix starts every template's name; the rest is a hash of
-	// the migrations.
+	// the migration's key.
 	templatePrefix = "bulwark_tmpl_"
 
 	// sqlstateObjectInUse is object_in_use (55006): a database has
@@ -54,27 +52,14 @@ func schemaHash(fsys fs.FS) (string, error) {
 	return hex.EncodeToString(h.Sum(nil))[:12], nil
 }
 
-// ensureTemplate returns the name of the template database for the current
-// migrations, building it if the server lacks it. adminURL is a superuser
-// URL of the maintenance database.
-func ensureTemplate(ctx context.Context, adminURL string) (string, error) {
-	hash, err := schemaHash(schema.FS())
+// ensureTemplate returns the name of the template database that m
+// builds, building it if the server lacks it. adminURL is a superuser URL
+// of the maintenance database.
+func ensureTemplate(ctx context.Context, adminURL string, m *Migration) (string, error) {
+	name, err := m.templateName()
 	if err != nil {
 		return "", err
 	}
-	// Go migrations have no file: their markers (River's pinned schema
-	// version) go into the name too.
-	sums, err := schema.Checksums()
-	if err != nil {
-		return "", err
-	}
-	marks := sha256.New()
-	fmt.Fprint(marks, hash)
-	for _, s := range sums {
-		fmt.Fprintf(marks, "\x00%d=%s", s.Version, s.Sum)
-	}
-	hash = hex.EncodeToString(marks.Sum(nil))[:12]
-	name := templatePrefix + hash
 
 	conn, err := pgx.Connect(ctx, adminURL)
 	if err != nil {
@@ -96,7 +81,7 @@ func ensureTemplate(ctx context.Context, adminURL string) (string, error) {
 		return name, err
 	}
 
-	if err := buildTemplate(ctx, conn, adminURL, name); err != nil {
+	if err := buildTemplate(ctx, conn, adminURL, name, m); err != nil {
 		return "", fmt.Errorf("build template %s: %w", name, err)
 	}
 	if _, err := conn.Exec(ctx, "SELECT pg_catalog.pg_advisory_unlock($1)", templateLockKey); err != nil {
@@ -108,7 +93,7 @@ func ensureTemplate(ctx context.Context, adminURL string) (string, error) {
 // buildTemplate migrates a database under a temporary name and renames it
 // to name only when complete, so that a template that exists is whole even
 // if a builder died halfway.
-func buildTemplate(ctx context.Context, conn *pgx.Conn, adminURL, name string) error {
+func buildTemplate(ctx context.Context, conn *pgx.Conn, adminURL, name string, m *Migration) error {
 	build := name + "_build"
 
 	// A builder that died halfway left this behind.
@@ -125,7 +110,7 @@ func buildTemplate(ctx context.Context, conn *pgx.Conn, adminURL, name string) e
 	if err != nil {
 		return err
 	}
-	if err := migrate(ctx, buildURL); err != nil {
+	if err := migrate(ctx, buildURL, m); err != nil {
 		return err
 	}
 
@@ -147,8 +132,8 @@ func buildTemplate(ctx context.Context, conn *pgx.Conn, adminURL, name string) e
 	return nil
 }
 
-// migrate runs the migrations up in the database at dbURL.
-func migrate(ctx context.Context, dbURL string) error {
+// migrate runs m in the database at dbURL.
+func migrate(ctx context.Context, dbURL string, m *Migration) error {
 	cfg, err := pgx.ParseConfig(dbURL)
 	if err != nil {
 		return fmt.Errorf("parse database URL: %w", err)
@@ -156,9 +141,7 @@ func migrate(ctx context.Context, dbURL string) error {
 	db := stdlib.OpenDB(*cfg)
 	defer db.Close()
 
-	// schema.Up, not the provider's Up: it also records the migrations'
-	// checksums, which bulwark verify compares with the files.
-	if _, err := schema.Up(ctx, db); err != nil {
+	if err := m.MigrateFunc(ctx, db); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil

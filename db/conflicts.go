@@ -29,7 +29,7 @@ func (k ConflictKey) String() string {
 // bulwark.declare_conflict: its violation is a lost race, reported with
 // this code and reason.
 type Conflict struct {
-	// Code is the conflict's stable code, such as "slug_taken".
+	// Code is the conflict's stable code, such as "name_taken".
 	Code string
 	// Reason is the sentence a caller sees, written by the declaring
 	// migration.

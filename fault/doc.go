@@ -24,8 +24,9 @@
 //
 // [Layers] lists them, and [Layer.Declared] says whether a string is one.
 // A layer is part of the API: services log it, metrics and problem types
-// carry it, and the reference domain records it in a column whose CHECK
-// names the same strings.
+// carry it, and a domain may record it in a column whose CHECK names the
+// same strings (a test proves every such list, and every layer literal in
+// Go, names only declared layers).
 //
 // # Who produces what
 //

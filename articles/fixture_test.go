@@ -24,20 +24,19 @@ import (
 // testBundle is a migrated database, a gate over it and a cast of
 // principals made through the real grant functions.
 type testBundle struct {
-	admin    uuid.UUID
-	alice    uuid.UUID // author
-	bob      uuid.UUID // author
-	erin     uuid.UUID // editor
-	nobody   uuid.UUID // no roles
-	pat      uuid.UUID // publisher
-	pool     *pgxpool.Pool
-	q        *db.Queries
-	records  *recorder
-	svc      *articles.Service
-	gate     *authz.Gate
-	sneaky   uuid.UUID // author and editor
-	seq      atomic.Int64
-	idPrefix string
+	admin   uuid.UUID
+	alice   uuid.UUID // author
+	bob     uuid.UUID // author
+	erin    uuid.UUID // editor
+	nobody  uuid.UUID // no roles
+	pat     uuid.UUID // publisher
+	pool    *pgxpool.Pool
+	q       *db.Queries
+	records *recorder
+	svc     *articles.Service
+	gate    *authz.Gate
+	sneaky  uuid.UUID // author and editor
+	seq     atomic.Int64
 }
 
 // recorder is an Observer that keeps every record.

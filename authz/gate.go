@@ -199,7 +199,7 @@ func do[S, R, T any](ctx context.Context, g *Gate, principalID uuid.UUID, a *Act
 	if a.Capability != "" && !principal.Can(a.Capability) {
 		return result, step.end(missingCapability(principal, a.Capability))
 	}
-	step.end(nil)
+	_ = step.end(nil)
 
 	c := &call[S, R, T]{
 		a:           a,

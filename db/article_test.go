@@ -250,7 +250,9 @@ func TestArticleInvariants(t *testing.T) {
 		n := w.logCount(t, d.ID)
 		_, err := w.q.ArticleSubmit(ctx, w.pool, db.ArticleSubmitParams{Actor: w.alice, ID: d.ID, ExpectedVersion: d.Version - 1})
 		requireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
-		require.True(t, db.InterpretError(err).(*fault.Error).Retryable())
+		var e *fault.Error
+		require.ErrorAs(t, db.InterpretError(err), &e)
+		require.True(t, e.Retryable())
 		_, err = w.q.ArticleEdit(ctx, w.pool, db.ArticleEditParams{Actor: w.alice, ID: d.ID, ExpectedVersion: d.Version + 1, Title: ptr("x")})
 		requireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
 		w.requireUnchanged(t, d, n)
@@ -350,7 +352,9 @@ func TestArticleIdempotency(t *testing.T) {
 		n := w.logCount(t, other.ID)
 		_, err = w.q.ArticleSubmit(ctx, w.pool, db.ArticleSubmitParams{Actor: w.alice, ID: other.ID, ExpectedVersion: other.Version, IdemKey: ptr("k-args")})
 		requireLayer(t, err, fault.LayerConflict, fault.CodeIdempotencyKeyReused)
-		require.False(t, db.InterpretError(err).(*fault.Error).Retryable())
+		var e *fault.Error
+		require.ErrorAs(t, db.InterpretError(err), &e)
+		require.False(t, e.Retryable())
 		w.requireUnchanged(t, other, n)
 		// Another function with the same key is other arguments too.
 		_, err = w.q.ArticleArchive(ctx, w.pool, db.ArticleArchiveParams{Actor: w.alice, ID: d.ID, ExpectedVersion: d.Version, IdemKey: ptr("k-args")})

@@ -113,7 +113,9 @@ func TestInterpretError(t *testing.T) {
 			_, raw := pool.Exec(ctx, tc.sql)
 			e := requireInvalid(t, raw, tc.sqlstate, tc.code)
 			require.Equal(t, "the database refused a malformed value", e.Reason, tc.sql)
-			require.NotContains(t, e.Error(), raw.(*pgconn.PgError).Message, tc.sql)
+			var pgErr *pgconn.PgError
+			require.ErrorAs(t, raw, &pgErr)
+			require.NotContains(t, e.Error(), pgErr.Message, tc.sql)
 		}
 	})
 

@@ -184,7 +184,7 @@ func TestObserver(t *testing.T) {
 			}
 			return nil
 		}}
-		got, err := authz.DoRetry(ctx, bundle.gate, bundle.author, submitAction(hooks), submitRequest{ArticleID: a.ID}, nil, &authz.RetryOpts{BaseDelay: time.Millisecond})
+		got, err := authz.Do(ctx, bundle.gate, bundle.author, submitAction(hooks), submitRequest{ArticleID: a.ID}, &authz.DoOpts{Retry: &authz.RetryOpts{BaseDelay: time.Millisecond}})
 		require.NoError(t, err)
 		require.Equal(t, "in_review", got.State)
 
@@ -302,7 +302,7 @@ func TestObserver(t *testing.T) {
 		var gates []string
 		for _, s := range bundle.tel.spans.GetSpans() {
 			if s.Name == ob.SpanGate {
-				gates = append(gates, attrs(s)[ob.AttrReplay].Emit())
+				gates = append(gates, attrs(s)[ob.AttrReplay].String())
 				if attrs(s)[ob.AttrReplay].AsBool() {
 					require.Equal(t, []string{"bulwark.permission", "bulwark.snapshot", "bulwark.transition"}, bundle.tel.childrenOf(s))
 				}

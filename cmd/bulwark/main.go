@@ -10,6 +10,7 @@
 //	bulwark jobs [--database-url URL] [--retention-age D] [--max-workers N]
 //	bulwark log [--database-url URL] [--entity ID] [--actor NAME|ID] [--machine M] [--transition T] [--correlation-id ID] [--since T] [--until T] [--after ID] [--limit N] [--format table|json] [--follow]
 //	bulwark log --check [--database-url URL] [--machine M] [--entity ID] [--format text|json]
+//	bulwark new [--out DIR] [--force] [--version N] DECLARATION.json
 //
 // Exit status: 0 success, 1 a failure the command reports (drift, a
 // migration that failed, a demo step or a bench check that broke), 2 the
@@ -41,6 +42,7 @@ func commands() []command {
 		{name: "jobs", summary: "run the background job worker (River) until SIGINT/SIGTERM", run: runJobs},
 		{name: "log", summary: "read, follow or check the audit trail (bulwark.transition_log), read-only", run: runLog},
 		{name: "migrate", summary: "apply or roll back the embedded migrations", run: runMigrate},
+		{name: "new", summary: "generate a domain's migration, queries and Go constants from a machine declaration", run: runNew},
 		{name: "verify", summary: "check that the enforcement boundary still holds in a live database", run: runVerify},
 	}
 }

@@ -48,7 +48,13 @@ CREATE TABLE expenses.claims (
     state        text NOT NULL DEFAULT 'draft',
     version      integer NOT NULL DEFAULT 1,
     CONSTRAINT expense_description_length CHECK (pg_catalog.char_length(description) <= 500),
-    CONSTRAINT expense_version_positive CHECK (version > 0)
+    CONSTRAINT expense_version_positive CHECK (version > 0),
+    -- Added by hand: the invariants that hold whoever writes, the
+    -- maintenance switch included.
+    CONSTRAINT expense_amount_positive CHECK (amount_cents > 0),
+    CONSTRAINT expense_approved_has_approver CHECK (state NOT IN ('approved', 'paid') OR approved_by IS NOT NULL),
+    CONSTRAINT expense_approver_not_claimant CHECK (approved_by IS DISTINCT FROM claimant_id),
+    CONSTRAINT expense_paid_has_time CHECK ((state = 'paid') = (paid_at IS NOT NULL))
 );
 
 COMMENT ON TABLE expenses.claims IS 'Expense claims, from draft to payment. Guarded by the expense state machine: change rows only through the expenses.expense_* functions.';
@@ -93,6 +99,22 @@ SELECT bulwark.declare_set('expense', 'create', 'description', $$p_args ->> 'des
 SELECT bulwark.declare_arg_check('expense', 'edit', $$pg_catalog.char_length(p_args ->> 'description') <= 500$$, '22001', $$'description is longer than 500 characters'$$);
 SELECT bulwark.declare_set('expense', 'edit', 'amount_cents', $$coalesce((p_args ->> 'amount_cents')::bigint, r.amount_cents)$$);
 SELECT bulwark.declare_set('expense', 'edit', 'description', $$coalesce(p_args ->> 'description', r.description)$$);
+
+-- Added by hand: what the declaration cannot say. Class 22 for malformed
+-- arguments, before any lock; then preconditions on the locked row, each
+-- with its own SQLSTATE (BWI02 frozen, BWI05 separation of duties); then
+-- what a transition writes besides its state. The Go policies decide the
+-- same earlier, with reason codes; these hold when a caller skips them.
+SELECT bulwark.declare_arg_check('expense', 'create', $$(p_args ->> 'amount_cents')::bigint > 0$$, '22023', $$'an amount is a positive number of cents'$$);
+SELECT bulwark.declare_arg_check('expense', 'edit', $$(p_args ->> 'amount_cents')::bigint > 0$$, '22023', $$'an amount is a positive number of cents'$$);
+SELECT bulwark.declare_arg_check('expense', 'reject', $$pg_catalog.btrim(coalesce(p_note, '')) <> ''$$, '22023', $$'a rejection says why, in its note'$$);
+SELECT bulwark.declare_check('expense', 'edit', $$r.state = 'draft'$$, 'BWI02',
+    $$pg_catalog.format('claim %s is %s: only a draft can be edited', r.id, r.state)$$);
+SELECT bulwark.declare_check('expense', 'approve', $$r.claimant_id <> p_actor$$, 'BWI05',
+    $$pg_catalog.format('claim %s: nobody approves their own claim', r.id)$$);
+SELECT bulwark.declare_check('expense', 'pay', $$r.claimant_id <> p_actor$$, 'BWI05',
+    $$pg_catalog.format('claim %s: nobody pays their own claim', r.id)$$);
+SELECT bulwark.declare_set('expense', 'pay', 'paid_at', 'pg_catalog.now()');
 
 ------------------------------------------------------------------------------
 -- The SQL API: one typed wrapper of the engine per action (what sqlc calls)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"os"
 	"testing"
 	"testing/fstest"
 
@@ -189,6 +190,7 @@ func TestGeneratedMigration(t *testing.T) {
 
 			_, err = p.Up(ctx)
 			require.NoError(t, err)
+			plpgsqlCheck(t, owner, load(t, name))
 			app, err := pgx.Connect(ctx, pgtest.LoginAs(t, url, "bulwark_app"))
 			require.NoError(t, err)
 			tc.walkFunc(t, owner, app)
@@ -210,6 +212,57 @@ func TestGeneratedMigration(t *testing.T) {
 			require.NoError(t, err)
 		})
 	}
+}
+
+// plpgsqlCheck runs plpgsql_check over the PL/pgSQL the migration made:
+// its wrappers and the engine generated for its machine. The analyzer is
+// optional: skipped where it is not installed, unless
+// BULWARK_REQUIRE_PLPGSQL_CHECK is set (CI sets it).
+func plpgsqlCheck(t *testing.T, conn *pgx.Conn, d *scaffold.Declaration) {
+	t.Helper()
+	ctx := context.Background()
+	var available bool
+	require.NoError(t, conn.QueryRow(ctx,
+		`SELECT EXISTS (SELECT FROM pg_catalog.pg_available_extensions WHERE name = 'plpgsql_check')`).Scan(&available))
+	if !available {
+		if os.Getenv("BULWARK_REQUIRE_PLPGSQL_CHECK") != "" {
+			t.Fatal("plpgsql_check is not installed (BULWARK_REQUIRE_PLPGSQL_CHECK is set)")
+		}
+		t.Log("plpgsql_check is not installed: the generated PL/pgSQL is not analyzed")
+		return
+	}
+	// Dropped again after the check: the test compares the catalog before
+	// Up and after Down.
+	_, err := conn.Exec(ctx, `CREATE EXTENSION plpgsql_check`)
+	require.NoError(t, err)
+	defer func() {
+		_, err := conn.Exec(ctx, `DROP EXTENSION plpgsql_check`)
+		require.NoError(t, err)
+	}()
+	rows, err := conn.Query(ctx, `
+		WITH targets AS (
+			SELECT p.oid AS fn, coalesce(t.tgrelid, 0) AS rel
+			FROM pg_catalog.pg_proc AS p
+			JOIN pg_catalog.pg_language AS l ON l.oid = p.prolang AND l.lanname = 'plpgsql'
+			LEFT JOIN pg_catalog.pg_trigger AS t ON t.tgfoid = p.oid AND NOT t.tgisinternal
+			WHERE (p.pronamespace = $1::regnamespace
+			       OR (p.pronamespace = 'bulwark'::regnamespace AND p.proname IN ($2, $3)))
+			  AND (p.prorettype <> 'pg_catalog.trigger'::pg_catalog.regtype OR t.tgrelid IS NOT NULL)
+		)
+		SELECT DISTINCT targets.fn::regprocedure::text || ': ' || c.level || ' ' || coalesce(c.sqlstate, '') || ' ' || c.message
+		FROM targets
+		CROSS JOIN LATERAL plpgsql_check_function_tb(targets.fn, targets.rel,
+			fatal_errors => false, extra_warnings => true, security_warnings => true) AS c
+		WHERE c.level IN ('error', 'warning', 'warning extra', 'security')`,
+		d.Schema, "trg_"+d.Machine+"_boundary", "trg_"+d.Machine+"_audit")
+	require.NoError(t, err)
+	findings, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Empty(t, findings)
+	var checked int
+	require.NoError(t, conn.QueryRow(ctx, `
+		SELECT count(*) FROM pg_catalog.pg_proc AS p WHERE p.pronamespace = $1::regnamespace`, d.Schema).Scan(&checked))
+	require.Greater(t, checked, len(d.Transitions), "the wrappers and the engine are in scope")
 }
 
 func cutPrefix(s, prefix string) (string, bool) {

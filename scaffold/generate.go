@@ -51,9 +51,6 @@ func Generate(d *Declaration, opts *Opts) ([]File, error) {
 		return nil, fmt.Errorf("generate: migration version %d is not between 1 and 99999", o.Version)
 	}
 	g := &generator{d: d, source: o.Source, version: o.Version}
-	if err := g.goNames(); err != nil {
-		return nil, err
-	}
 	files := []File{
 		{Path: path.Join("migrations", g.migrationName()+".sql"), Data: g.migration()},
 		{Path: path.Join("queries", d.Machine+".sql"), Data: g.queries()},
@@ -99,9 +96,9 @@ func (g *generator) wrapper(action string) string {
 	return g.d.Schema + "." + g.d.Machine + "_" + action
 }
 
-// goNames refuses a declaration whose distinct SQL names would become one
-// Go name.
-func (g *generator) goNames() error {
+// goNames returns a problem for each SQL name that would become the same
+// Go name as another.
+func (g *generator) goNames() []Problem {
 	seen := map[string]string{}
 	var problems []Problem
 	check := func(field, goName, sqlName string) {
@@ -119,13 +116,13 @@ func (g *generator) goNames() error {
 	for i, s := range g.d.States {
 		check(fmt.Sprintf("states[%d]", i), "State"+goName(s), s)
 	}
+	// The reads are queries too.
+	check("machine", g.queryName("get_by_id"), "the read get_by_id")
+	check("machine", g.queryName("list_by_state"), "the read list_by_state")
 	for _, a := range g.actions() {
 		check(a.field+".name", g.queryName(a.name), a.name)
 	}
-	if len(problems) > 0 {
-		return &ValidationError{Problems: problems}
-	}
-	return nil
+	return problems
 }
 
 // capabilityConst returns the Go constant of a capability: Can<Action>

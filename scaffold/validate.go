@@ -56,6 +56,11 @@ func (d *Declaration) Validate() error {
 	v.columns()
 	v.actions()
 	v.transitions()
+	if len(v.problems) == 0 {
+		// Only for names that are valid: the Go names of the generated
+		// constants and queries must not collide.
+		v.problems = (&generator{d: d}).goNames()
+	}
 	if len(v.problems) > 0 {
 		return &ValidationError{Problems: v.problems}
 	}

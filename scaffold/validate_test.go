@@ -29,9 +29,10 @@ func TestValidate(t *testing.T) {
 			d.Columns = append(d.Columns, scaffold.Column{Name: "note", Type: "text", Null: true})
 			d.Actions[1].Args = append(d.Actions[1].Args, "note")
 		}, "actions[1].args[2]", "p_note"},
-		"ArgUndeclared":       {func(d *scaffold.Declaration) { d.Actions[1].Args[0] = "amount" }, "actions[1].args[0]", "not a declared column"},
-		"ActorNotUUID":        {func(d *scaffold.Declaration) { d.Transitions[1].Actor = "description" }, "transitions[1].actor", "uuid"},
-		"CapabilityBadFormat": {func(d *scaffold.Declaration) { d.Capabilities[0].Name = "Expense.Create" }, "capabilities[0].name", "resource.action"},
+		"ActionNamedLikeARead": {func(d *scaffold.Declaration) { d.Transitions[0].Name = "get_by_id" }, "transitions[0].name", "Go name ExpenseGetByID"},
+		"ArgUndeclared":        {func(d *scaffold.Declaration) { d.Actions[1].Args[0] = "amount" }, "actions[1].args[0]", "not a declared column"},
+		"ActorNotUUID":         {func(d *scaffold.Declaration) { d.Transitions[1].Actor = "description" }, "transitions[1].actor", "uuid"},
+		"CapabilityBadFormat":  {func(d *scaffold.Declaration) { d.Capabilities[0].Name = "Expense.Create" }, "capabilities[0].name", "resource.action"},
 		"CapabilityEncodesCondition": {func(d *scaffold.Declaration) {
 			d.Capabilities[1].Name = "expense.edit_own"
 		}, "capabilities[1].name", "condition"},

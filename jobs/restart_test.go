@@ -36,7 +36,7 @@ func TestServerCrashRestart(t *testing.T) {
 	cfg, err := pgx.ParseConfig(adminURL)
 	require.NoError(t, err)
 	sqlDB := stdlib.OpenDB(*cfg)
-	_, err = schema.Up(ctx, sqlDB)
+	_, err = schema.Up(ctx, sqlDB, schema.Examples()...)
 	require.NoError(t, err)
 	require.NoError(t, sqlDB.Close())
 	conn, err := pgx.Connect(ctx, adminURL)

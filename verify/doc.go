@@ -154,10 +154,12 @@
 //     change of other columns made with both the boundary and the audit
 //     trigger disabled leaves version, log and state as they were, and
 //     shows nowhere.
-//   - migrations: every migration applied (per goose's version table) is
-//     known to the binary ([Opts].Migrations, by default bulwark's
-//     embedded ones) and has the checksum recorded when it was applied
-//     (bulwark.migration_checksums, written by schema.Up).
+//   - migrations: in each migration line (the core's always; River's and
+//     the articles' when their version tables exist; a team's own,
+//     [Opts].Lines, when given), every migration applied (per the line's
+//     goose version table) is one of the line's, and has the checksum
+//     recorded when it was applied (bulwark.migration_checksums, by line
+//     and version, written by schema.Up).
 //
 // # Errors
 //
@@ -165,7 +167,7 @@
 // returns an error only when it could not check: [ErrNotInstalled],
 // [ErrNoContract], [ErrNoRecord], or a [*CheckError] naming the check
 // whose query failed (typically a missing privilege). Run it as the migration role, or as a
-// login member of bulwark_app granted SELECT on goose's version table.
+// login member of bulwark_app granted SELECT on the lines' version tables.
 //
 // # JSON report
 //

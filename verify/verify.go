@@ -56,10 +56,6 @@ const roleOwner = "bulwark_owner"
 // roleEngine owns the code that writes guarded tables; it has no members.
 const roleEngine = "bulwark_engine"
 
-// defaultVersionTable is goose's version table as bulwark's migrations
-// create it.
-const defaultVersionTable = "public.goose_db_version"
-
 // Beginner is what [Run] needs of a database: *pgx.Conn and *pgxpool.Pool
 // both are.
 type Beginner interface {
@@ -74,14 +70,13 @@ type Opts struct {
 	// role (as `bulwark migrate up` does).
 	MigrationRoles []string
 
-	// Migrations are the migrations the binary knows, to compare with
-	// those the database applied. Nil means bulwark's embedded migrations
-	// ([schema.Checksums]).
-	Migrations []schema.Checksum
-
-	// VersionTable is goose's version table. Empty means
-	// public.goose_db_version.
-	VersionTable string
+	// Lines are the migration lines to check besides bulwark's own,
+	// typically a team's ([schema.Own]): each must have its version table,
+	// and every migration it applied must be one of the line's, with the
+	// checksum recorded when it was applied. The core's line is always
+	// checked, River's and the articles' when their version tables exist.
+	// A line here with a built-in line's name replaces it.
+	Lines []*schema.Line
 
 	// HistoryRows bounds the rows of one guarded table whose history the
 	// history check reads: a table with more (by its planner statistics)
@@ -189,6 +184,8 @@ var checks = []struct {
 type session struct {
 	tx   pgx.Tx
 	opts Opts
+	// lines are the migration lines the migrations check compares.
+	lines []migrationLine
 
 	// boundary lists the schemas behind the boundary: bulwark and those of
 	// the guarded tables.
@@ -241,18 +238,12 @@ func Run(ctx context.Context, db Beginner, opts *Opts) (*Report, error) {
 	if opts != nil {
 		o = *opts
 	}
-	if o.VersionTable == "" {
-		o.VersionTable = defaultVersionTable
-	}
 	if o.HistoryRows == 0 {
 		o.HistoryRows = DefaultHistoryRows
 	}
-	if o.Migrations == nil {
-		sums, err := schema.Checksums()
-		if err != nil {
-			return nil, fmt.Errorf("list migrations: %w", err)
-		}
-		o.Migrations = sums
+	lines, err := migrationLines(o.Lines)
+	if err != nil {
+		return nil, err
 	}
 
 	// Repeatable read: every check sees the same moment.
@@ -262,7 +253,7 @@ func Run(ctx context.Context, db Beginner, opts *Opts) (*Report, error) {
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 
-	s := &session{tx: tx, opts: o}
+	s := &session{tx: tx, opts: o, lines: lines}
 	report, err := s.run(ctx)
 	if err != nil {
 		return nil, err

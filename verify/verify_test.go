@@ -414,8 +414,6 @@ func TestVerify(t *testing.T) {
 		bundle := setup(t)
 		db := stdlib.OpenDB(*bundle.conn.Config())
 		t.Cleanup(func() { _ = db.Close() })
-		provider, err := schema.NewProvider(db)
-		require.NoError(t, err)
 
 		// Schema bulwark as an older bulwark left it: everything but the
 		// contract that constraints and migrations are verified against
@@ -428,7 +426,7 @@ func TestVerify(t *testing.T) {
 		require.ErrorIs(t, err, verify.ErrNoContract)
 		require.NoError(t, tx.Rollback(ctx))
 
-		_, err = provider.DownTo(ctx, 0)
+		_, err = schema.Reset(ctx, db, schema.Examples()...)
 		require.NoError(t, err)
 		_, err = verify.Run(ctx, bundle.conn, nil)
 		require.ErrorIs(t, err, verify.ErrNotInstalled)
@@ -479,7 +477,7 @@ func TestVerify(t *testing.T) {
 
 		bundle := setup(t)
 		// A login member of bulwark_app reads bulwark's tables and the
-		// catalogs, but not goose's version table.
+		// catalogs, but not the lines' goose version tables.
 		conn, err := pgx.Connect(ctx, pgtest.LoginAs(t, bundle.url, "bulwark_app"))
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = conn.Close(context.Background()) })
@@ -492,7 +490,7 @@ func TestVerify(t *testing.T) {
 		require.ErrorAs(t, err, &pgErr)
 		require.Equal(t, pgerrcode.InsufficientPrivilege, pgErr.Code)
 
-		exec(t, bundle, `GRANT SELECT ON public.goose_db_version TO bulwark_app`)
+		exec(t, bundle, `GRANT SELECT ON public.bulwark_core_version, public.bulwark_river_version, public.bulwark_articles_version TO bulwark_app`)
 		report, err := verify.Run(ctx, conn, &verify.Opts{MigrationRoles: drift.MigrationRoles(t, bundle.url, nil, tag)})
 		require.NoError(t, err)
 		require.Empty(t, report.Failures())

@@ -3,8 +3,8 @@
 //
 // Usage:
 //
-//	bulwark migrate up|down|status|redo [--database-url URL] [--no-verify] [--timeout D]
-//	bulwark verify [--database-url URL] [--format text|json] [--migration-role ROLE]... [--timeout D]
+//	bulwark migrate up|down|status|redo [--migrations DIR] [--with-river] [--with-examples] [--database-url URL] [--no-verify] [--timeout D]
+//	bulwark verify [--migrations DIR] [--database-url URL] [--format text|json] [--migration-role ROLE]... [--timeout D]
 //	bulwark demo [--database-url URL]
 //	bulwark bench [--database-url URL] [--duration D] [--clients 1,8,32] [--articles N] [--seed N] [--json]
 //	bulwark jobs [--database-url URL] [--retention-age D] [--max-workers N]
@@ -15,7 +15,11 @@
 // Exit status: 0 success, 1 a failure the command reports (drift, a
 // migration that failed, a demo step or a bench check that broke), 2 the
 // command could not run (bad flags, no connection, a deadline passed,
-// permission denied, a read-only database). Connecting gives up after
+// permission denied, a read-only database). migrate and verify take a
+// team's own migration directory with --migrations (or $BULWARK_MIGRATIONS),
+// recorded in its own version table (--version-table, default goose's
+// public.goose_db_version); demo and bench migrate bulwark with its
+// examples (River and the article domain). Connecting gives up after
 // db.DefaultConnectTimeout unless the URL sets connect_timeout; migrate
 // and verify also give up after --timeout.
 package main
@@ -41,7 +45,7 @@ func commands() []command {
 		{name: "demo", summary: "walk the story against a throwaway PostgreSQL; exit 0 when every layer behaves", run: runDemo},
 		{name: "jobs", summary: "run the background job worker (River) until SIGINT/SIGTERM", run: runJobs},
 		{name: "log", summary: "read, follow or check the audit trail (bulwark.transition_log), read-only", run: runLog},
-		{name: "migrate", summary: "apply or roll back the embedded migrations", run: runMigrate},
+		{name: "migrate", summary: "apply or roll back bulwark's migration lines and your own (--migrations)", run: runMigrate},
 		{name: "new", summary: "generate a domain's migration, queries and Go constants from a machine declaration", run: runNew},
 		{name: "verify", summary: "check that the enforcement boundary still holds in a live database", run: runVerify},
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/bulwarkdb/bulwark/sql/schema"
+	"github.com/bulwarkdb/bulwark/verify"
 )
 
 // defaultMigrateTimeout bounds a whole migrate run, the verify after it
@@ -29,8 +30,13 @@ var migrateSubcommands = []string{"up", "down", "status", "redo"}
 // migrateOpts are a migrate run's parsed flags.
 type migrateOpts struct {
 	databaseURL string
-	noVerify    bool
-	roles       []string
+	// lines are the lines to migrate, in order: the core, River and the
+	// articles as asked, the team's own last.
+	lines    []*schema.Line
+	noVerify bool
+	// own is the team's line, nil when --migrations is not given.
+	own   *schema.Line
+	roles []string
 }
 
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -40,9 +46,14 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	noVerify := fs.Bool("no-verify", false, "do not run bulwark verify after up or redo (not recommended)")
 	var roles roleList
 	fs.Var(&roles, "migration-role", "for the verify after up or redo: a login role allowed in bulwark_owner (repeatable; default: the connecting role)")
+	withRiver := fs.Bool("with-river", false, "also River's tables (schema river), for job runners")
+	withExamples := fs.Bool("with-examples", false, "also River's tables and the article reference domain (schema app), for the demo and the bench")
+	own := addOwnLineFlags(fs)
 	timeout := timeoutFlag(fs, defaultMigrateTimeout)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: bulwark migrate up|down|status|redo [--database-url URL] [--no-verify] [--migration-role ROLE]... [--timeout D]")
+		fmt.Fprintln(stderr, "Usage: bulwark migrate up|down|status|redo [--migrations DIR [--version-table T] [--line-name N]] [--with-river] [--with-examples] [--database-url URL] [--no-verify] [--migration-role ROLE]... [--timeout D]")
+		fmt.Fprintln(stderr, "Lines, in order: bulwark's core (always), River (--with-river), the article domain (--with-examples), yours (--migrations).")
+		fmt.Fprintln(stderr, "up applies every line; down and redo act on the newest migration of the last line given that has one applied.")
 		fmt.Fprintln(stderr, "up and redo then run bulwark verify and fail (exit 1) when the enforcement boundary is weakened.")
 		fmt.Fprintln(stderr, "status, down and redo on a database never migrated say so and change nothing (exit 0).")
 		fs.PrintDefaults()
@@ -66,10 +77,24 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := checkTimeout(*timeout); err != nil {
 		return err
 	}
+	ownLine, err := own.line()
+	if err != nil {
+		return err
+	}
 	if *databaseURL == "" {
 		return &exitError{code: exitUsage, err: errors.New("no database: pass --database-url or set DATABASE_URL")}
 	}
-	opts := &migrateOpts{databaseURL: *databaseURL, noVerify: *noVerify, roles: roles}
+	lines := []*schema.Line{schema.Core()}
+	if *withRiver || *withExamples {
+		lines = append(lines, schema.River())
+	}
+	if *withExamples {
+		lines = append(lines, schema.Articles())
+	}
+	if ownLine != nil {
+		lines = append(lines, ownLine)
+	}
+	opts := &migrateOpts{databaseURL: *databaseURL, lines: lines, noVerify: *noVerify, own: ownLine, roles: roles}
 	return withDeadline(ctx, *timeout, func(ctx context.Context) error {
 		return migrate(ctx, sub, opts, stdout, stderr)
 	})
@@ -85,23 +110,22 @@ func migrate(ctx context.Context, sub string, opts *migrateOpts, stdout, stderr 
 	if err := db.PingContext(ctx); err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("connect: %w", err)}
 	}
-	// Every provider method creates goose's version table when it is
-	// missing, even Status: ask the catalog first, so that reading or
-	// rolling back a database that was never migrated writes nothing.
-	migrated, err := schema.Migrated(ctx, db)
+	core := opts.lines[0]
+	// Every goose provider method creates its version table when it is
+	// missing, even Status: ask the catalog first (schema.Status and
+	// schema.Down do too), so that reading or rolling back a database that
+	// was never migrated writes nothing.
+	migrated, err := core.Migrated(ctx, db)
 	if err != nil {
 		return fmt.Errorf("migrate %s: %w", sub, err)
 	}
-	provider, err := schema.NewProvider(db)
-	if err != nil {
-		return err
-	}
+	notMigrated := "not migrated: " + core.VersionTable() + " does not exist"
 
 	switch sub {
 	case "up":
 		// schema.Up also records the checksums verify compares.
-		results, err := schema.Up(ctx, db)
-		printResults(stdout, results)
+		results, err := schema.Up(ctx, db, opts.lines...)
+		printResults(stdout, opts.lines, results)
 		if err != nil {
 			return fmt.Errorf("migrate up: %w", err)
 		}
@@ -109,102 +133,106 @@ func migrate(ctx context.Context, sub string, opts *migrateOpts, stdout, stderr 
 			fmt.Fprintln(stdout, "no pending migrations")
 		}
 		return verifyAfterMigrate(ctx, opts, stdout, stderr)
-	case "down":
+	case "down", "redo":
+		what := map[string]string{"down": "roll back", "redo": "redo"}[sub]
 		if !migrated {
-			fmt.Fprintln(stdout, notMigrated+": nothing to roll back")
+			fmt.Fprintf(stdout, "%s: nothing to %s\n", notMigrated, what)
 			return nil
 		}
-		// What the boundary holds before, so that the record follows what
-		// the rollback changes and nothing else (verify compares with it).
-		before, err := schema.SnapshotBoundary(ctx, db)
+		line, err := newestLine(ctx, db, opts.lines)
 		if err != nil {
-			return fmt.Errorf("migrate down: %w", err)
+			return fmt.Errorf("migrate %s: %w", sub, err)
 		}
-		result, err := provider.Down(ctx)
-		if errors.Is(err, goose.ErrNoNextVersion) {
-			fmt.Fprintln(stdout, "no migration is applied: nothing to roll back")
+		if line == nil {
+			fmt.Fprintf(stdout, "no migration is applied: nothing to %s\n", what)
 			return nil
 		}
-		if result != nil {
-			printResults(stdout, []*goose.MigrationResult{result})
+		var results []*schema.MigrationResult
+		if sub == "down" {
+			var r *schema.MigrationResult
+			r, err = schema.Down(ctx, db, line)
+			if r != nil {
+				results = append(results, r)
+			}
+		} else {
+			results, err = schema.Redo(ctx, db, line)
 		}
-		if err != nil {
-			return fmt.Errorf("migrate down: %w", err)
-		}
-		// Forget the checksum of what was rolled back, so that applying it
-		// again records it afresh.
-		if err := schema.RecordChecksums(ctx, db, provider, nil); err != nil {
-			return fmt.Errorf("migrate down: %w", err)
-		}
-		if err := schema.RecordBoundary(ctx, db, before); err != nil {
-			return fmt.Errorf("migrate down: %w", err)
-		}
-	case "redo":
-		if !migrated {
-			fmt.Fprintln(stdout, notMigrated+": nothing to redo")
+		printResults(stdout, opts.lines, results)
+		if errors.Is(err, schema.ErrNothingApplied) {
+			// Rolled back by another process meanwhile.
+			fmt.Fprintf(stdout, "no migration is applied: nothing to %s\n", what)
 			return nil
 		}
-		before, err := schema.SnapshotBoundary(ctx, db)
-		if err != nil {
-			return fmt.Errorf("migrate redo: %w", err)
-		}
-		down, err := provider.Down(ctx)
-		if errors.Is(err, goose.ErrNoNextVersion) {
-			fmt.Fprintln(stdout, "no migration is applied: nothing to redo")
-			return nil
-		}
-		if down != nil {
-			printResults(stdout, []*goose.MigrationResult{down})
+		var dependent *schema.DependentError
+		if errors.As(err, &dependent) {
+			return &exitError{code: exitUsage, err: fmt.Errorf("migrate %s: %w (%s)", sub, err, dependentHint(dependent.Dependent))}
 		}
 		if err != nil {
-			return fmt.Errorf("migrate redo (down): %w", err)
+			return fmt.Errorf("migrate %s: %w", sub, err)
 		}
-		up, err := provider.UpByOne(ctx)
-		if up != nil {
-			printResults(stdout, []*goose.MigrationResult{up})
+		if sub == "redo" {
+			return verifyAfterMigrate(ctx, opts, stdout, stderr)
 		}
-		if err != nil {
-			return fmt.Errorf("migrate redo (up): %w", err)
-		}
-		if err := schema.RecordChecksums(ctx, db, provider, []*goose.MigrationResult{up}); err != nil {
-			return fmt.Errorf("migrate redo: %w", err)
-		}
-		if err := schema.RecordBoundary(ctx, db, before); err != nil {
-			return fmt.Errorf("migrate redo: %w", err)
-		}
-		return verifyAfterMigrate(ctx, opts, stdout, stderr)
 	case "status":
 		if !migrated {
 			fmt.Fprintln(stdout, notMigrated+"; `bulwark migrate up` applies:")
-			var statuses []*goose.MigrationStatus
-			for _, src := range provider.ListSources() {
-				statuses = append(statuses, &goose.MigrationStatus{Source: src, State: goose.StatePending})
-			}
-			return printStatus(stdout, statuses)
 		}
-		statuses, err := provider.Status(ctx)
+		statuses, err := schema.Status(ctx, db, opts.lines...)
 		if err != nil {
 			return fmt.Errorf("migrate status: %w", err)
 		}
-		return printStatus(stdout, statuses)
+		return printStatus(stdout, opts.lines, statuses)
 	}
 	return nil
 }
 
-// notMigrated opens what migrate says about a database that was never
-// migrated.
-const notMigrated = "not migrated: " + schema.VersionTable + " does not exist"
+// newestLine returns the last of lines that has an applied migration, nil
+// when none has.
+func newestLine(ctx context.Context, db *sql.DB, lines []*schema.Line) (*schema.Line, error) {
+	statuses, err := schema.Status(ctx, db, lines...)
+	if err != nil {
+		return nil, err
+	}
+	var newest *schema.Line
+	for _, s := range statuses {
+		if s.State == goose.StateApplied {
+			newest = lineNamed(lines, s.Line)
+		}
+	}
+	return newest, nil
+}
+
+// dependentHint says which flag brings the dependent line into the run.
+func dependentHint(line string) string {
+	switch line {
+	case schema.LineRiver:
+		return "pass --with-river to roll River back first"
+	case schema.LineArticles:
+		return "pass --with-examples to roll the article domain back first"
+	}
+	return "pass that line's --migrations DIR to roll it back first"
+}
+
+// lineNamed returns the line of lines named name, nil if none is.
+func lineNamed(lines []*schema.Line, name string) *schema.Line {
+	for _, l := range lines {
+		if l.Name() == name {
+			return l
+		}
+	}
+	return nil
+}
 
 // printStatus writes one row per migration.
-func printStatus(w io.Writer, statuses []*goose.MigrationStatus) error {
+func printStatus(w io.Writer, lines []*schema.Line, statuses []*schema.MigrationStatus) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "VERSION\tSTATE\tAPPLIED AT\tFILE")
+	fmt.Fprintln(tw, "LINE\tVERSION\tSTATE\tAPPLIED AT\tFILE")
 	for _, s := range statuses {
 		applied := "-"
 		if !s.AppliedAt.IsZero() {
 			applied = s.AppliedAt.UTC().Format("2006-01-02 15:04:05Z")
 		}
-		fmt.Fprintf(tw, "%05d\t%s\t%s\t%s\n", s.Source.Version, s.State, applied, sourceName(s.Source))
+		fmt.Fprintf(tw, "%s\t%05d\t%s\t%s\t%s\n", s.Line, s.Source.Version, s.State, applied, sourceName(lineNamed(lines, s.Line), s.Source))
 	}
 	return tw.Flush()
 }
@@ -220,7 +248,11 @@ func verifyAfterMigrate(ctx context.Context, opts *migrateOpts, stdout, stderr i
 	}
 	fmt.Fprintln(stdout)
 	fmt.Fprintln(stdout, "verify:")
-	err := verifyDatabase(ctx, opts.databaseURL, "text", opts.roles, stdout)
+	vopts := &verify.Opts{MigrationRoles: opts.roles}
+	if opts.own != nil {
+		vopts.Lines = []*schema.Line{opts.own}
+	}
+	err := verifyWith(ctx, opts.databaseURL, "text", vopts, stdout)
 	var exitErr *exitError
 	if errors.As(err, &exitErr) && exitErr.code == exitDrift {
 		return &exitError{code: exitDrift, err: fmt.Errorf("migrated, but %w", exitErr.err)}
@@ -236,7 +268,7 @@ func openSQL(url string) (*sql.DB, error) {
 	return stdlib.OpenDB(*cfg), nil
 }
 
-func printResults(w io.Writer, results []*goose.MigrationResult) {
+func printResults(w io.Writer, lines []*schema.Line, results []*schema.MigrationResult) {
 	for _, r := range results {
 		direction := "up"
 		if r.Direction == "down" {
@@ -246,21 +278,22 @@ func printResults(w io.Writer, results []*goose.MigrationResult) {
 		if r.Error != nil {
 			status = "FAILED"
 		}
-		fmt.Fprintf(w, "%-4s %05d %-40s %-6s %s\n", direction, r.Source.Version, sourceName(r.Source), status, r.Duration.Round(1e6))
+		fmt.Fprintf(w, "%-4s %-8s %05d %-40s %-6s %s\n", direction, r.Line, r.Source.Version, sourceName(lineNamed(lines, r.Line), r.Source), status, r.Duration.Round(1e6))
 	}
 }
 
-// sourceName names a migration: its file, or, for a Go migration, what it
-// installs (its recorded checksum marker).
-func sourceName(src *goose.Source) string {
+// sourceName names a migration of line: its file, or, for a Go migration,
+// what it installs (its recorded checksum marker).
+func sourceName(line *schema.Line, src *goose.Source) string {
 	if src.Path != "" {
 		return src.Path
 	}
-	sums, err := schema.Checksums()
-	if err == nil {
-		for _, c := range sums {
-			if c.Version == src.Version {
-				return "(Go) " + c.Sum
+	if line != nil {
+		if sums, err := line.Checksums(); err == nil {
+			for _, c := range sums {
+				if c.Version == src.Version {
+					return "(Go) " + c.Sum
+				}
 			}
 		}
 	}

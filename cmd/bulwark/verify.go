@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/bulwarkdb/bulwark/sql/schema"
 	"github.com/bulwarkdb/bulwark/verify"
 )
 
@@ -25,15 +26,17 @@ const defaultVerifyTimeout = 5 * time.Minute
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	databaseURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "PostgreSQL URL (default $DATABASE_URL); the migration role, or a member of bulwark_app that may read goose_db_version")
+	databaseURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "PostgreSQL URL (default $DATABASE_URL); the migration role, or a member of bulwark_app that may read the lines' version tables")
 	format := fs.String("format", "text", "output format: text or json")
 	var roles roleList
 	fs.Var(&roles, "migration-role", "a login role allowed in bulwark_owner because it runs migrations (repeatable; default: the connecting role)")
 	historyRows := fs.Int("history-rows", verify.DefaultHistoryRows, "the most rows of one guarded table whose history is checked; a larger table is checked on a random sample of that many (-1: every row)")
+	own := addOwnLineFlags(fs)
 	timeout := timeoutFlag(fs, defaultVerifyTimeout)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: bulwark verify [--database-url URL] [--format text|json] [--migration-role ROLE]... [--history-rows N] [--timeout D]")
+		fmt.Fprintln(stderr, "Usage: bulwark verify [--migrations DIR [--version-table T] [--line-name N]] [--database-url URL] [--format text|json] [--migration-role ROLE]... [--history-rows N] [--timeout D]")
 		fmt.Fprintln(stderr, "Checks that the enforcement boundary still holds. Exit 0: it holds; 1: drift; 2: could not check.")
+		fmt.Fprintln(stderr, "The migrations checked: bulwark's core always, River's and the article domain's when migrated, yours with --migrations.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -52,24 +55,25 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *historyRows == 0 || *historyRows < -1 {
 		return &exitError{code: exitUsage, err: fmt.Errorf("--history-rows must be positive, or -1 for every row (got %d)", *historyRows)}
 	}
+	ownLine, err := own.line()
+	if err != nil {
+		return err
+	}
 	if *databaseURL == "" {
 		return &exitError{code: exitUsage, err: errors.New("no database: pass --database-url or set DATABASE_URL")}
 	}
 	opts := &verify.Opts{HistoryRows: *historyRows, MigrationRoles: roles}
+	if ownLine != nil {
+		opts.Lines = []*schema.Line{ownLine}
+	}
 	return withDeadline(ctx, *timeout, func(ctx context.Context) error {
 		return verifyWith(ctx, *databaseURL, *format, opts, stdout)
 	})
 }
 
-// verifyDatabase runs verify with the default options and the migration
-// roles roles against url, and writes the report to stdout. It returns an
-// exitError with exitDrift on drift and exitUsage when the check could not
-// run.
-func verifyDatabase(ctx context.Context, url, format string, roles []string, stdout io.Writer) error {
-	return verifyWith(ctx, url, format, &verify.Opts{MigrationRoles: roles}, stdout)
-}
-
-// verifyWith is [verifyDatabase] with opts.
+// verifyWith runs verify with opts against url, and writes the report to
+// stdout. It returns an exitError with exitDrift on drift and exitUsage
+// when the check could not run.
 func verifyWith(ctx context.Context, url, format string, opts *verify.Opts, stdout io.Writer) error {
 	cfg, err := pgxConfig(url)
 	if err != nil {

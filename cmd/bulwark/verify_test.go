@@ -7,12 +7,10 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/stretchr/testify/require"
 
 	"github.com/bulwarkdb/bulwark/internal/drift"
 	"github.com/bulwarkdb/bulwark/internal/pgtest"
-	"github.com/bulwarkdb/bulwark/sql/schema"
 )
 
 // driftTag names this package's owner-drift login role (see drift.Apply).
@@ -116,14 +114,7 @@ func TestVerifyCommand(t *testing.T) {
 		t.Parallel()
 
 		url := pgtest.NewDatabase(t)
-		cfg, err := pgx.ParseConfig(url)
-		require.NoError(t, err)
-		db := stdlib.OpenDB(*cfg)
-		t.Cleanup(func() { _ = db.Close() })
-		provider, err := schema.NewProvider(db)
-		require.NoError(t, err)
-		_, err = provider.DownTo(context.Background(), 0)
-		require.NoError(t, err)
+		resetAll(t, url)
 
 		res := runCLI(t, "verify", "--database-url", url)
 		require.Equal(t, exitUsage, res.code)
@@ -199,20 +190,40 @@ func TestMigrateVerifies(t *testing.T) {
 		t.Parallel()
 
 		url := pgtest.NewDatabase(t)
-		cfg, err := pgx.ParseConfig(url)
-		require.NoError(t, err)
-		db := stdlib.OpenDB(*cfg)
-		t.Cleanup(func() { _ = db.Close() })
-		provider, err := schema.NewProvider(db)
-		require.NoError(t, err)
-		_, err = provider.DownTo(ctx, 0)
-		require.NoError(t, err)
+		resetAll(t, url)
 
+		res := runCLI(t, append([]string{"migrate", "up", "--with-examples", "--database-url", url}, roleFlags(t, url, nil)...)...)
+		require.Equal(t, 0, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
+		require.Regexp(t, `(?m)^up +core +00001 00001_bulwark_core\.sql +ok`, res.stdout)
+		require.Regexp(t, `(?m)^up +river +00001 \(Go\) go:river-schema-\d+-grants-\d+ +ok`, res.stdout)
+		require.Regexp(t, `(?m)^up +articles +00002 00002_article_schedules\.sql +ok`, res.stdout)
+		require.Regexp(t, `(?m)^ok: all \d+ checks passed`, res.stdout)
+	})
+
+	// By default, migrate up installs the core only: no River, no
+	// article domain.
+	t.Run("CoreOnly", func(t *testing.T) {
+		t.Parallel()
+
+		url := emptyDatabase(t)
 		res := runCLI(t, append([]string{"migrate", "up", "--database-url", url}, roleFlags(t, url, nil)...)...)
 		require.Equal(t, 0, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
-		require.Regexp(t, `(?m)^up +00001 00001_bulwark_core\.sql +ok`, res.stdout)
-		require.Regexp(t, `(?m)^up +00004 00004_article_schedules\.sql +ok`, res.stdout)
+		require.Regexp(t, `(?m)^up +core +00001 00001_bulwark_core\.sql +ok`, res.stdout)
+		require.NotRegexp(t, `(?m)^up +(river|articles) `, res.stdout)
 		require.Regexp(t, `(?m)^ok: all \d+ checks passed`, res.stdout)
+		var schemas int
+		require.NoError(t, openSQLT(t, url).QueryRowContext(ctx,
+			`SELECT count(*) FROM pg_catalog.pg_namespace WHERE nspname IN ('app', 'river')`).Scan(&schemas))
+		require.Zero(t, schemas)
+
+		// River comes with --with-river, the articles with --with-examples.
+		res = runCLI(t, append([]string{"migrate", "up", "--with-river", "--database-url", url}, roleFlags(t, url, nil)...)...)
+		require.Equal(t, 0, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
+		require.Regexp(t, `(?m)^up +river +00001 `, res.stdout)
+		require.NotRegexp(t, `(?m)^up +(core|articles) `, res.stdout)
+		res = runCLI(t, append([]string{"migrate", "up", "--with-examples", "--database-url", url}, roleFlags(t, url, nil)...)...)
+		require.Equal(t, 0, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
+		require.Regexp(t, `(?m)^up +articles +00001 `, res.stdout)
 	})
 
 	t.Run("FailsWhenTheBoundaryIsWeakened", func(t *testing.T) {
@@ -244,9 +255,9 @@ func TestMigrateVerifies(t *testing.T) {
 		t.Parallel()
 
 		url := pgtest.NewDatabase(t)
-		res := runCLI(t, "migrate", "down", "--database-url", url)
+		res := runCLI(t, "migrate", "down", "--with-examples", "--database-url", url)
 		require.Equal(t, 0, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
-		require.Regexp(t, `(?m)^down +\d{5} `, res.stdout)
+		require.Regexp(t, `(?m)^down +articles +\d{5} `, res.stdout)
 		res = runCLI(t, append([]string{"verify", "--database-url", url}, roleFlags(t, url, nil)...)...)
 		require.Equal(t, 0, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
 	})
@@ -255,10 +266,10 @@ func TestMigrateVerifies(t *testing.T) {
 		t.Parallel()
 
 		url := pgtest.NewDatabase(t)
-		res := runCLI(t, append([]string{"migrate", "redo", "--database-url", url}, roleFlags(t, url, nil)...)...)
+		res := runCLI(t, append([]string{"migrate", "redo", "--with-examples", "--database-url", url}, roleFlags(t, url, nil)...)...)
 		require.Equal(t, 0, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
-		require.Regexp(t, `(?m)^down +\d{5} `, res.stdout)
-		require.Regexp(t, `(?m)^up +\d{5} `, res.stdout)
+		require.Regexp(t, `(?m)^down +articles +\d{5} `, res.stdout)
+		require.Regexp(t, `(?m)^up +articles +\d{5} `, res.stdout)
 		require.Regexp(t, `(?m)^ok: all \d+ checks passed`, res.stdout)
 	})
 }

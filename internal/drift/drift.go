@@ -410,14 +410,14 @@ func Fixtures() []Fixture {
 			SQL: []string{`
 				BEGIN;
 				SELECT bulwark.maintenance_begin('drift: a migration file was edited after it ran');
-				UPDATE bulwark.migration_checksums SET checksum = 'sha256:' || pg_catalog.repeat('0', 64) WHERE version = 2;
+				UPDATE bulwark.migration_checksums SET checksum = 'sha256:' || pg_catalog.repeat('0', 64) WHERE line = 'articles' AND version = 1;
 				COMMIT`},
-			Want: []string{"migrations 00002_article_workflow.sql"},
+			Want: []string{"migrations articles/00001_article_workflow.sql"},
 		},
 		{
 			Name: "MigrationVersionUnknown",
-			SQL:  []string{`INSERT INTO public.goose_db_version (version_id, is_applied) VALUES (99999, true)`},
-			Want: []string{"migrations version 99999"},
+			SQL:  []string{`INSERT INTO public.bulwark_core_version (version_id, is_applied) VALUES (99999, true)`},
+			Want: []string{"migrations core version 99999"},
 		},
 		{
 			Name: "PolicyAdded",

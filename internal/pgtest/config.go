@@ -46,31 +46,35 @@ func (m *Migration) templateName() (string, error) {
 	return templatePrefix + hex.EncodeToString(h[:])[:12], nil
 }
 
-// KitMigration returns the Migration of bulwark's own migrations: every
-// migration of package schema, applied with [schema.Up], keyed by a hash of
-// their files and of the checksums recorded for Go migrations (which have
-// no file).
+// KitMigration returns the Migration of bulwark's own migrations: the
+// lines its tests use ([schema.Examples]: the core, River and the article
+// domain), applied with [schema.Up], keyed by a hash of each line's files
+// and of the checksums recorded for its Go migrations (which have no file).
 func KitMigration() (*Migration, error) {
-	hash, err := schemaHash(schema.FS())
-	if err != nil {
-		return nil, err
-	}
-	sums, err := schema.Checksums()
-	if err != nil {
-		return nil, err
-	}
 	key := sha256.New()
-	fmt.Fprint(key, hash)
-	for _, s := range sums {
-		fmt.Fprintf(key, "\x00%d=%s", s.Version, s.Sum)
+	for _, l := range schema.Examples() {
+		if l.FS() != nil {
+			hash, err := schemaHash(l.FS())
+			if err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(key, "%s\x00%s\x00", l.Name(), hash)
+		}
+		sums, err := l.Checksums()
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range sums {
+			fmt.Fprintf(key, "\x00%s/%d=%s", s.Line, s.Version, s.Sum)
+		}
 	}
 	return &Migration{
 		Key: "bulwark:" + hex.EncodeToString(key.Sum(nil)),
 		MigrateFunc: func(ctx context.Context, db *sql.DB) error {
-			// schema.Up, not the provider's Up: it also records the
+			// schema.Up, not the providers' Up: it also records the
 			// migrations' checksums, which bulwark verify compares with
 			// the files.
-			_, err := schema.Up(ctx, db)
+			_, err := schema.Up(ctx, db, schema.Examples()...)
 			return err
 		},
 	}, nil

@@ -61,7 +61,7 @@ func TestEmptyDatabase(t *testing.T) {
 		var schema, versions *string
 		require.NoError(t, conn.QueryRow(ctx, `
 			SELECT pg_catalog.to_regnamespace('bulwark')::text,
-			       pg_catalog.to_regclass('public.goose_db_version')::text`).Scan(&schema, &versions))
+			       pg_catalog.to_regclass('public.bulwark_core_version')::text`).Scan(&schema, &versions))
 		require.Nil(t, schema)
 		require.Nil(t, versions)
 
@@ -204,9 +204,9 @@ func requireEmptySearchPath(ctx context.Context, t *testing.T, q querier) {
 
 	// A failed statement would abort a transaction: probe without one.
 	var table *string
-	require.NoError(t, q.QueryRow(ctx, "SELECT pg_catalog.to_regclass('goose_db_version')::text").Scan(&table))
+	require.NoError(t, q.QueryRow(ctx, "SELECT pg_catalog.to_regclass('bulwark_core_version')::text").Scan(&table))
 	require.Nil(t, table, "unqualified name resolved")
-	require.NoError(t, q.QueryRow(ctx, "SELECT pg_catalog.to_regclass('public.goose_db_version')::text").Scan(&table))
+	require.NoError(t, q.QueryRow(ctx, "SELECT pg_catalog.to_regclass('public.bulwark_core_version')::text").Scan(&table))
 	require.NotNil(t, table)
 }
 
@@ -216,7 +216,7 @@ func requireMigrated(ctx context.Context, t *testing.T, q querier) {
 
 	var version int64
 	require.NoError(t, q.QueryRow(ctx,
-		"SELECT max(version_id) FROM public.goose_db_version WHERE is_applied").Scan(&version))
+		"SELECT max(version_id) FROM public.bulwark_core_version WHERE is_applied").Scan(&version))
 	require.Positive(t, version)
 
 	var schema *string

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"strings"
 	"testing"
@@ -22,23 +23,33 @@ import (
 func TestChecksums(t *testing.T) {
 	t.Parallel()
 
-	sums, err := schema.Checksums()
-	require.NoError(t, err)
+	for _, line := range schema.Examples() {
+		t.Run(line.Name(), func(t *testing.T) {
+			t.Parallel()
 
-	files, err := fs.Glob(schema.FS(), "*.sql")
-	require.NoError(t, err)
-	var sqlSums int
-	for _, s := range sums {
-		if s.Sum == schema.ChecksumGo || strings.HasPrefix(s.Sum, "go:") {
-			continue
-		}
-		sqlSums++
-		raw, err := fs.ReadFile(schema.FS(), s.Path)
-		require.NoError(t, err)
-		h := sha256.Sum256(raw)
-		require.Equal(t, "sha256:"+hex.EncodeToString(h[:]), s.Sum, s.Path)
+			sums, err := line.Checksums()
+			require.NoError(t, err)
+			require.NotEmpty(t, sums)
+			var files []string
+			if line.FS() != nil {
+				files, err = fs.Glob(line.FS(), "*.sql")
+				require.NoError(t, err)
+			}
+			var sqlSums int
+			for _, s := range sums {
+				require.Equal(t, line.Name(), s.Line)
+				if s.Sum == schema.ChecksumGo || strings.HasPrefix(s.Sum, "go:") {
+					continue
+				}
+				sqlSums++
+				raw, err := fs.ReadFile(line.FS(), s.Path)
+				require.NoError(t, err)
+				h := sha256.Sum256(raw)
+				require.Equal(t, "sha256:"+hex.EncodeToString(h[:]), s.Sum, s.Path)
+			}
+			require.Equal(t, len(files), sqlSums, "every SQL file has a checksum")
+		})
 	}
-	require.Equal(t, len(files), sqlSums, "every SQL file has a checksum")
 }
 
 func TestRecordChecksums(t *testing.T) {
@@ -60,59 +71,67 @@ func TestRecordChecksums(t *testing.T) {
 		return &testBundle{conn: conn, url: url}
 	}
 
-	recorded := func(t *testing.T, conn *pgx.Conn) map[int64]string {
+	// recorded returns the record as "line/version" -> checksum.
+	recorded := func(t *testing.T, conn *pgx.Conn) map[string]string {
 		t.Helper()
-		rows, err := conn.Query(ctx, `SELECT version, checksum FROM bulwark.migration_checksums`)
+		rows, err := conn.Query(ctx, `SELECT line || '/' || version, checksum FROM bulwark.migration_checksums`)
 		require.NoError(t, err)
-		got := map[int64]string{}
-		var version int64
-		var sum string
-		_, err = pgx.ForEachRow(rows, []any{&version, &sum}, func() error {
-			got[version] = sum
+		got := map[string]string{}
+		var key, sum string
+		_, err = pgx.ForEachRow(rows, []any{&key, &sum}, func() error {
+			got[key] = sum
 			return nil
 		})
 		require.NoError(t, err)
 		return got
 	}
 
+	want := func(t *testing.T) map[string]string {
+		t.Helper()
+		out := map[string]string{}
+		for _, line := range schema.Examples() {
+			sums, err := line.Checksums()
+			require.NoError(t, err)
+			for _, s := range sums {
+				out[fmt.Sprintf("%s/%d", s.Line, s.Version)] = s.Sum
+			}
+		}
+		return out
+	}
+
 	// tamper changes a recorded checksum the way an operator would.
-	tamper := func(t *testing.T, conn *pgx.Conn, version int64) {
+	tamper := func(t *testing.T, conn *pgx.Conn, line string, version int64) {
 		t.Helper()
 		tx, err := conn.Begin(ctx)
 		require.NoError(t, err)
 		defer func() { _ = tx.Rollback(ctx) }()
 		_, err = tx.Exec(ctx, `SELECT bulwark.maintenance_begin('test: tamper with a checksum')`)
 		require.NoError(t, err)
-		_, err = tx.Exec(ctx, `
+		tag, err := tx.Exec(ctx, `
 			UPDATE bulwark.migration_checksums
 			SET checksum = 'sha256:' || pg_catalog.repeat('0', 64)
-			WHERE version = $1`, version)
+			WHERE line = $1 AND version = $2`, line, version)
 		require.NoError(t, err)
+		require.EqualValues(t, 1, tag.RowsAffected())
 		require.NoError(t, tx.Commit(ctx))
 	}
 
-	t.Run("RecordsEveryMigrationOnUp", func(t *testing.T) {
+	t.Run("RecordsEveryMigrationOfEveryLineOnUp", func(t *testing.T) {
 		t.Parallel()
 
 		bundle := setup(t)
-		sums, err := schema.Checksums()
-		require.NoError(t, err)
-		want := map[int64]string{}
-		for _, s := range sums {
-			want[s.Version] = s.Sum
-		}
-		require.Equal(t, want, recorded(t, bundle.conn))
+		require.Equal(t, want(t), recorded(t, bundle.conn))
 	})
 
 	t.Run("KeepsTheFirstRecordOfAnEarlierMigration", func(t *testing.T) {
 		t.Parallel()
 
 		bundle := setup(t)
-		tamper(t, bundle.conn, 2)
+		tamper(t, bundle.conn, schema.LineArticles, 1)
 
-		_, err := schema.Up(ctx, openDB(t, bundle.url))
+		_, err := schema.Up(ctx, openDB(t, bundle.url), schema.Examples()...)
 		require.NoError(t, err)
-		require.Equal(t, "sha256:"+strings.Repeat("0", 64), recorded(t, bundle.conn)[2],
+		require.Equal(t, "sha256:"+strings.Repeat("0", 64), recorded(t, bundle.conn)["articles/1"],
 			"a later up must not launder a changed file")
 	})
 
@@ -120,37 +139,53 @@ func TestRecordChecksums(t *testing.T) {
 		t.Parallel()
 
 		bundle := setup(t)
-		tamper(t, bundle.conn, 2)
+		tamper(t, bundle.conn, schema.LineArticles, 1)
+		tamper(t, bundle.conn, schema.LineCore, 1)
 
 		db := openDB(t, bundle.url)
-		provider, err := schema.NewProvider(db)
+		articles := schema.Articles()
+		provider, err := articles.NewProvider(db)
 		require.NoError(t, err)
-		ran := []*goose.MigrationResult{{Source: &goose.Source{Type: goose.TypeSQL, Version: 2}, Direction: "up"}}
-		require.NoError(t, schema.RecordChecksums(ctx, db, provider, ran))
+		ran := []*goose.MigrationResult{{Source: &goose.Source{Type: goose.TypeSQL, Version: 1}, Direction: "up"}}
+		require.NoError(t, schema.RecordChecksums(ctx, db, articles, provider, ran))
 
-		sums, err := schema.Checksums()
-		require.NoError(t, err)
-		for _, s := range sums {
-			if s.Version == 2 {
-				require.Equal(t, s.Sum, recorded(t, bundle.conn)[2])
-			}
-		}
+		got := recorded(t, bundle.conn)
+		require.Equal(t, want(t)["articles/1"], got["articles/1"])
+		require.Equal(t, "sha256:"+strings.Repeat("0", 64), got["core/1"], "another line's version 1 is another migration")
 	})
 
-	t.Run("SkipsADatabaseWithoutChecksums", func(t *testing.T) {
+	t.Run("ForgetsWhatWasRolledBack", func(t *testing.T) {
 		t.Parallel()
 
 		bundle := setup(t)
 		db := openDB(t, bundle.url)
-		provider, err := schema.NewProvider(db)
+		_, err := schema.DownTo(ctx, db, schema.Articles(), 1)
 		require.NoError(t, err)
-		_, err = provider.DownTo(ctx, 4)
-		require.NoError(t, err)
-		require.NoError(t, schema.RecordChecksums(ctx, db, provider, nil))
+		got := recorded(t, bundle.conn)
+		require.Contains(t, got, "articles/1")
+		require.NotContains(t, got, "articles/2")
+		require.Contains(t, got, "core/2", "other lines keep theirs")
 
-		_, err = schema.Up(ctx, db)
+		_, err = schema.Up(ctx, db, schema.Examples()...)
 		require.NoError(t, err)
-		require.Len(t, recorded(t, bundle.conn), len(provider.ListSources()))
+		require.Equal(t, want(t), recorded(t, bundle.conn))
+	})
+
+	t.Run("SkipsADatabaseWithoutTheCore", func(t *testing.T) {
+		t.Parallel()
+
+		bundle := setup(t)
+		db := openDB(t, bundle.url)
+		_, err := schema.Reset(ctx, db, schema.Examples()...)
+		require.NoError(t, err)
+		core := schema.Core()
+		provider, err := core.NewProvider(db)
+		require.NoError(t, err)
+		require.NoError(t, schema.RecordChecksums(ctx, db, core, provider, nil))
+
+		_, err = schema.Up(ctx, db, schema.Examples()...)
+		require.NoError(t, err)
+		require.Equal(t, want(t), recorded(t, bundle.conn))
 	})
 }
 
@@ -232,7 +267,7 @@ func TestRecordBoundary(t *testing.T) {
 		require.ElementsMatch(t, want, failures(t, bundle))
 
 		// And schema.Up with nothing to apply launders nothing either.
-		_, err = schema.Up(ctx, bundle.db)
+		_, err = schema.Up(ctx, bundle.db, schema.Examples()...)
 		require.NoError(t, err)
 		require.ElementsMatch(t, want, failures(t, bundle))
 	})
@@ -251,16 +286,17 @@ func TestRecordBoundary(t *testing.T) {
 		t.Parallel()
 
 		bundle := setup(t)
-		provider, err := schema.NewProvider(bundle.db)
+		_, err := schema.Reset(ctx, bundle.db, schema.River(), schema.Articles())
 		require.NoError(t, err)
-		_, err = provider.DownTo(ctx, 4)
+		// The core as it was before its record (migration 2).
+		_, err = schema.DownTo(ctx, bundle.db, schema.Core(), 1)
 		require.NoError(t, err)
 		before, err := schema.SnapshotBoundary(ctx, bundle.db)
 		require.NoError(t, err)
 		require.Equal(t, schema.BoundarySnapshot{}, before, "without the record there is nothing to snapshot")
 		require.NoError(t, schema.RecordBoundary(ctx, bundle.db, before), "nor to record")
 
-		_, err = schema.Up(ctx, bundle.db)
+		_, err = schema.Up(ctx, bundle.db, schema.Examples()...)
 		require.NoError(t, err)
 		require.Empty(t, failures(t, bundle))
 	})

@@ -17,37 +17,43 @@ const (
 	// river.Config.Schema to it.
 	RiverSchema = "river"
 
-	// riverVersion is the River schema version that migration 3 installs.
-	// It is pinned so that a River upgrade never changes what an applied
-	// migration did; an upgrade that brings River migrations adds a goose
-	// migration that migrates River to the new version.
+	// riverVersion is the River schema version that the River line's
+	// migration 1 installs. It is pinned so that a River upgrade never
+	// changes what an applied migration did; an upgrade that brings River
+	// migrations adds a Go migration to the line that migrates River to the
+	// new version.
 	riverVersion = 8
 
-	riverMigrationVersion = 3
+	riverMigrationVersion = 1
 
-	// riverGrantsRevision counts changes to what migration 3 grants on
-	// River's tables, so that its recorded checksum changes with them.
-	// Revision 4: the application roles and PUBLIC hold nothing in schema
-	// river; bulwark_owner may queue jobs for the kit's SQL functions.
-	riverGrantsRevision = 5
+	// riverGrantsRevision counts changes to what migration 1 grants on
+	// River's tables and declares, so that its recorded checksum changes
+	// with them. Revision 4: the application roles and PUBLIC hold nothing
+	// in schema river; bulwark_owner may queue jobs for the kit's SQL
+	// functions. Revision 6: River's line declares River's helper callable
+	// itself (the core names no River object).
+	riverGrantsRevision = 6
 )
 
-// goMigrationMarkers are the checksums recorded for Go migrations: what
-// they install, since they have no file to hash.
-var goMigrationMarkers = map[int64]string{
-	riverMigrationVersion: fmt.Sprintf("go:river-schema-%d-grants-%d", riverVersion, riverGrantsRevision),
-}
+// riverMarker is the checksum recorded for the River line's migration: what
+// it installs, since it has no file to hash.
+var riverMarker = fmt.Sprintf("go:river-schema-%d-grants-%d", riverVersion, riverGrantsRevision)
+
+// riverCallable is River's own helper that its job runners' queries call,
+// declared callable so that bulwark verify can tell it from a door nobody
+// declared.
+const riverCallable = "river.river_job_state_in_bitmask(bit, river.river_job_state)"
 
 // riverMigration installs River's tables in schema river with River's own
-// migrator, so `bulwark migrate up` brings everything and Down removes it.
-// It runs outside a goose transaction because River commits between some of
-// its migrations (a new enum value must be committed before it is used);
-// River records its own versions, so a run that stopped half-way resumes.
-// River's tables are not guarded data, but they are a door: a job row is
-// an order to act as a service principal. Only job runners (bulwark_jobs)
-// reach them, with the DML River needs to work jobs; the application roles
-// and PUBLIC get nothing in schema river. Applications queue work through the
-// kit's SQL functions, which insert River's job rows as bulwark_owner.
+// migrator, and Down removes them. It runs outside a goose transaction
+// because River commits between some of its migrations (a new enum value
+// must be committed before it is used); River records its own versions, so
+// a run that stopped half-way resumes. River's tables are not guarded
+// data, but they are a door: a job row is an order to act as a service
+// principal. Only job runners (bulwark_jobs) reach them, with the DML River
+// needs to work jobs; the application roles and PUBLIC get nothing in
+// schema river. Applications queue work through the kit's SQL functions,
+// which insert River's job rows as bulwark_owner.
 func riverMigration() *goose.Migration {
 	return goose.NewGoMigration(riverMigrationVersion,
 		&goose.GoFunc{RunDB: riverUp},
@@ -112,11 +118,24 @@ func riverUp(ctx context.Context, db *sql.DB) error {
 		`GRANT SELECT, INSERT ON river.river_job TO bulwark_engine, bulwark_owner`,
 		`GRANT USAGE ON SEQUENCE river.river_job_id_seq TO bulwark_engine, bulwark_owner`,
 		// An insert evaluates the predicate of River's unique index.
-		`GRANT EXECUTE ON FUNCTION river.river_job_state_in_bitmask(bit, river.river_job_state) TO bulwark_engine, bulwark_owner`,
+		`GRANT EXECUTE ON FUNCTION `+riverCallable+` TO bulwark_engine, bulwark_owner`,
+		// As the owner, like a migration: declarations are the owner's.
+		`SET LOCAL ROLE bulwark_owner`,
+		`SELECT bulwark.declare_callable('`+riverCallable+`', NULL, 'River''s own helper, which its job runners'' queries call.')`,
 	)
 }
 
 func riverDown(ctx context.Context, db *sql.DB) error {
+	// The declaration names River's function by OID: it goes first. The
+	// core is there (its Down waits for River's).
+	if err := inTx(ctx, db,
+		`SET LOCAL ROLE bulwark_owner`,
+		`SELECT bulwark.undeclare_callable(p.oid::regprocedure)
+		 FROM pg_catalog.pg_proc AS p
+		 WHERE p.oid = pg_catalog.to_regprocedure('`+riverCallable+`')`,
+	); err != nil {
+		return err
+	}
 	migrator, err := riverMigrator(db)
 	if err != nil {
 		return err

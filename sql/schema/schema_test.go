@@ -4,11 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
 	"github.com/stretchr/testify/require"
 
 	"github.com/bulwarkdb/bulwark/internal/pgtest"
@@ -49,7 +51,13 @@ SELECT 'principal ' || name || ' ' || kind FROM bulwark.principals
 UNION ALL
 SELECT 'contract ' || relation::text || '.' || name || ' ' || kind || ' ' || definition FROM bulwark.contract_constraints
 UNION ALL
-SELECT 'checksum ' || version || ' ' || path || ' ' || checksum FROM bulwark.migration_checksums
+SELECT 'checksum ' || line || ' ' || version || ' ' || path || ' ' || checksum FROM bulwark.migration_checksums
+UNION ALL
+SELECT 'relation ' || c.oid::regclass::text || ' owner=' || pg_catalog.pg_get_userbyid(c.relowner) || ' acl=' || coalesce(c.relacl::text, '')
+FROM pg_catalog.pg_class AS c
+WHERE c.relnamespace::regnamespace::text = 'river' AND c.relkind IN ('r', 'v')
+UNION ALL
+SELECT 'callable ' || function::text || ' ' || coalesce(capability, '') FROM bulwark.callable_functions
 ORDER BY 1`
 
 func snapshot(t *testing.T, ctx context.Context, url string) []string {
@@ -73,44 +81,60 @@ func openDB(t *testing.T, url string) *sql.DB {
 	return db
 }
 
-// TestMigrationsRoundTrip runs every migration down to zero and up again and
-// requires the database to end exactly as it began.
+// TestMigrationsRoundTrip rolls each line back to zero, with the lines
+// that require it, and up again, and requires the database to end exactly
+// as it began.
 func TestMigrationsRoundTrip(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	url := pgtest.NewDatabase(t)
-	before := snapshot(t, ctx, url)
-	require.NotEmpty(t, before)
+	examples := schema.Examples()
+	for i, line := range examples {
+		t.Run(line.Name(), func(t *testing.T) {
+			t.Parallel()
 
-	db := openDB(t, url)
-	provider, err := schema.NewProvider(db)
-	require.NoError(t, err)
-	_, err = provider.DownTo(ctx, 0)
-	require.NoError(t, err)
-	version, err := provider.GetDBVersion(ctx)
-	require.NoError(t, err)
-	require.Zero(t, version)
+			url := pgtest.NewDatabase(t)
+			before := snapshot(t, ctx, url)
+			require.NotEmpty(t, before)
+			db := openDB(t, url)
 
-	conn, err := pgx.Connect(ctx, url)
-	require.NoError(t, err)
-	var left int
-	require.NoError(t, conn.QueryRow(ctx,
-		`SELECT count(*) FROM pg_catalog.pg_namespace WHERE nspname IN ('bulwark', 'app')`).Scan(&left))
-	require.Zero(t, left, "down to zero leaves no bulwark schema")
-	require.NoError(t, conn.Close(ctx))
+			// The line and those after it (which require it) go down.
+			down := examples[i:]
+			for range 2 {
+				_, err := schema.Reset(ctx, db, down...)
+				require.NoError(t, err)
+				statuses, err := schema.Status(ctx, db, examples...)
+				require.NoError(t, err)
+				for _, s := range statuses {
+					applied := s.State == goose.StateApplied
+					require.Equal(t, !slices.Contains(down, lineOf(examples, s.Line)), applied, "%s %d", s.Line, s.Source.Version)
+				}
+				if line.Name() == schema.LineCore {
+					var left int
+					require.NoError(t, db.QueryRowContext(ctx,
+						`SELECT count(*) FROM pg_catalog.pg_namespace WHERE nspname IN ('bulwark', 'app', 'river')`).Scan(&left))
+					require.Zero(t, left, "down to zero leaves no schema of bulwark's")
+				}
 
-	_, err = schema.Up(ctx, db)
-	require.NoError(t, err)
-	after := snapshot(t, ctx, url)
-	// Creation timestamps and OIDs differ; the snapshot has neither.
-	require.Equal(t, before, after)
+				// Up again, twice over (Down works after an Up that
+				// followed a Down). Timestamps and OIDs differ; the
+				// snapshot has neither.
+				_, err = schema.Up(ctx, db, examples...)
+				require.NoError(t, err)
+				require.Equal(t, before, snapshot(t, ctx, url))
+			}
+		})
+	}
+}
 
-	// And once more, so Down works after an Up that followed a Down.
-	_, err = provider.DownTo(ctx, 0)
-	require.NoError(t, err)
-	_, err = schema.Up(ctx, db)
-	require.NoError(t, err)
+// lineOf returns the line of lines named name.
+func lineOf(lines []*schema.Line, name string) *schema.Line {
+	for _, l := range lines {
+		if l.Name() == name {
+			return l
+		}
+	}
+	return nil
 }
 
 // TestMigrationsSecurity checks the migrated catalog for the rules every

@@ -23,14 +23,15 @@ func TestVersionTable(t *testing.T) {
 
 		url := pgtest.NewDatabase(t)
 		db := openDB(t, url)
-		migrated, err := schema.Migrated(ctx, db)
+		core := schema.Core()
+		migrated, err := core.Migrated(ctx, db)
 		require.NoError(t, err)
 		require.True(t, migrated)
 
-		_, err = db.ExecContext(ctx, `DROP TABLE `+schema.VersionTable)
+		_, err = db.ExecContext(ctx, `DROP TABLE `+core.VersionTable())
 		require.NoError(t, err)
 		for range 2 {
-			migrated, err = schema.Migrated(ctx, db)
+			migrated, err = core.Migrated(ctx, db)
 			require.NoError(t, err)
 			require.False(t, migrated)
 		}
@@ -47,16 +48,18 @@ func TestVersionTable(t *testing.T) {
 		db := stdlib.OpenDB(*cfg)
 		t.Cleanup(func() { _ = db.Close() })
 
-		migrated, err := schema.Migrated(ctx, db)
-		require.NoError(t, err)
-		require.True(t, migrated)
-		provider, err := schema.NewProvider(db)
-		require.NoError(t, err)
-		statuses, err := provider.Status(ctx)
-		require.NoError(t, err)
-		require.NotEmpty(t, statuses)
-		for _, s := range statuses {
-			require.Equal(t, goose.StateApplied, s.State, "version %d", s.Source.Version)
+		for _, line := range schema.Examples() {
+			migrated, err := line.Migrated(ctx, db)
+			require.NoError(t, err)
+			require.True(t, migrated, line.Name())
+			provider, err := line.NewProvider(db)
+			require.NoError(t, err)
+			statuses, err := provider.Status(ctx)
+			require.NoError(t, err)
+			require.NotEmpty(t, statuses)
+			for _, s := range statuses {
+				require.Equal(t, goose.StateApplied, s.State, "%s version %d", line.Name(), s.Source.Version)
+			}
 		}
 	})
 }

@@ -414,6 +414,13 @@ GRANT EXECUTE ON FUNCTION app.article_schedule_requeue(uuid, uuid, uuid) TO bulw
 GRANT SELECT ON app.article_schedules TO bulwark_app, bulwark_jobs;
 GRANT SELECT ON app.article_schedule_jobs TO bulwark_jobs;
 
+-- What the job roles may execute outside the typed API, declared so that
+-- bulwark verify can tell it from a door nobody declared
+-- (bulwark.callable_functions).
+SELECT bulwark.declare_callable('app.article_schedule_live_job(uuid, uuid)', NULL,
+    'The reconciler''s read: a pending schedule''s live River job, if any.');
+SELECT bulwark.declare_callable('app.article_schedule_requeue(uuid, uuid, uuid)', 'article.schedule',
+    'The reconciler''s call: queues a lost job again, or fails the schedule; checks article.schedule itself.');
 
 RESET ROLE;
 
@@ -422,6 +429,8 @@ SET LOCAL lock_timeout = '10s';
 SET LOCAL statement_timeout = '5min';
 SET LOCAL ROLE bulwark_owner;
 
+SELECT bulwark.undeclare_callable('app.article_schedule_requeue(uuid, uuid, uuid)');
+SELECT bulwark.undeclare_callable('app.article_schedule_live_job(uuid, uuid)');
 SELECT bulwark.unguard('app.article_schedules');
 -- The functions use the table's row type, so they go first.
 DROP FUNCTION app.article_schedule_requeue(uuid, uuid, uuid);

@@ -368,14 +368,18 @@ COMMENT ON TABLE bulwark.contract_constraints IS 'The constraints and unique ind
 COMMENT ON COLUMN bulwark.contract_constraints.definition IS 'pg_get_constraintdef (or pg_get_indexdef) with search_path pg_catalog, without NOT VALID: a constraint replaced by a weaker one under the same name is drift.';
 
 CREATE TABLE bulwark.migration_checksums (
-    version     bigint PRIMARY KEY,
+    line        text NOT NULL,
+    version     bigint NOT NULL,
     checksum    text NOT NULL,
     path        text NOT NULL,
     recorded_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    CONSTRAINT migration_checksum_format CHECK (checksum ~ '^(sha256:[0-9a-f]{64}|go(:[a-z0-9-]{1,100})?)$')
+    PRIMARY KEY (line, version),
+    CONSTRAINT migration_checksum_format CHECK (checksum ~ '^(sha256:[0-9a-f]{64}|go(:[a-z0-9-]{1,100})?)$'),
+    CONSTRAINT migration_checksum_line CHECK (line ~ '^[a-z][a-z0-9_]{0,62}$')
 );
 
-COMMENT ON TABLE bulwark.migration_checksums IS 'What each applied migration was when it was applied: sha256 of a SQL file, or go[:marker] for a Go migration (what it installs, e.g. go:river-schema-8). Recorded by schema.Up after migrating; read by bulwark verify.';
+COMMENT ON TABLE bulwark.migration_checksums IS 'What each applied migration of each migration line was when it was applied: sha256 of a SQL file, or go[:marker] for a Go migration (what it installs, e.g. go:river-schema-8). Recorded by schema.Up after migrating; read by bulwark verify.';
+COMMENT ON COLUMN bulwark.migration_checksums.line IS 'The migration line (core, river, articles, or a team''s own), each with its own goose version table.';
 COMMENT ON COLUMN bulwark.migration_checksums.path IS 'The file name; empty for a Go migration registered without one.';
 
 ------------------------------------------------------------------------------
@@ -2068,15 +2072,15 @@ $$;
 
 COMMENT ON FUNCTION bulwark.undeclare_constraint(regclass, text) IS 'Removes a constraint from the enforcement contract, in the migration that drops it on purpose.';
 
--- p_migrations: [{"version": 1, "path": "...", "checksum": "sha256:...",
--- "state": "applied_now" | "applied" | "pending"}]. A migration applied by
--- this run records what ran; one applied earlier keeps the checksum it was
--- first recorded with (a changed file must stay visible as drift), or gets
--- one now if it had none; one rolled back loses its row, so that applying
--- it again records it afresh. Versions the binary does not know are left
--- alone.
+-- p_line: the migration line. p_migrations: [{"version": 1, "path": "...",
+-- "checksum": "sha256:...", "state": "applied_now" | "applied" |
+-- "pending"}]. A migration applied by this run records what ran; one
+-- applied earlier keeps the checksum it was first recorded with (a changed
+-- file must stay visible as drift), or gets one now if it had none; one
+-- rolled back loses its row, so that applying it again records it afresh.
+-- Versions the binary does not know, and other lines, are left alone.
 -- +goose StatementBegin
-CREATE FUNCTION bulwark.migration_checksums_record(p_migrations jsonb)
+CREATE FUNCTION bulwark.migration_checksums_record(p_line text, p_migrations jsonb)
 RETURNS void
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -2085,24 +2089,25 @@ AS $$
 BEGIN
     PERFORM bulwark.context_set(NULL, 'migration_checksums_record', NULL, NULL);
     DELETE FROM bulwark.migration_checksums AS k
-    WHERE k.version IN (
+    WHERE k.line = p_line
+      AND k.version IN (
         SELECT (m ->> 'version')::bigint
         FROM pg_catalog.jsonb_array_elements(p_migrations) AS m
         WHERE m ->> 'state' = 'pending'
     );
-    INSERT INTO bulwark.migration_checksums (version, checksum, path)
-    SELECT (m ->> 'version')::bigint, m ->> 'checksum', coalesce(m ->> 'path', '')
+    INSERT INTO bulwark.migration_checksums (line, version, checksum, path)
+    SELECT p_line, (m ->> 'version')::bigint, m ->> 'checksum', coalesce(m ->> 'path', '')
     FROM pg_catalog.jsonb_array_elements(p_migrations) AS m
     WHERE m ->> 'state' = 'applied_now'
-    ON CONFLICT (version) DO UPDATE
+    ON CONFLICT (line, version) DO UPDATE
     SET checksum = excluded.checksum,
         path = excluded.path,
         recorded_at = pg_catalog.now();
-    INSERT INTO bulwark.migration_checksums (version, checksum, path)
-    SELECT (m ->> 'version')::bigint, m ->> 'checksum', coalesce(m ->> 'path', '')
+    INSERT INTO bulwark.migration_checksums (line, version, checksum, path)
+    SELECT p_line, (m ->> 'version')::bigint, m ->> 'checksum', coalesce(m ->> 'path', '')
     FROM pg_catalog.jsonb_array_elements(p_migrations) AS m
     WHERE m ->> 'state' = 'applied'
-    ON CONFLICT (version) DO NOTHING;
+    ON CONFLICT (line, version) DO NOTHING;
 END;
 $$;
 -- +goose StatementEnd

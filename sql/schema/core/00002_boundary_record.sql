@@ -746,7 +746,7 @@ TO bulwark_owner;
 SET LOCAL ROLE bulwark_owner;
 
 -- The core's functions the application and job roles may execute besides
--- the domains' declared APIs, and River's.
+-- the domains' declared APIs. River's line declares River's own.
 SELECT bulwark.declare_callable('bulwark.principal_id(text)', NULL, 'Looks a principal up by name.');
 SELECT bulwark.declare_callable('bulwark.principal_create(uuid, text, text)', 'principal.create', 'Creates a principal.');
 SELECT bulwark.declare_callable('bulwark.role_grant(uuid, uuid, text)', 'role.grant', 'Grants a domain role.');
@@ -757,7 +757,6 @@ SELECT bulwark.declare_callable('bulwark.idempotency_key_used(uuid, text)', NULL
 SELECT bulwark.declare_callable('bulwark.idempotency_purge(integer)', NULL, 'Housekeeping by the job runners: removes expired idempotency keys.');
 SELECT bulwark.declare_callable('bulwark.boundary_catalog(text)', NULL, 'The boundary''s objects as they are, for bulwark verify.');
 SELECT bulwark.declare_callable('bulwark.log_row_hash(bytea, bulwark.transition_log)', NULL, 'The audit log''s hash chain, for bulwark verify.');
-SELECT bulwark.declare_callable('river.river_job_state_in_bitmask(bit, river.river_job_state)', NULL, 'River''s own helper, which its job runners'' queries call.');
 
 -- The tables guarded before this migration.
 -- +goose StatementBegin

@@ -370,7 +370,7 @@ func (e *environment) logf(format string, args ...any) {
 func migrate(ctx context.Context, cfg *pgx.ConnConfig) error {
 	sqlDB := stdlib.OpenDB(*cfg)
 	defer sqlDB.Close()
-	if _, err := schema.Up(ctx, sqlDB); err != nil {
+	if _, err := schema.Up(ctx, sqlDB, schema.Examples()...); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil

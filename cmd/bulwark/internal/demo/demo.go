@@ -271,7 +271,7 @@ func migrate(ctx context.Context, dbURL string) error {
 	}
 	sqlDB := stdlib.OpenDB(*cfg)
 	defer sqlDB.Close()
-	if _, err := schema.Up(ctx, sqlDB); err != nil {
+	if _, err := schema.Up(ctx, sqlDB, schema.Examples()...); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil

@@ -83,8 +83,8 @@ lint/sql: ## squawk over the migrations (needs npx)
 		--exclude=prefer-bigint-over-int,ban-drop-table sql/schema/*/*.sql
 
 .PHONY: migrate
-migrate: ## Apply all migrations to DATABASE_URL
-	go run ./cmd/bulwark migrate up
+migrate: ## Apply the core, River and the article domain to DATABASE_URL
+	go run ./cmd/bulwark migrate up --with-examples
 
 .PHONY: migrate/new
 migrate/new: ## Create a migration in a line: make migrate/new LINE=core|articles NAME=add_something

@@ -2,8 +2,9 @@ package articles
 
 import "github.com/bulwarkdb/bulwark/authz"
 
-// The article capabilities, as declared by migration 00002. They say what a
-// principal may attempt, nothing about which article or when.
+// The article capabilities, as declared by the article line's migration
+// 00001. They say what a principal may attempt, nothing about which article
+// or when.
 const (
 	CanArchive  = authz.Capability("article.archive")
 	CanCreate   = authz.Capability("article.create")

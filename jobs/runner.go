@@ -25,7 +25,8 @@ import (
 	"github.com/bulwarkdb/bulwark/sql/schema"
 )
 
-// Names of the service principals that migration 00004 creates.
+// Names of the service principals that the article line's migration 00002
+// (article_schedules) creates.
 const (
 	PrincipalRetention = "retention"
 	PrincipalScheduler = "scheduler"

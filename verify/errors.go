@@ -18,7 +18,7 @@ var ErrNotInstalled = errors.New("bulwark: schema bulwark is missing: this datab
 var ErrNoContract = errors.New("bulwark: the database predates the enforcement contract (bulwark.contract_constraints): run bulwark migrate up")
 
 // ErrNoRecord reports that schema bulwark exists without the boundary's
-// record (bulwark.contract_objects, migration 00005), so there is nothing
+// record (bulwark.contract_objects, the core's migration 00002), so there is nothing
 // to compare the functions, columns and triggers with. Returned by [Run];
 // migrating is the fix, retrying is not.
 var ErrNoRecord = errors.New("bulwark: the database predates the boundary's record (bulwark.contract_objects): run bulwark migrate up")

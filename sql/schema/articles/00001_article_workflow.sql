@@ -263,7 +263,7 @@ SELECT bulwark.undeclare_machine('article');
 -- +goose StatementBegin
 DO $down$
 BEGIN
-    PERFORM bulwark.maintenance_begin('migration 00002_article_workflow down: remove the article domain');
+    PERFORM bulwark.maintenance_begin('migration articles/00001_article_workflow down: remove the article domain');
     DELETE FROM bulwark.principal_roles WHERE role IN ('author', 'editor', 'publisher');
     DELETE FROM bulwark.role_capabilities WHERE capability LIKE 'article.%';
     DELETE FROM bulwark.roles WHERE name IN ('author', 'editor', 'publisher');

@@ -449,7 +449,7 @@ SELECT bulwark.undeclare_machine('article_schedule');
 -- +goose StatementBegin
 DO $down$
 BEGIN
-    PERFORM bulwark.maintenance_begin('migration 00004_article_schedules down: remove schedules and job principals');
+    PERFORM bulwark.maintenance_begin('migration articles/00002_article_schedules down: remove schedules and job principals');
     DELETE FROM bulwark.idempotency_keys
     WHERE actor_id IN (SELECT id FROM bulwark.principals WHERE name IN ('scheduler', 'retention'));
     DELETE FROM bulwark.principal_roles

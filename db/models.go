@@ -199,8 +199,10 @@ type BulwarkMaintenanceWindow struct {
 	Reason   string     `json:"reason"`
 }
 
-// What each applied migration was when it was applied: sha256 of a SQL file, or go[:marker] for a Go migration (what it installs, e.g. go:river-schema-8). Recorded by schema.Up after migrating; read by bulwark verify.
+// What each applied migration of each migration line was when it was applied: sha256 of a SQL file, or go[:marker] for a Go migration (what it installs, e.g. go:river-schema-8). Recorded by schema.Up after migrating; read by bulwark verify.
 type BulwarkMigrationChecksum struct {
+	// The migration line (core, river, articles, or a team's own), each with its own goose version table.
+	Line     string `json:"line"`
 	Version  int64  `json:"version"`
 	Checksum string `json:"checksum"`
 	// The file name; empty for a Go migration registered without one.

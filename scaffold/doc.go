@@ -39,7 +39,8 @@
 //     writing the guarded schemas;
 //   - capability.go, state.go, migrations.go: the Go package named after
 //     the domain, with its capabilities, roles and states as typed
-//     constants and its migrations as an fs.FS for package schema;
+//     constants, and its migrations as a line of package schema (Line:
+//     named after the schema, recorded in public.<schema>_goose_version);
 //   - <package>db/entity.go: the methods the gate reads from the row type
 //     sqlc generates (run sqlc generate next).
 //

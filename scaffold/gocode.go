@@ -89,20 +89,31 @@ func (g *generator) stateGo() string {
 	return b.String()
 }
 
-// migrationsGo returns migrations.go: the migrations as an fs.FS.
+// migrationsGo returns migrations.go: the migrations as an fs.FS, and
+// the domain's migration line for package schema.
 func (g *generator) migrationsGo() string {
-	return g.header() + fmt.Sprintf(`package %s
+	d := g.d
+	return g.header() + fmt.Sprintf(`package %[1]s
 
 import (
 	"embed"
 	"io/fs"
+
+	"github.com/bulwarkdb/bulwark/sql/schema"
+)
+
+// LineName and VersionTable name the domain's migration line: its name in
+// bulwark.migration_checksums, and its own goose version table beside the
+// core's.
+const (
+	LineName     = %[2]q
+	VersionTable = %[3]q
 )
 
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// Migrations returns the domain's goose migrations: its own migration line,
-// applied after bulwark's core with its own version table (package schema).
+// Migrations returns the domain's goose migration files.
 func Migrations() fs.FS {
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
@@ -110,8 +121,26 @@ func Migrations() fs.FS {
 	}
 	return sub
 }
-`, g.d.pkg())
+
+// Line returns the domain's migration line, applied after bulwark's core:
+//
+//	schema.Up(ctx, db, schema.Core(), %[1]s.Line())
+//
+// and named to bulwark verify with verify.Opts.Lines (or bulwark verify
+// --migrations DIR --line-name %[2]s --version-table %[3]s).
+func Line() *schema.Line {
+	l, err := schema.Own(Migrations(), &schema.OwnOpts{Name: LineName, VersionTable: VersionTable})
+	if err != nil {
+		panic(err) // unreachable: the name and the table are valid constants
+	}
+	return l
 }
+
+`, d.pkg(), d.Schema, g.versionTable())
+}
+
+// versionTable returns the domain's goose version table.
+func (g *generator) versionTable() string { return "public." + g.d.Schema + "_goose_version" }
 
 // entityGo returns <package>db/entity.go: what the gate reads from the
 // row type sqlc generates.

@@ -12,12 +12,12 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
 	"github.com/stretchr/testify/require"
 
 	"github.com/bulwarkdb/bulwark/internal/drift"
 	"github.com/bulwarkdb/bulwark/internal/pgtest"
 	"github.com/bulwarkdb/bulwark/scaffold"
+	"github.com/bulwarkdb/bulwark/sql/schema"
 	"github.com/bulwarkdb/bulwark/verify"
 )
 
@@ -48,8 +48,8 @@ SELECT pg_catalog.jsonb_build_object(
                  FROM pg_catalog.pg_trigger AS g WHERE NOT g.tgisinternal)
 )::text`
 
-// TestGeneratedMigration applies each generated migration with goose, on
-// its own version table, to a database with the core migrated; runs its
+// TestGeneratedMigration applies each generated migration as a line of its
+// own (package schema) to a database with the core alone migrated; runs its
 // wrappers as the application role; holds it to bulwark verify; and
 // proves that its Down removes everything its Up added, and that Up runs
 // again after it.
@@ -162,7 +162,8 @@ func TestGeneratedMigration(t *testing.T) {
 			}
 			require.Len(t, migrations, 1)
 
-			url := pgtest.NewDatabase(t)
+			// The core alone, then the domain's line: no other domain.
+			url := pgtest.EmptyDatabase(t)
 			owner, err := pgx.Connect(ctx, url)
 			require.NoError(t, err)
 			t.Cleanup(func() { owner.Close(ctx) })
@@ -170,9 +171,11 @@ func TestGeneratedMigration(t *testing.T) {
 			require.NoError(t, err)
 			db := stdlib.OpenDB(*cfg)
 			t.Cleanup(func() { db.Close() })
-			p, err := goose.NewProvider(goose.DialectPostgres, db, fs.FS(migrations),
-				goose.WithDisableGlobalRegistry(true),
-				goose.WithTableName("public.scaffold_test_version"))
+			_, err = schema.Up(ctx, db, schema.Core())
+			require.NoError(t, err)
+			// As the generated migrations.go names it.
+			d := load(t, name)
+			line, err := schema.Own(fs.FS(migrations), &schema.OwnOpts{Name: d.Schema, VersionTable: "public." + d.Schema + "_goose_version"})
 			require.NoError(t, err)
 
 			snapshot := func() map[string]string {
@@ -188,19 +191,20 @@ func TestGeneratedMigration(t *testing.T) {
 			}
 			before := snapshot()
 
-			_, err = p.Up(ctx)
+			results, err := schema.Up(ctx, db, schema.Core(), line)
 			require.NoError(t, err)
-			plpgsqlCheck(t, owner, load(t, name))
+			require.Len(t, results, 1)
+			plpgsqlCheck(t, owner, d)
 			app, err := pgx.Connect(ctx, pgtest.LoginAs(t, url, "bulwark_app"))
 			require.NoError(t, err)
 			tc.walkFunc(t, owner, app)
 			app.Close(ctx)
 
-			report, err := verify.Run(ctx, owner, &verify.Opts{MigrationRoles: drift.MigrationRoles(t, url, nil, "")})
+			report, err := verify.Run(ctx, owner, &verify.Opts{Lines: []*schema.Line{line}, MigrationRoles: drift.MigrationRoles(t, url, nil, "")})
 			require.NoError(t, err)
 			require.True(t, report.OK, "verify: %v", report.Failures())
 
-			_, err = p.Down(ctx)
+			_, err = schema.DownTo(ctx, db, line, 0)
 			require.NoError(t, err)
 			after := snapshot()
 			for k := range before {
@@ -208,7 +212,7 @@ func TestGeneratedMigration(t *testing.T) {
 			}
 
 			// And it can be applied again.
-			_, err = p.Up(ctx)
+			_, err = schema.Up(ctx, db, schema.Core(), line)
 			require.NoError(t, err)
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"unicode"
 
 	"github.com/bulwarkdb/bulwark/authz"
+	"github.com/bulwarkdb/bulwark/sql/schema"
 )
 
 // ColumnTypes are the PostgreSQL types a declared column may have: those
@@ -114,6 +115,11 @@ func (v *validator) names() {
 		switch {
 		case d.Schema == "bulwark" || d.Schema == "public" || d.Schema == "information_schema" || strings.HasPrefix(d.Schema, "pg_"):
 			v.add("schema", "%q is not the domain's own schema: the migration creates a schema of its own", d.Schema)
+		case d.Schema == schema.LineCore || d.Schema == schema.LineRiver || d.Schema == schema.LineArticles:
+			// The schema names the domain's migration line too.
+			v.add("schema", "%q is the name of a built-in migration line", d.Schema)
+		case len(d.Schema+"_goose_version") > maxIdentifier:
+			v.add("schema", "makes the version table's name %s_goose_version longer than %d characters", d.Schema, maxIdentifier)
 		}
 	}
 	v.ident("table", d.Table, maxIdentifier)

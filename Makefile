@@ -78,9 +78,9 @@ lint/rules: ## Prove each package-boundary rule fires on a fixture that breaks i
 # squawk: goose runs each migration in a transaction; version is integer
 # by contract; Down migrations drop what their Up created.
 .PHONY: lint/sql
-lint/sql: ## squawk over the migrations (needs npx)
+lint/sql: ## squawk over the migrations, the kit's lines and the examples' (needs npx)
 	npx --yes squawk-cli@2.66.0 --assume-in-transaction \
-		--exclude=prefer-bigint-over-int,ban-drop-table sql/schema/*/*.sql
+		--exclude=prefer-bigint-over-int,ban-drop-table sql/schema/*/*.sql examples/*/migrations/*.sql
 
 .PHONY: migrate
 migrate: ## Apply the core, River and the article domain to DATABASE_URL

@@ -46,19 +46,27 @@ func (m *Migration) templateName() (string, error) {
 	return templatePrefix + hex.EncodeToString(h[:])[:12], nil
 }
 
-// KitMigration returns the Migration of bulwark's own migrations: the
-// lines its tests use ([schema.Examples]: the core, River and the article
-// domain), applied with [schema.Up], keyed by a hash of each line's files
-// and of the checksums recorded for its Go migrations (which have no file).
+// KitMigration returns the Migration of bulwark's own tests: the lines
+// [schema.Examples] (the core, River and the article domain); see
+// [LinesMigration].
 func KitMigration() (*Migration, error) {
+	return LinesMigration(schema.Examples()...)
+}
+
+// LinesMigration returns the Migration that applies lines in order with
+// [schema.Up], keyed by each line's name and version table, a hash of its
+// files, and the checksums recorded for its Go migrations (which have no
+// file). It fails if a line's files cannot be read.
+func LinesMigration(lines ...*schema.Line) (*Migration, error) {
 	key := sha256.New()
-	for _, l := range schema.Examples() {
+	for _, l := range lines {
+		fmt.Fprintf(key, "%s\x00%s\x00", l.Name(), l.VersionTable())
 		if l.FS() != nil {
 			hash, err := schemaHash(l.FS())
 			if err != nil {
 				return nil, err
 			}
-			fmt.Fprintf(key, "%s\x00%s\x00", l.Name(), hash)
+			fmt.Fprintf(key, "%s\x00", hash)
 		}
 		sums, err := l.Checksums()
 		if err != nil {
@@ -67,14 +75,15 @@ func KitMigration() (*Migration, error) {
 		for _, s := range sums {
 			fmt.Fprintf(key, "\x00%s/%d=%s", s.Line, s.Version, s.Sum)
 		}
+		fmt.Fprint(key, "\x00\x00")
 	}
 	return &Migration{
-		Key: "bulwark:" + hex.EncodeToString(key.Sum(nil)),
+		Key: "lines:" + hex.EncodeToString(key.Sum(nil)),
 		MigrateFunc: func(ctx context.Context, db *sql.DB) error {
 			// schema.Up, not the providers' Up: it also records the
 			// migrations' checksums, which bulwark verify compares with
 			// the files.
-			_, err := schema.Up(ctx, db, schema.Examples()...)
+			_, err := schema.Up(ctx, db, lines...)
 			return err
 		},
 	}, nil

@@ -1,0 +1,65 @@
+package expenses_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bulwarkdb/bulwark/examples/expenses"
+	"github.com/bulwarkdb/bulwark/internal/drift"
+	"github.com/bulwarkdb/bulwark/sql/schema"
+	"github.com/bulwarkdb/bulwark/verify"
+)
+
+// TestVerify runs bulwark verify on a database with the domain migrated
+// and walked, the domain's line named: every check passes, the domain's
+// table and migrations among them; then one of the table's triggers is
+// disabled, as a hurried fix might, and verify names it.
+func TestVerify(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	b := setup(t)
+	c := b.submitted(t, b.cara, 12_00)
+	_, err := b.svc.Approve(ctx, b.alex, expenses.TransitionRequest{ID: c.ID}, nil)
+	require.NoError(t, err)
+
+	conn, err := pgx.Connect(ctx, b.url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	// This repository's test cluster is shared with the kit's own drift
+	// tests, whose owner logins are cluster-wide: they are named as
+	// migration roles here. A team's CI names its migration role.
+	opts := &verify.Opts{
+		// The domain's line: its applied migrations must be its files.
+		Lines:          []*schema.Line{expenses.Line()},
+		MigrationRoles: drift.MigrationRoles(t, b.url, nil, ""),
+	}
+	report, err := verify.Run(ctx, conn, opts)
+	require.NoError(t, err)
+	require.True(t, report.OK, "%v", report.Failures())
+	// The domain's migration is among those checked.
+	withoutLine, err := verify.Run(ctx, conn, &verify.Opts{MigrationRoles: opts.MigrationRoles})
+	require.NoError(t, err)
+	require.Equal(t, findCheck(t, withoutLine, verify.CheckMigrations).Checked+1, findCheck(t, report, verify.CheckMigrations).Checked)
+
+	_, err = conn.Exec(ctx, `ALTER TABLE expenses.claims DISABLE TRIGGER bulwark_90_audit`)
+	require.NoError(t, err)
+	report, err = verify.Run(ctx, conn, opts)
+	require.NoError(t, err)
+	require.False(t, report.OK)
+	require.Equal(t, []string{verify.CheckGuardTriggers + " expenses.claims.bulwark_90_audit"}, report.Failures())
+}
+
+func findCheck(t *testing.T, r *verify.Report, name string) verify.Check {
+	t.Helper()
+	for _, c := range r.Checks {
+		if c.Name == name {
+			return c
+		}
+	}
+	require.Failf(t, "no check", "verify ran no check %s", name)
+	return verify.Check{}
+}

@@ -13,6 +13,10 @@ GO_TEST_FLAGS ?=
 # version table (see package schema); River's line is a Go migration.
 MIGRATION_LINES := core articles
 
+# The example domains that bring their own sqlc configuration (a team's
+# layout: examples/<domain>/sqlc.yaml, generating examples/<domain>/<pkg>db).
+EXAMPLE_SQLC := $(wildcard examples/*/sqlc.yaml)
+
 .PHONY: help
 help: ## Print this message
 	@awk -F ':.*## ' '/^[a-z\/-]+:.*## / {printf "%-22s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -32,8 +36,9 @@ bench: ## Run bulwark bench (gate vs db function vs naive vs raw) and the Go ben
 	go test -run '^$$' -bench . -benchtime 300x ./jobs/
 
 .PHONY: generate
-generate: ## Regenerate db/ from sql/ with sqlc
+generate: ## Regenerate db/ from sql/, and each example domain's own sqlc package, with sqlc
 	$(SQLC) generate
+	@for cfg in $(EXAMPLE_SQLC); do echo "$(SQLC) generate -f $$cfg"; $(SQLC) generate -f $$cfg || exit 1; done
 
 .PHONY: tools
 tools: ## Build the pinned sqlc and golangci-lint into bin/ in one go build (shares one compile)
@@ -46,6 +51,7 @@ check-generated: check-generated/sqlc check-generated/files ## Fail when generat
 check-generated/sqlc: ## The sqlc part of check-generated: sqlc diff and sqlc vet
 	$(SQLC) diff
 	$(SQLC) vet
+	@for cfg in $(EXAMPLE_SQLC); do echo "$(SQLC) diff/vet -f $$cfg"; $(SQLC) diff -f $$cfg && $(SQLC) vet -f $$cfg || exit 1; done
 
 .PHONY: check-generated/files
 check-generated/files: ## The part of check-generated that needs no tool: gofmt, go mod tidy, migration names

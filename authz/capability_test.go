@@ -17,7 +17,7 @@ import (
 	"github.com/bulwarkdb/bulwark/internal/pgtest"
 )
 
-// articleCapabilities are the capabilities migration 00002 declares.
+// articleCapabilities are the capabilities the articles line's first migration declares.
 var articleCapabilities = []authz.Capability{
 	"article.archive", "article.create", "article.edit", "article.publish", "article.review", "article.submit",
 }

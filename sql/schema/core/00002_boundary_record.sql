@@ -762,7 +762,7 @@ SELECT bulwark.declare_callable('bulwark.log_row_hash(bytea, bulwark.transition_
 -- +goose StatementBegin
 DO $history$
 BEGIN
-    PERFORM bulwark.maintenance_begin('migration 00005_boundary_record: the guard history of the tables guarded before it');
+    PERFORM bulwark.maintenance_begin('migration core 00002_boundary_record: the guard history of the tables guarded before it');
     INSERT INTO bulwark.guard_history (relation, guarded_at, machine, name, state_column)
     SELECT g.relation::oid, g.guarded_at, g.machine, g.relation::text, g.state_column
     FROM bulwark.guarded_tables AS g;

@@ -34,7 +34,7 @@ CREATE TABLE bulwark.conflict_constraints (
 );
 
 COMMENT ON TABLE bulwark.conflict_constraints IS 'The unique and exclusion constraints (and unique indexes) whose violation is a conflict, not a defect: a lost race, reported with the declared code and reason. Filled by bulwark.declare_conflict() from the migration that owns the table; read by the error mapper (db.LoadConflicts) and bulwark verify.';
-COMMENT ON COLUMN bulwark.conflict_constraints.code IS 'The conflict''s stable code (fault.Error.Code), such as slug_taken: lower-case letters, digits and underscores.';
+COMMENT ON COLUMN bulwark.conflict_constraints.code IS 'The conflict''s stable code (fault.Error.Code), such as name_taken: lower-case letters, digits and underscores.';
 COMMENT ON COLUMN bulwark.conflict_constraints.reason IS 'The sentence a caller sees (fault.Error.Reason); at most 300 characters, no control characters.';
 COMMENT ON COLUMN bulwark.conflict_constraints.retryable IS 'Whether trying again with fresh state may succeed. False when the retry meets the same row again (a taken name).';
 

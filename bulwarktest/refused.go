@@ -2,10 +2,12 @@ package bulwarktest
 
 import (
 	"context"
-	"sync"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
@@ -14,17 +16,20 @@ import (
 	"github.com/bulwarkdb/bulwark/internal/pgtest"
 )
 
-// refusalLocks holds a mutex per database name, so that refusals of
-// parallel tests on one database take turns: a refused TRUNCATE ...
-// CASCADE locks tables in another order than a snapshot reads them, and
-// the two would deadlock.
-var refusalLocks sync.Map // database name -> *sync.Mutex
-
 const (
 	// refusalTimeout bounds one RequireRefused.
 	refusalTimeout = time.Minute
-	// snapshotLockTimeout bounds the snapshot's wait for a lock.
-	snapshotLockTimeout = "5s"
+
+	// snapshotLockTimeout is how long one attempt of a snapshot waits for
+	// a lock before it lets go of those it holds and tries again: far below
+	// deadlock_timeout (1s by default), so that a snapshot never deadlocks
+	// with a parallel test's refused statement that locks tables in
+	// another order (TRUNCATE ... CASCADE): it yields first.
+	snapshotLockTimeout = "50ms"
+
+	// snapshotPatience is how long a snapshot keeps trying while a lock
+	// keeps readers out.
+	snapshotPatience = 5 * time.Second
 )
 
 // RequireRefused runs sql on conn, with the privileges of the role conn
@@ -45,10 +50,10 @@ const (
 // ([NewDatabase], [DB]), not a transaction (pgx.Tx), whose changes another
 // session could not see anyway. It must hold no lock that keeps readers
 // out (LOCK TABLE): the snapshot gives up after five seconds of waiting.
-// Refusals on one database take turns within the test process, but
-// nothing else may write the database meanwhile: give the test a database
-// of its own, or keep the parallel subtests that share one from writing
-// while they attack.
+// Parallel tests may refuse statements on one database at once, but
+// nothing may change it meanwhile: give the test a database of its own, or
+// keep the parallel subtests that share one from writing while they
+// attack.
 //
 // It fails t if the statement succeeds, fails with another SQLSTATE, or
 // changed anything.
@@ -63,31 +68,50 @@ func RequireRefused(t testing.TB, conn db.DBTX, sql, sqlState string) *pgconn.Pg
 	var name string
 	require.NoError(t, conn.QueryRow(ctx, "SELECT pg_catalog.current_database()").Scan(&name),
 		"bulwarktest: find the database of the connection")
-	mu, _ := refusalLocks.LoadOrStore(name, &sync.Mutex{})
-	mu.(*sync.Mutex).Lock()
-	defer mu.(*sync.Mutex).Unlock()
-
 	cfg, err := pgx.ParseConfig(pgtest.DatabaseURL(t, name))
 	require.NoError(t, err)
 	cfg.RuntimeParams["search_path"] = ""
-	// A session that holds a lock a reader waits for (LOCK TABLE) would
-	// hold the snapshot off for good: fail instead, saying so.
 	cfg.RuntimeParams["lock_timeout"] = snapshotLockTimeout
 	admin, err := pgx.ConnectConfig(ctx, cfg)
 	require.NoError(t, err, "bulwarktest: connect as the migration role to snapshot %s", name)
 	defer admin.Close(context.Background())
 
-	before := TakeSnapshot(t, admin)
+	before, err := patientSnapshot(ctx, admin)
+	require.NoError(t, err, "bulwarktest: take a snapshot before the statement")
 	// Without arguments, pgx sends the statement over the simple protocol.
 	_, err = conn.Exec(ctx, sql)
 	if c, ok := conn.(*pgx.Conn); ok && c.PgConn().TxStatus() != 'I' {
 		_, rbErr := c.Exec(ctx, "ROLLBACK")
 		require.NoError(t, rbErr, "bulwarktest: roll back the refused statement's transaction")
 	}
-	after := TakeSnapshot(t, admin)
+	after, snapErr := patientSnapshot(ctx, admin)
 
 	require.Error(t, err, "the statement succeeded; want SQLSTATE %s: %s", sqlState, sql)
 	pgErr := RequireSQLState(t, err, sqlState)
+	require.NoError(t, snapErr, "bulwarktest: take a snapshot after the statement")
 	require.Equal(t, before, after, "the refused statement changed the database: %s", sql)
 	return pgErr
+}
+
+// patientSnapshot takes a snapshot on conn, whose lock_timeout is short,
+// trying again while a lock keeps it out, or a deadlock chose it, for at
+// most snapshotPatience.
+func patientSnapshot(ctx context.Context, conn *pgx.Conn) (Snapshot, error) {
+	deadline := time.Now().Add(snapshotPatience)
+	for {
+		s, err := takeSnapshot(ctx, conn)
+		var pgErr *pgconn.PgError
+		if err == nil || !errors.As(err, &pgErr) ||
+			(pgErr.Code != pgerrcode.LockNotAvailable && pgErr.Code != pgerrcode.DeadlockDetected) {
+			return s, err
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("a lock kept the snapshot out for %s (does a session hold LOCK TABLE?): %w", snapshotPatience, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

@@ -2,6 +2,7 @@ package bulwarktest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -120,16 +121,29 @@ GROUP BY e.kind`
 // has no core (schema bulwark) to snapshot.
 func TakeSnapshot(t testing.TB, conn db.DBTX) Snapshot {
 	t.Helper()
-	ctx := context.Background()
+	s, err := takeSnapshot(context.Background(), conn)
+	require.NoError(t, err, "bulwarktest: take a snapshot")
+	return s
+}
 
+// errNoCore reports a database without schema bulwark's tables.
+var errNoCore = errors.New("the database has no table in schema bulwark: is the core migrated?")
+
+// takeSnapshot reads the Snapshot of conn's database.
+func takeSnapshot(ctx context.Context, conn db.DBTX) (Snapshot, error) {
 	var tablesSQL *string
-	require.NoError(t, conn.QueryRow(ctx, snapshotTablesSQL).Scan(&tablesSQL), "bulwarktest: list the tables to snapshot (does a lock keep readers out?)")
-	require.NotNil(t, tablesSQL, "bulwarktest: the database has no table in schema bulwark: is the core migrated?")
-
+	if err := conn.QueryRow(ctx, snapshotTablesSQL).Scan(&tablesSQL); err != nil {
+		return nil, fmt.Errorf("list the tables: %w", err)
+	}
+	if tablesSQL == nil {
+		return nil, errNoCore
+	}
 	s := Snapshot{}
 	for _, query := range []string{*tablesSQL, snapshotCatalogSQL} {
 		rows, err := conn.Query(ctx, query)
-		require.NoError(t, err, "bulwarktest: take a snapshot (does a lock keep readers out?)")
+		if err != nil {
+			return nil, err
+		}
 		var (
 			part  string
 			count int64
@@ -139,7 +153,9 @@ func TakeSnapshot(t testing.TB, conn db.DBTX) Snapshot {
 			s[part] = fmt.Sprintf("%d rows md5:%s", count, hash)
 			return nil
 		})
-		require.NoError(t, err, "bulwarktest: take a snapshot")
+		if err != nil {
+			return nil, err
+		}
 	}
-	return s
+	return s, nil
 }

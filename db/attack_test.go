@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,9 +17,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 	"github.com/bulwarkdb/bulwark/db"
 	"github.com/bulwarkdb/bulwark/fault"
-	"github.com/bulwarkdb/bulwark/internal/pgtest"
 )
 
 // These tests attack the boundary the way people would: a compromised
@@ -30,8 +29,8 @@ import (
 // catalog entry that guards the rows, as it was. Raw SQL is the point here;
 // everywhere else it goes through the transition functions.
 
-// superuser names the role of the URL that pgtest.NewDatabase returns, next
-// to the group roles that pgtest.LoginAs logs in as.
+// superuser names the role of the URL that bulwarktest.NewDatabase returns,
+// next to the group roles that bulwarktest.LoginAs logs in as.
 const superuser = "superuser"
 
 // beginMaintenance opens the maintenance switch in the attacker's
@@ -44,22 +43,9 @@ const beginMaintenance = "SELECT bulwark.maintenance_begin('attack test: mainten
 type attack struct {
 	name       string
 	constraint string
-	// exclusive marks an attack that locks several tables in one statement
-	// (TRUNCATE ... CASCADE). It runs alone in its world: a snapshot locks
-	// the same tables in another order, and the two would deadlock.
-	exclusive bool
-	setup     []string
-	sql       string
-	sqlState  string
-}
-
-// attackLocks holds, per world, the lock that lets an exclusive attack run
-// alone: exclusive attacks hold it for writing, the rest for reading.
-var attackLocks sync.Map // *world -> *sync.RWMutex
-
-func (w *world) attackLock() *sync.RWMutex {
-	mu, _ := attackLocks.LoadOrStore(w, &sync.RWMutex{})
-	return mu.(*sync.RWMutex)
+	setup      []string
+	sql        string
+	sqlState   string
 }
 
 // refusals is what db.InterpretError must make of each SQLSTATE an attack
@@ -104,7 +90,7 @@ func (w *world) logins(t *testing.T) map[string]string {
 	t.Helper()
 	urls := map[string]string{superuser: w.url}
 	for _, group := range []string{"bulwark_app", "bulwark_jobs", "bulwark_owner"} {
-		urls[group] = pgtest.LoginAs(t, w.url, group)
+		urls[group] = bulwarktest.LoginAs(t, w.url, group)
 	}
 	return urls
 }
@@ -125,30 +111,12 @@ func dial(t *testing.T, url string) *pgx.Conn {
 	return conn
 }
 
-// attempt runs a on a fresh session of url and returns the error of its
-// last statement. Statements without arguments go over the simple protocol,
-// as they would from psql. An open transaction is rolled back before
-// returning, so the attacker holds no locks when the caller looks.
-func attempt(t *testing.T, url string, a attack) error {
-	t.Helper()
-	ctx := context.Background()
-	conn := dial(t, url)
-	for _, s := range a.setup {
-		_, err := conn.Exec(ctx, s)
-		require.NoError(t, err, "setup of %s: %s", a.name, s)
-	}
-	_, err := conn.Exec(ctx, a.sql)
-	if conn.PgConn().TxStatus() != 'I' {
-		_, rbErr := conn.Exec(ctx, "ROLLBACK")
-		require.NoError(t, rbErr)
-	}
-	return err
-}
-
 // runAttacks runs each attack as a parallel subtest on its own session of
-// url, requiring that it is refused and that the database is as it was.
-// The caller's other subtests must not write: each attack compares the
-// whole database before and after.
+// url: the setup statements first, then the attack, which
+// bulwarktest.RequireRefused requires to be refused with its SQLSTATE
+// (over the simple protocol, as from psql) and to leave every guarded and
+// core row, and the catalog that guards them, as it was. The attacks of
+// one world take turns there. The caller's other subtests must not write.
 func (w *world) runAttacks(t *testing.T, url string, attacks []attack) {
 	t.Helper()
 	slices.SortFunc(attacks, func(a, b attack) int { return strings.Compare(a.name, b.name) })
@@ -158,17 +126,14 @@ func (w *world) runAttacks(t *testing.T, url string, attacks []attack) {
 	for _, a := range attacks {
 		t.Run(a.name, func(t *testing.T) {
 			t.Parallel()
-			mu := w.attackLock()
-			if a.exclusive {
-				mu.Lock()
-				defer mu.Unlock()
-			} else {
-				mu.RLock()
-				defer mu.RUnlock()
+			ctx := context.Background()
+			conn := dial(t, url)
+			for _, s := range a.setup {
+				_, err := conn.Exec(ctx, s)
+				require.NoError(t, err, "setup of %s: %s", a.name, s)
 			}
-			before := w.snapshot(t)
-			requireRefused(t, attempt(t, url, a), a.sqlState, a.constraint)
-			require.Equal(t, before, w.snapshot(t), "the refused attack changed the database")
+			pgErr := bulwarktest.RequireRefused(t, conn, a.sql, a.sqlState)
+			requireRefused(t, pgErr, a.sqlState, a.constraint)
 		})
 	}
 }
@@ -358,7 +323,7 @@ func appRoleAttacks(w *world, tg targets) []attack {
 		{name: "ArticlesLockRowsForUpdate", sql: "SELECT id FROM app.articles WHERE id = " + d + " FOR UPDATE"},
 		{name: "ArticlesLockTable", setup: []string{"BEGIN"}, sql: "LOCK TABLE app.articles IN ACCESS EXCLUSIVE MODE"},
 		{name: "ArticlesTruncate", sql: "TRUNCATE app.articles"},
-		{name: "ArticlesTruncateCascade", exclusive: true, sql: "TRUNCATE bulwark.principals CASCADE"},
+		{name: "ArticlesTruncateCascade", sql: "TRUNCATE bulwark.principals CASCADE"},
 		{name: "ArticlesUpdate", sql: "UPDATE app.articles SET state = 'published', published_at = pg_catalog.now() WHERE id = " + ap},
 		{name: "ArticlesUpdateAll", sql: "UPDATE app.articles SET title = 'pwned'"},
 		{name: "ArticlesUpdateUnderForgedMaintenance", setup: []string{
@@ -704,7 +669,7 @@ func ownerAttacks(w *world, tg targets) []attack {
 		{name: "DirectUpdate", sql: touch, sqlState: db.SQLStateDirectWrite},
 		{name: "DirectUpdateAlongAnEdge", sql: "UPDATE app.articles SET state = 'in_review' WHERE id = " + d, sqlState: db.SQLStateDirectWrite},
 		{name: "Truncate", sql: "TRUNCATE app.articles CASCADE", sqlState: db.SQLStateDirectWrite},
-		{name: "TruncateCascadeFromPrincipals", exclusive: true, sql: "TRUNCATE bulwark.principals CASCADE", sqlState: db.SQLStateDirectWrite},
+		{name: "TruncateCascadeFromPrincipals", sql: "TRUNCATE bulwark.principals CASCADE", sqlState: db.SQLStateDirectWrite},
 
 		// The boundary flag is a setting anyone can SET; by itself it opens
 		// nothing: the write must also come from inside a function owned by

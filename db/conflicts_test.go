@@ -12,9 +12,9 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 	"github.com/bulwarkdb/bulwark/db"
 	"github.com/bulwarkdb/bulwark/fault"
-	"github.com/bulwarkdb/bulwark/internal/pgtest"
 )
 
 // TestConflicts reads the conflicts the migrations declare and maps real
@@ -23,7 +23,7 @@ func TestConflicts(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	pool := pgtest.DB(t)
+	pool := bulwarktest.DB(t)
 	conflicts, err := db.LoadConflicts(ctx, pool)
 	require.NoError(t, err)
 
@@ -139,7 +139,7 @@ func TestDeclareConflict(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	url := pgtest.NewDatabase(t)
+	url := bulwarktest.NewDatabase(t)
 	owner, err := pgx.Connect(ctx, url)
 	require.NoError(t, err)
 	t.Cleanup(func() { owner.Close(context.Background()) })
@@ -247,7 +247,7 @@ func TestDeclareConflict(t *testing.T) {
 
 	t.Run("KeptBehindTheBoundary", func(t *testing.T) {
 		for _, role := range []string{"bulwark_app", "bulwark_jobs"} {
-			conn, err := pgx.Connect(ctx, pgtest.LoginAs(t, url, role))
+			conn, err := pgx.Connect(ctx, bulwarktest.LoginAs(t, url, role))
 			require.NoError(t, err)
 			var n int
 			require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM bulwark.conflict_constraints`).Scan(&n), "%s reads the declarations", role)

@@ -11,10 +11,9 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 	"github.com/bulwarkdb/bulwark/db"
 	"github.com/bulwarkdb/bulwark/fault"
-	"github.com/bulwarkdb/bulwark/internal/pgtest"
-	"github.com/bulwarkdb/bulwark/internal/seed"
 )
 
 // TestInterpretError raises each SQLSTATE for real and checks its layer,
@@ -23,7 +22,7 @@ func TestInterpretError(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	pool := pgtest.DB(t)
+	pool := bulwarktest.DB(t)
 
 	for _, tc := range []struct {
 		sqlstate  string
@@ -86,8 +85,7 @@ func TestInterpretError(t *testing.T) {
 		require.Equal(t, "a sentence its author wrote", e.Reason)
 
 		q := db.New()
-		author, err := seed.Principal(ctx, pool, "class22-author", "author")
-		require.NoError(t, err)
+		author := bulwarktest.Principal(t, pool, "class22-author", "author")
 		_, raw = q.ArticleCreate(ctx, pool, db.ArticleCreateParams{Actor: author, Title: strings.Repeat("x", 301), Body: "Body."})
 		e = requireInvalid(t, raw, "22001", fault.CodeTooLong)
 		require.Equal(t, "title is longer than 300 characters", e.Reason)

@@ -2,7 +2,6 @@ package db_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -11,10 +10,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 	"github.com/bulwarkdb/bulwark/db"
 	"github.com/bulwarkdb/bulwark/fault"
-	"github.com/bulwarkdb/bulwark/internal/pgtest"
-	"github.com/bulwarkdb/bulwark/internal/seed"
 )
 
 // world is a migrated database with a cast of principals, made through the
@@ -35,7 +33,7 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	url := pgtest.NewDatabase(t)
+	url := bulwarktest.NewDatabase(t)
 	pool := poolFor(t, url)
 	q := db.New()
 	w := &world{pool: pool, q: q, url: url, principal: map[string]uuid.UUID{}}
@@ -49,23 +47,18 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
+// poolFor opens a pool on url with room for the concurrency tests'
+// sessions.
 func poolFor(t *testing.T, url string) *pgxpool.Pool {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(url)
-	require.NoError(t, err)
-	cfg.ConnConfig.RuntimeParams["search_path"] = ""
-	cfg.MaxConns = 24
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	return pool
+	return bulwarktest.Pool(t, url, &bulwarktest.PoolOpts{
+		ConfigFunc: func(cfg *pgxpool.Config) { cfg.MaxConns = 24 },
+	})
 }
 
 func (w *world) newPrincipal(t *testing.T, name string, roles ...string) uuid.UUID {
 	t.Helper()
-	ctx := context.Background()
-	id, err := seed.Principal(ctx, w.pool, name, roles...)
-	require.NoError(t, err)
+	id := bulwarktest.Principal(t, w.pool, name, roles...)
 	w.principal[name] = id
 	return id
 }
@@ -149,16 +142,11 @@ func (w *world) requireUnchanged(t *testing.T, before db.AppArticle, logBefore i
 	require.Equal(t, logBefore, w.logCount(t, before.ID), "the log changed")
 }
 
-// requireLayer asserts that err, interpreted, names layer and code.
+// requireLayer asserts that err, a raw error of the generated code,
+// interpreted as the layers above interpret it, names layer and code.
 func requireLayer(t *testing.T, err error, layer fault.Layer, code string) {
 	t.Helper()
-	require.Error(t, err)
-	err = db.InterpretError(err)
-	var e *fault.Error
-	require.True(t, errors.As(err, &e), "not a layered error: %v", err)
-	require.Equal(t, layer, e.Layer, "layer of %v", err)
-	require.Equal(t, code, e.Code, "code of %v", err)
-	require.ErrorIs(t, err, layer.Sentinel())
+	bulwarktest.RequireLayer(t, db.InterpretError(err), layer, code)
 }
 
 // release starts n goroutines that wait for one signal, then run fn, and

@@ -10,8 +10,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 	"github.com/bulwarkdb/bulwark/db"
-	"github.com/bulwarkdb/bulwark/internal/pgtest"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -66,7 +66,7 @@ func TestOpen(t *testing.T) {
 	t.Run("Connects", func(t *testing.T) {
 		t.Parallel()
 
-		pool, err := db.Open(ctx, pgtest.LoginAs(t, pgtest.NewDatabase(t), "bulwark_app"), &db.OpenOpts{ApplicationName: "pool-test"})
+		pool, err := db.Open(ctx, bulwarktest.LoginAs(t, bulwarktest.NewDatabase(t), "bulwark_app"), &db.OpenOpts{ApplicationName: "pool-test"})
 		require.NoError(t, err)
 		defer pool.Close()
 		var name string

@@ -12,9 +12,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bulwarkdb/bulwark/authz"
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 	"github.com/bulwarkdb/bulwark/db"
 	"github.com/bulwarkdb/bulwark/fault"
-	"github.com/bulwarkdb/bulwark/internal/pgtest"
 )
 
 // articleCapabilities are the capabilities the articles line's first migration declares.
@@ -34,7 +34,7 @@ func TestNameRules(t *testing.T) {
 
 	setup := func(t *testing.T) *testBundle {
 		t.Helper()
-		tx := pgtest.Tx(t)
+		tx := bulwarktest.Tx(t)
 		rules, err := authz.LoadNameRules(ctx, tx)
 		require.NoError(t, err)
 		return &testBundle{rules: rules, tx: tx}
@@ -168,7 +168,7 @@ func TestRegistry(t *testing.T) {
 
 	setup := func(t *testing.T) *testBundle {
 		t.Helper()
-		registry, err := authz.NewRegistry(ctx, pgtest.Tx(t))
+		registry, err := authz.NewRegistry(ctx, bulwarktest.Tx(t))
 		require.NoError(t, err)
 		return &testBundle{registry: registry}
 	}
@@ -194,7 +194,7 @@ func TestRegistry(t *testing.T) {
 		bundle := setup(t)
 		for _, c := range []authz.Capability{"article.publish_draft", "article.edit_own", "article.approve_in_review", "Article.Publish"} {
 			err := bundle.registry.Register(c)
-			e := requireLayer(t, err, fault.LayerInvalid, "capability_refused")
+			e := bulwarktest.RequireLayer(t, err, fault.LayerInvalid, "capability_refused")
 			require.Equal(t, "capability refused: "+bundle.registry.Rules().Problem(c), e.Reason)
 			require.False(t, bundle.registry.Registered(c))
 		}
@@ -205,7 +205,7 @@ func TestRegistry(t *testing.T) {
 
 		bundle := setup(t)
 		err := bundle.registry.Register("article.frobnicate")
-		requireLayer(t, err, fault.LayerInvalid, "capability_undeclared")
+		bulwarktest.RequireLayer(t, err, fault.LayerInvalid, "capability_undeclared")
 		require.False(t, bundle.registry.Registered("article.frobnicate"))
 		require.Equal(t, 400, fault.HTTPStatus(err))
 	})

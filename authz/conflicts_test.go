@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bulwarkdb/bulwark/authz"
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 	"github.com/bulwarkdb/bulwark/db"
 	"github.com/bulwarkdb/bulwark/fault"
 )
@@ -104,7 +105,7 @@ func TestDeclaredConflicts(t *testing.T) {
 		require.NoError(t, issue(bundle, issueRequest{Code: "FINAL-1", Serial: 101, Slot: "final-a"}, nil))
 		// Retries allowed: a final conflict is not retried.
 		err := issue(bundle, issueRequest{Code: "FINAL-1", Serial: 102, Slot: "final-b"}, &authz.DoOpts{Retry: &authz.RetryOpts{Attempts: 3}})
-		e := requireLayer(t, err, fault.LayerConflict, "code_taken")
+		e := bulwarktest.RequireLayer(t, err, fault.LayerConflict, "code_taken")
 		require.Equal(t, "another coupon has that code", e.Reason)
 		require.Equal(t, "coupon_code_unique", e.Constraint)
 		require.Equal(t, "23505", e.SQLState)
@@ -122,7 +123,7 @@ func TestDeclaredConflicts(t *testing.T) {
 		require.NoError(t, issue(bundle, issueRequest{Code: "RETRY-1", Serial: 201, Slot: "retry-a"}, nil))
 		// A retry re-runs the gate; the slot is still busy.
 		err := issue(bundle, issueRequest{Code: "RETRY-2", Serial: 202, Slot: "retry-a"}, &authz.DoOpts{Retry: &authz.RetryOpts{Attempts: 2}})
-		e := requireLayer(t, err, fault.LayerConflict, "slot_busy")
+		e := bulwarktest.RequireLayer(t, err, fault.LayerConflict, "slot_busy")
 		require.Equal(t, "the slot already has an open coupon", e.Reason)
 		require.Equal(t, "coupon_one_open_per_slot", e.Constraint, "a unique index, named as the server reports it")
 		require.False(t, e.Final)
@@ -136,7 +137,7 @@ func TestDeclaredConflicts(t *testing.T) {
 		bundle := setup(t)
 		require.NoError(t, issue(bundle, issueRequest{Code: "UNDECLARED-1", Serial: 301, Slot: "undeclared-a"}, nil))
 		err := issue(bundle, issueRequest{Code: "UNDECLARED-2", Serial: 301, Slot: "undeclared-b"}, nil)
-		e := requireLayer(t, err, fault.LayerInvariant, fault.CodeIntegrity)
+		e := bulwarktest.RequireLayer(t, err, fault.LayerInvariant, fault.CodeIntegrity)
 		require.Equal(t, "coupon_serial_unique", e.Constraint)
 		require.False(t, fault.IsRetryable(err))
 		require.Equal(t, http.StatusInternalServerError, fault.HTTPStatus(err))
@@ -151,9 +152,9 @@ func TestDeclaredConflicts(t *testing.T) {
 		// declarations are read in it once the savepoint rolled back.
 		err := pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
 			err := issue(bundle, issueRequest{Code: "TX-1", Serial: 402, Slot: "tx-b"}, &authz.DoOpts{Tx: tx})
-			requireLayer(t, err, fault.LayerConflict, "code_taken")
+			bulwarktest.RequireLayer(t, err, fault.LayerConflict, "code_taken")
 			err = issue(bundle, issueRequest{Code: "TX-2", Serial: 403, Slot: "tx-a"}, &authz.DoOpts{Tx: tx})
-			requireLayer(t, err, fault.LayerConflict, "slot_busy")
+			bulwarktest.RequireLayer(t, err, fault.LayerConflict, "slot_busy")
 			// The transaction is still usable.
 			return issue(bundle, issueRequest{Code: "TX-3", Serial: 404, Slot: "tx-c"}, &authz.DoOpts{Tx: tx})
 		})
@@ -175,7 +176,7 @@ func TestDeclaredConflicts(t *testing.T) {
 				return struct{}{}, err
 			})
 		_, err = authz.Do(ctx, bundle.gate, clerk, insert, 7, nil)
-		requireLayer(t, err, fault.LayerInvariant, fault.CodeIntegrity)
+		bulwarktest.RequireLayer(t, err, fault.LayerInvariant, fault.CodeIntegrity)
 
 		// A later migration declares it; the running gate sees it.
 		_, err = w.pool.Exec(ctx, `BEGIN; SET LOCAL ROLE bulwark_owner;
@@ -187,6 +188,6 @@ func TestDeclaredConflicts(t *testing.T) {
 			_, last = authz.Do(ctx, bundle.gate, clerk, insert, 7, nil)
 			return fault.LayerOf(last) == fault.LayerConflict
 		}, 10*time.Second, 100*time.Millisecond, "last: %v", last)
-		requireLayer(t, last, fault.LayerConflict, "serial_taken")
+		bulwarktest.RequireLayer(t, last, fault.LayerConflict, "serial_taken")
 	})
 }

@@ -2,7 +2,6 @@ package authz_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -16,10 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bulwarkdb/bulwark/authz"
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 	"github.com/bulwarkdb/bulwark/db"
-	"github.com/bulwarkdb/bulwark/fault"
-	"github.com/bulwarkdb/bulwark/internal/pgtest"
-	"github.com/bulwarkdb/bulwark/internal/seed"
 )
 
 // world is a database of its own whose principals and articles are made
@@ -35,7 +32,7 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	url := pgtest.NewDatabase(t)
+	url := bulwarktest.NewDatabase(t)
 	w := &world{pool: newPool(t, url, nil), q: db.New(), url: url}
 	boot, err := w.q.PrincipalGetByName(context.Background(), w.pool, "bootstrap")
 	require.NoError(t, err)
@@ -47,17 +44,12 @@ func newWorld(t *testing.T) *world {
 // the harness's do, tracing queries with tracer when it is not nil.
 func newPool(t *testing.T, url string, tracer pgx.QueryTracer) *pgxpool.Pool {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(url)
-	require.NoError(t, err)
-	cfg.ConnConfig.RuntimeParams["search_path"] = ""
-	cfg.ConnConfig.Tracer = tracer
-	// Room for a gate's transaction, a concurrent change on another
-	// session, and the concurrency tests' readers.
-	cfg.MaxConns = 24
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	return pool
+	return bulwarktest.Pool(t, url, &bulwarktest.PoolOpts{ConfigFunc: func(cfg *pgxpool.Config) {
+		cfg.ConnConfig.Tracer = tracer
+		// Room for a gate's transaction, a concurrent change on another
+		// session, and the concurrency tests' readers.
+		cfg.MaxConns = 24
+	}})
 }
 
 // startGrants returns a listening Grants on pool, stopped in t's Cleanup.
@@ -71,30 +63,11 @@ func startGrants(t *testing.T, pool *pgxpool.Pool, opts *authz.GrantsOpts) *auth
 	return grants
 }
 
-var nameSeq atomic.Int64
-
-// uniqueName returns a principal or role name not used before in this
-// process.
-func uniqueName(prefix string) string {
-	return fmt.Sprintf("%s_%d", prefix, nameSeq.Add(1))
-}
-
-// newPrincipal creates a human principal holding roles.
+// newPrincipal creates a human principal holding roles, named so that
+// the subtests sharing a world keep apart.
 func (w *world) newPrincipal(t *testing.T, roles ...string) uuid.UUID {
 	t.Helper()
-	id, err := seed.Principal(context.Background(), w.pool, uniqueName("principal"), roles...)
-	require.NoError(t, err)
-	return id
-}
-
-func (w *world) grant(t *testing.T, id uuid.UUID, role string) {
-	t.Helper()
-	require.NoError(t, w.q.RoleGrant(context.Background(), w.pool, db.RoleGrantParams{Actor: w.boot, PrincipalID: id, Role: role}))
-}
-
-func (w *world) revoke(t *testing.T, id uuid.UUID, role string) {
-	t.Helper()
-	require.NoError(t, w.q.RoleRevoke(context.Background(), w.pool, db.RoleRevokeParams{Actor: w.boot, PrincipalID: id, Role: role}))
+	return bulwarktest.Principal(t, w.pool, bulwarktest.UniqueName("principal"), roles...)
 }
 
 // maintenance runs sql with args in a transaction under the maintenance
@@ -298,19 +271,6 @@ func (c *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pg
 func (*queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
 func (c *queryCounter) count() int64 { return c.n.Load() }
-
-// requireLayer asserts that err is a layered error of layer and code that
-// matches its layer's sentinel.
-func requireLayer(t *testing.T, err error, layer fault.Layer, code string) *fault.Error {
-	t.Helper()
-	require.Error(t, err)
-	var e *fault.Error
-	require.True(t, errors.As(err, &e), "not a layered error: %v", err)
-	require.Equal(t, layer, e.Layer, "layer of %v", err)
-	require.Equal(t, code, e.Code, "code of %v", err)
-	require.ErrorIs(t, err, layer.Sentinel())
-	return e
-}
 
 // eventually calls cond until it holds, for at most within, and returns how
 // long that took and whether it held.

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bulwarkdb/bulwark/authz"
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 	"github.com/bulwarkdb/bulwark/db"
 	"github.com/bulwarkdb/bulwark/fault"
 )
@@ -93,7 +94,7 @@ func TestDo(t *testing.T) {
 		}}
 		got, err := authz.Do(ctx, bundle.gate, bundle.author, submitAction(hooks), submitRequest{ArticleID: a.ID}, nil)
 		require.Zero(t, got)
-		requireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
+		bulwarktest.RequireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
 		require.True(t, fault.IsRetryable(err))
 		require.Equal(t, 409, fault.HTTPStatus(err))
 		requireRecord(t, bundle, err, authz.OutcomeFailed, fault.LayerConflict, fault.CodeStaleVersion, bundle.author, a.ID.String())
@@ -145,7 +146,7 @@ func TestDo(t *testing.T) {
 		a := w.draft(t, bundle.author)
 		w.deactivate(t, bundle.author)
 		_, err := authz.Do(ctx, bundle.gate, bundle.author, submitAction(nil), submitRequest{ArticleID: a.ID}, nil)
-		requireLayer(t, err, fault.LayerPermission, authz.CodeInactivePrincipal)
+		bulwarktest.RequireLayer(t, err, fault.LayerPermission, authz.CodeInactivePrincipal)
 		requireRecord(t, bundle, err, authz.OutcomeDenied, fault.LayerPermission, authz.CodeInactivePrincipal, bundle.author, a.ID.String())
 		require.Equal(t, a, w.get(t, a.ID))
 	})
@@ -159,7 +160,7 @@ func TestDo(t *testing.T) {
 		a := w.inReview(t, bundle.author)
 		logBefore := len(w.log(t, a.ID))
 		_, err := authz.Do(ctx, bundle.gate, bundle.author, submitAction(&submitHooks{IgnoreState: true}), submitRequest{ArticleID: a.ID}, nil)
-		e := requireLayer(t, err, fault.LayerInvariant, fault.CodeIllegalTransition)
+		e := bulwarktest.RequireLayer(t, err, fault.LayerInvariant, fault.CodeIllegalTransition)
 		require.Equal(t, db.SQLStateIllegalTransition, e.SQLState)
 		require.False(t, fault.IsRetryable(err))
 		require.Equal(t, 500, fault.HTTPStatus(err))
@@ -180,7 +181,7 @@ func TestDo(t *testing.T) {
 			bundle.recorder = &recorder{}
 			bundle.gate = authz.NewGate(w.pool, grants, &authz.GateOpts{Observer: bundle.recorder})
 			_, err := authz.Do(ctx, bundle.gate, editor, submitAction(hooks), submitRequest{ArticleID: target}, nil)
-			requireLayer(t, err, fault.LayerPermission, fault.CodeMissingCapability)
+			bulwarktest.RequireLayer(t, err, fault.LayerPermission, fault.CodeMissingCapability)
 			require.Equal(t, 403, fault.HTTPStatus(err))
 			requireRecord(t, bundle, err, authz.OutcomeDenied, fault.LayerPermission, fault.CodeMissingCapability, editor, target.String())
 		}
@@ -195,7 +196,7 @@ func TestDo(t *testing.T) {
 		hooks := &submitHooks{}
 		target := uuid.New()
 		_, err := authz.Do(ctx, bundle.gate, bundle.author, submitAction(hooks), submitRequest{ArticleID: target}, nil)
-		requireLayer(t, err, fault.LayerNotFound, fault.CodeNotFound)
+		bulwarktest.RequireLayer(t, err, fault.LayerNotFound, fault.CodeNotFound)
 		require.Equal(t, 404, fault.HTTPStatus(err))
 		require.Zero(t, hooks.policies.Load(), "no policy ran")
 		requireRecord(t, bundle, err, authz.OutcomeFailed, fault.LayerNotFound, fault.CodeNotFound, bundle.author, target.String())
@@ -209,7 +210,7 @@ func TestDo(t *testing.T) {
 		logBefore := len(w.log(t, a.ID))
 		other := w.newPrincipal(t, "author") // may submit, but not another's article
 		_, err := authz.Do(ctx, bundle.gate, other, submitAction(nil), submitRequest{ArticleID: a.ID}, nil)
-		e := requireLayer(t, err, fault.LayerPolicy, "not_author")
+		e := bulwarktest.RequireLayer(t, err, fault.LayerPolicy, "not_author")
 		require.Equal(t, "only the author submits an article", e.Reason)
 		require.Equal(t, 422, fault.HTTPStatus(err))
 		requireRecord(t, bundle, err, authz.OutcomeDenied, fault.LayerPolicy, "not_author", other, a.ID.String())
@@ -246,7 +247,7 @@ func TestDo(t *testing.T) {
 			return err != nil
 		})
 		require.True(t, ok, "the deactivation never reached the gate")
-		requireLayer(t, err, fault.LayerPermission, authz.CodeInactivePrincipal)
+		bulwarktest.RequireLayer(t, err, fault.LayerPermission, authz.CodeInactivePrincipal)
 	})
 
 	t.Run("SlogObserverLevels", func(t *testing.T) {
@@ -342,9 +343,9 @@ func TestDo(t *testing.T) {
 		_, err = authz.Do(ctx, bundle.gate, bundle.author, submitAction(nil), submitRequest{ArticleID: first.ID}, opts)
 		require.NoError(t, err)
 		_, err = authz.Do(ctx, bundle.gate, bundle.author, submitAction(&submitHooks{IgnoreState: true}), submitRequest{ArticleID: refused.ID}, opts)
-		requireLayer(t, err, fault.LayerInvariant, fault.CodeIllegalTransition)
+		bulwarktest.RequireLayer(t, err, fault.LayerInvariant, fault.CodeIllegalTransition)
 		_, err = authz.Do(ctx, bundle.gate, other, submitAction(nil), submitRequest{ArticleID: second.ID}, opts)
-		requireLayer(t, err, fault.LayerPolicy, "not_author")
+		bulwarktest.RequireLayer(t, err, fault.LayerPolicy, "not_author")
 
 		var one int
 		require.NoError(t, tx.QueryRow(ctx, "SELECT 1").Scan(&one), "the caller's transaction is usable")
@@ -381,7 +382,7 @@ func TestDo(t *testing.T) {
 		a := w.draft(t, bundle.author)
 		stranger := uuid.New()
 		_, err := authz.Do(ctx, bundle.gate, stranger, submitAction(nil), submitRequest{ArticleID: a.ID}, nil)
-		requireLayer(t, err, fault.LayerPermission, authz.CodeUnknownPrincipal)
+		bulwarktest.RequireLayer(t, err, fault.LayerPermission, authz.CodeUnknownPrincipal)
 		requireRecord(t, bundle, err, authz.OutcomeDenied, fault.LayerPermission, authz.CodeUnknownPrincipal, stranger, a.ID.String())
 	})
 
@@ -398,7 +399,7 @@ func TestDo(t *testing.T) {
 		hooks := &submitHooks{}
 
 		_, err := authz.Do(ctx, gate, stranger, submitAction(hooks), submitRequest{}, nil)
-		e := requireLayer(t, err, fault.LayerInvalid, "article_id_missing")
+		e := bulwarktest.RequireLayer(t, err, fault.LayerInvalid, "article_id_missing")
 		require.Equal(t, "an article id is required", e.Reason)
 		require.Equal(t, 400, fault.HTTPStatus(err))
 		require.Zero(t, queries.count(), "the database was queried")
@@ -416,7 +417,7 @@ func TestDo(t *testing.T) {
 		action := submitAction(nil)
 		action.ValidateFunc = func(submitRequest) error { return plain }
 		_, err = authz.Do(ctx, gate, stranger, action, submitRequest{ArticleID: uuid.New()}, nil)
-		e = requireLayer(t, err, fault.LayerInvalid, fault.CodeInvalidInput)
+		e = bulwarktest.RequireLayer(t, err, fault.LayerInvalid, fault.CodeInvalidInput)
 		require.Equal(t, "title is required", e.Reason)
 		require.ErrorIs(t, err, plain)
 		require.Zero(t, queries.count(), "the database was queried")

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bulwarkdb/bulwark/authz"
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 	"github.com/bulwarkdb/bulwark/fault"
 )
 
@@ -133,7 +134,7 @@ func TestGrants(t *testing.T) {
 		close(begin)
 		for i, role := range roles {
 			time.Sleep(20 * time.Millisecond)
-			bundle.world.revoke(t, id, role)
+			bulwarktest.Revoke(t, bundle.world.pool, id, role)
 			if i < len(roles)-1 {
 				// Still held through the roles left.
 				require.True(t, can(t, grants, id, "article.archive"))
@@ -196,7 +197,7 @@ func TestGrants(t *testing.T) {
 			first <- result{p, err}
 		}()
 		<-hold.held
-		w.revoke(t, id, "publisher")
+		bulwarktest.Revoke(t, w.pool, id, "publisher")
 		// The notification takes milliseconds; a slow CI machine gets a
 		// second.
 		time.Sleep(time.Second)
@@ -303,7 +304,7 @@ func TestGrants(t *testing.T) {
 		require.False(t, can(t, grants, id, "article.publish"))
 		require.EqualValues(t, 1, bundle.loads.count(), "cached before the grant")
 
-		bundle.world.grant(t, id, "publisher")
+		bulwarktest.Grant(t, bundle.world.pool, id, "publisher")
 		delay, ok := eventually(notifyWithin, func() bool { return can(t, grants, id, "article.publish") })
 		require.True(t, ok, "the grant had no effect after %v", delay)
 		t.Logf("grant took effect after %v", delay)
@@ -321,7 +322,7 @@ func TestGrants(t *testing.T) {
 		require.True(t, can(t, grants, id, "article.publish"))
 		require.EqualValues(t, 1, bundle.loads.count(), "cached before the revoke")
 
-		bundle.world.revoke(t, id, "publisher") // returns once committed
+		bulwarktest.Revoke(t, bundle.world.pool, id, "publisher") // returns once committed
 		delay, ok := eventually(notifyWithin, func() bool { return !can(t, grants, id, "article.publish") })
 		require.True(t, ok, "the revoke had no effect after %v", delay)
 		require.True(t, can(t, grants, id, "article.create"), "the other role stays")
@@ -334,7 +335,7 @@ func TestGrants(t *testing.T) {
 		// A role gaining a capability notifies "*" (role_capabilities
 		// trigger).
 		bundle := setup(t)
-		role := uniqueName("role")
+		role := bulwarktest.UniqueName("role")
 		_, err := bundle.world.pool.Exec(ctx, "SELECT bulwark.declare_role($1, ARRAY['article.create'])", role)
 		require.NoError(t, err)
 		id := bundle.world.newPrincipal(t, role)
@@ -392,7 +393,7 @@ func TestGrants(t *testing.T) {
 		grants := authz.NewGrants(bundle.pool, nil)
 		p, err := grants.Principal(ctx, uuid.New())
 		require.Nil(t, p)
-		requireLayer(t, err, fault.LayerPermission, authz.CodeUnknownPrincipal)
+		bulwarktest.RequireLayer(t, err, fault.LayerPermission, authz.CodeUnknownPrincipal)
 		require.ErrorIs(t, err, fault.ErrPermission)
 		require.Equal(t, 403, fault.HTTPStatus(err))
 	})

@@ -10,10 +10,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bulwarkdb/bulwark/authz"
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 	"github.com/bulwarkdb/bulwark/db"
 	"github.com/bulwarkdb/bulwark/fault"
 	"github.com/bulwarkdb/bulwark/internal/pgtest"
-	"github.com/bulwarkdb/bulwark/internal/seed"
 )
 
 // reviewTransition is a reviewer's move of an article in review (approve
@@ -60,10 +60,8 @@ func TestReplicaSnapshots(t *testing.T) {
 	primary := newPool(t, pair.PrimaryURL, nil)
 	replica := newPool(t, pair.ReplicaURL, nil)
 	q := db.New()
-	author, err := seed.Principal(ctx, primary, uniqueName("author"), "author")
-	require.NoError(t, err)
-	editor, err := seed.Principal(ctx, primary, uniqueName("editor"), "editor")
-	require.NoError(t, err)
+	author := bulwarktest.Principal(t, primary, bulwarktest.UniqueName("author"), "author")
+	editor := bulwarktest.Principal(t, primary, bulwarktest.UniqueName("editor"), "editor")
 	grants := startGrants(t, primary, nil)
 	rec := &recorder{}
 	gate := authz.NewGate(primary, grants, &authz.GateOpts{Observer: rec, Replica: replica, Snapshots: authz.FromReplica})
@@ -92,7 +90,7 @@ func TestReplicaSnapshots(t *testing.T) {
 		require.Equal(t, a.Version, readReplica(a.ID).Version, "the replica is stale")
 
 		_, err = authz.Do(ctx, gate, author, submitTransition(), articleRequest{ID: a.ID, Key: "stale-1"}, nil)
-		requireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
+		bulwarktest.RequireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
 		require.True(t, fault.IsRetryable(err))
 		require.Equal(t, a2, getOn(t, primary, a.ID), "the stale decision wrote nothing")
 
@@ -122,7 +120,7 @@ func TestReplicaSnapshots(t *testing.T) {
 		// A refusal that the primary confirms stands (this draft is not
 		// on the replica at all: the primary answers).
 		_, err = authz.Do(ctx, gate, editor, approveTransition(), articleRequest{ID: draft().ID}, nil)
-		requireLayer(t, err, fault.LayerPolicy, "not_in_review")
+		bulwarktest.RequireLayer(t, err, fault.LayerPolicy, "not_in_review")
 	})
 
 	t.Run("ConcurrentStaleClientsBreakNothing", func(t *testing.T) {

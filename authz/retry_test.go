@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bulwarkdb/bulwark/authz"
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 	"github.com/bulwarkdb/bulwark/db"
 	"github.com/bulwarkdb/bulwark/fault"
 )
@@ -64,7 +65,7 @@ func TestDoRetry(t *testing.T) {
 				return struct{}{}, &fault.Error{Layer: fault.LayerUnavailable, Code: fault.CodeRetriesExhausted, Reason: "the mail server did not answer"}
 			})
 		_, err := authz.Do(ctx, bundle.gate, bundle.author, notify, "hello", &authz.DoOpts{Retry: fast})
-		requireLayer(t, err, fault.LayerUnavailable, fault.CodeRetriesExhausted)
+		bulwarktest.RequireLayer(t, err, fault.LayerUnavailable, fault.CodeRetriesExhausted)
 		require.True(t, fault.IsRetryable(err))
 		require.Equal(t, 1, calls)
 		require.Len(t, bundle.recorder.all(), 1)
@@ -76,7 +77,7 @@ func TestDoRetry(t *testing.T) {
 		bundle := setup(t)
 		hooks := &submitHooks{AfterLoadFunc: touchOn()}
 		_, err := authz.Do(ctx, bundle.gate, bundle.author, submitAction(hooks), submitRequest{ArticleID: bundle.article.ID}, &authz.DoOpts{Retry: &authz.RetryOpts{Attempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}})
-		requireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
+		bulwarktest.RequireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
 		require.EqualValues(t, 3, hooks.loads.Load())
 		require.Len(t, bundle.recorder.all(), 3)
 		require.Equal(t, "draft", w.get(t, bundle.article.ID).State)
@@ -86,7 +87,7 @@ func TestDoRetry(t *testing.T) {
 		bundle = setup(t)
 		hooks = &submitHooks{AfterLoadFunc: touchOn()}
 		_, err = authz.DoRetry(ctx, bundle.gate, bundle.author, submitAction(hooks), submitRequest{ArticleID: bundle.article.ID}, nil, nil)
-		requireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
+		bulwarktest.RequireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
 		require.EqualValues(t, 4, hooks.loads.Load())
 	})
 
@@ -108,7 +109,7 @@ func TestDoRetry(t *testing.T) {
 		require.Less(t, time.Since(start), time.Minute)
 		require.ErrorIs(t, err, context.Canceled)
 		require.ErrorIs(t, err, fault.ErrConflict)
-		requireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
+		bulwarktest.RequireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
 		require.EqualValues(t, 1, hooks.loads.Load())
 		require.Len(t, bundle.recorder.all(), 1)
 	})
@@ -126,7 +127,7 @@ func TestDoRetry(t *testing.T) {
 			return nil
 		}}
 		_, err := authz.Do(ctx, bundle.gate, bundle.author, submitAction(hooks), submitRequest{ArticleID: bundle.article.ID}, &authz.DoOpts{Retry: fast})
-		requireLayer(t, err, fault.LayerPolicy, "not_draft")
+		bulwarktest.RequireLayer(t, err, fault.LayerPolicy, "not_draft")
 		require.NotErrorIs(t, err, fault.ErrConflict)
 		require.EqualValues(t, 2, hooks.policies.Load())
 
@@ -195,7 +196,7 @@ func TestDoRetry(t *testing.T) {
 		other := w.newPrincipal(t, "author")
 		hooks := &submitHooks{}
 		_, err := authz.Do(ctx, bundle.gate, other, submitAction(hooks), submitRequest{ArticleID: bundle.article.ID}, &authz.DoOpts{Retry: fast})
-		requireLayer(t, err, fault.LayerPolicy, "not_author")
+		bulwarktest.RequireLayer(t, err, fault.LayerPolicy, "not_author")
 		require.EqualValues(t, 1, hooks.policies.Load())
 
 		for _, tt := range []struct {

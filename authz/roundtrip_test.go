@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bulwarkdb/bulwark/authz"
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 	"github.com/bulwarkdb/bulwark/db"
 	"github.com/bulwarkdb/bulwark/fault"
 )
@@ -171,7 +172,7 @@ func TestRoundTrips(t *testing.T) {
 			_, err := authz.Do(ctx, b.gate, b.author, submitTransition(), articleRequest{ID: a.ID, Key: uuid.NewString()}, nil)
 			require.NoError(t, err)
 			_, err = authz.Do(ctx, b.gate, b.author, submitTransition(), articleRequest{ID: a.ID}, &authz.DoOpts{Snapshot: authz.Held(w.get(t, a.ID))})
-			requireLayer(t, err, fault.LayerPolicy, "not_draft")
+			bulwarktest.RequireLayer(t, err, fault.LayerPolicy, "not_draft")
 			_, err = authz.Do(ctx, b.gate, b.author, readArticle(), authz.ByID(a.ID), nil)
 			require.NoError(t, err)
 		}
@@ -278,7 +279,7 @@ func TestRoundTrips(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, w.touch(ctx, a.ID))
 			_, err = authz.Do(ctx, b.gate, b.author, submitTransition(), articleRequest{ID: a.ID, Key: key + "-1"}, nil)
-			requireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
+			bulwarktest.RequireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
 			require.Equal(t, "draft", w.get(t, a.ID).State)
 			var got db.AppArticle
 			statements, wire := b.rt.both(func() {
@@ -327,7 +328,7 @@ func TestRoundTrips(t *testing.T) {
 		require.NoError(t, w.touch(ctx, a.ID)) // the held row is now stale
 		req := articleRequest{ID: a.ID, Key: "submit-stale"}
 		_, err := authz.Do(ctx, b.gate, b.author, submitTransition(), req, &authz.DoOpts{Snapshot: authz.Held(a)})
-		requireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
+		bulwarktest.RequireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
 		require.True(t, fault.IsRetryable(err))
 		require.Equal(t, "draft", w.get(t, a.ID).State)
 
@@ -392,7 +393,7 @@ func TestStepsEndOnce(t *testing.T) {
 	// which refuses too.
 	b := w.inReview(t, author)
 	_, err = authz.Do(ctx, gate, author, submitTransition(), articleRequest{ID: b.ID}, &authz.DoOpts{Snapshot: authz.Held(b)})
-	requireLayer(t, err, fault.LayerPolicy, "not_draft")
+	bulwarktest.RequireLayer(t, err, fault.LayerPolicy, "not_draft")
 	require.Equal(t, []string{
 		"start permission", "end permission", "start snapshot", "end snapshot",
 		"start policy", "end policy", "start snapshot", "end snapshot", "start policy", "end policy",

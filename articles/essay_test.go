@@ -14,6 +14,7 @@ import (
 
 	"github.com/bulwarkdb/bulwark/articles"
 	"github.com/bulwarkdb/bulwark/authz"
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 	"github.com/bulwarkdb/bulwark/db"
 	"github.com/bulwarkdb/bulwark/fault"
 )
@@ -32,15 +33,15 @@ func TestStateInAPermissionIsRefused(t *testing.T) {
 	require.NoError(t, err)
 	for _, c := range []authz.Capability{"article.publish_draft", "article.edit_own", "article.publish_after_review", "article.approve_in_review"} {
 		err := registry.Register(c)
-		requireLayer(t, err, fault.LayerInvalid, "capability_refused")
+		bulwarktest.RequireLayer(t, err, fault.LayerInvalid, "capability_refused")
 		require.False(t, registry.Registered(c))
 	}
 	require.NoError(t, registry.Register(articles.Capabilities()...))
 
 	_, err = b.pool.Exec(ctx, `SELECT bulwark.declare_capability('article.publish_draft', 'Publish a draft.')`)
-	requireLayer(t, db.InterpretError(err), fault.LayerInvariant, fault.CodePreconditionFailed)
+	bulwarktest.RequireLayer(t, db.InterpretError(err), fault.LayerInvariant, fault.CodePreconditionFailed)
 	_, err = b.pool.Exec(ctx, `SELECT bulwark.declare_capability('article.edit_own', 'Edit one''s own article.')`)
-	requireLayer(t, db.InterpretError(err), fault.LayerInvariant, fault.CodePreconditionFailed)
+	bulwarktest.RequireLayer(t, db.InterpretError(err), fault.LayerInvariant, fault.CodePreconditionFailed)
 	var count int
 	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM bulwark.capabilities WHERE name IN ('article.publish_draft', 'article.edit_own')`).Scan(&count))
 	require.Zero(t, count)
@@ -131,7 +132,7 @@ func TestStaleSnapshotIsAConflict(t *testing.T) {
 		a := b.inState(t, articles.StateApproved)
 		in.arm(1, withdraw(a.ID))
 		_, err := b.svc.Publish(ctx, b.pat, articles.TransitionRequest{ID: a.ID}, nil)
-		requireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
+		bulwarktest.RequireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
 		after := b.get(t, a.ID)
 		require.Equal(t, string(articles.StateDraft), after.State, "only the withdrawal happened")
 		require.Nil(t, after.PublishedAt)
@@ -143,7 +144,7 @@ func TestStaleSnapshotIsAConflict(t *testing.T) {
 		_, err := b.svc.Retrying(nil).Publish(ctx, b.pat, articles.TransitionRequest{ID: a.ID}, nil)
 		// The new state (draft) makes the request invalid: the policy says
 		// so; the old mutation is never re-sent.
-		requireLayer(t, err, fault.LayerPolicy, articles.CodeWrongState)
+		bulwarktest.RequireLayer(t, err, fault.LayerPolicy, articles.CodeWrongState)
 		require.Equal(t, string(articles.StateDraft), b.get(t, a.ID).State)
 	})
 
@@ -167,7 +168,7 @@ func TestStaleSnapshotIsAConflict(t *testing.T) {
 		a := b.inState(t, articles.StateApproved)
 		in.arm(1, withdraw(a.ID))
 		_, err := b.svc.Retrying(nil).Publish(ctx, b.pat, articles.TransitionRequest{ID: a.ID, ExpectedVersion: a.Version}, nil)
-		requireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
+		bulwarktest.RequireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
 	})
 }
 
@@ -192,18 +193,18 @@ func TestSkippingTheGoLayers(t *testing.T) {
 
 	a := b.inState(t, articles.StateDraft)
 	_, err := b.q.ArticlePublish(ctx, b.pool, db.ArticlePublishParams{Actor: b.alice, ID: a.ID, ExpectedVersion: a.Version})
-	requireLayer(t, db.InterpretError(err), fault.LayerPermission, fault.CodeMissingCapability)
+	bulwarktest.RequireLayer(t, db.InterpretError(err), fault.LayerPermission, fault.CodeMissingCapability)
 	_, err = b.q.ArticlePublish(ctx, b.pool, db.ArticlePublishParams{Actor: b.pat, ID: a.ID, ExpectedVersion: a.Version})
-	requireLayer(t, db.InterpretError(err), fault.LayerInvariant, fault.CodeIllegalTransition)
+	bulwarktest.RequireLayer(t, db.InterpretError(err), fault.LayerInvariant, fault.CodeIllegalTransition)
 	require.Equal(t, 500, fault.HTTPStatus(db.InterpretError(err)))
 
 	// The policy would have said "own article"; without it the database
 	// refuses self-approval as separation of duties.
 	own := b.inStateBy(t, b.sneaky, articles.StateInReview)
 	_, err = b.svc.Approve(ctx, b.sneaky, articles.TransitionRequest{ID: own.ID}, nil)
-	requireLayer(t, err, fault.LayerPolicy, articles.CodeOwnArticle)
+	bulwarktest.RequireLayer(t, err, fault.LayerPolicy, articles.CodeOwnArticle)
 	_, err = b.q.ArticleApprove(ctx, b.pool, db.ArticleApproveParams{Actor: b.sneaky, ID: own.ID, ExpectedVersion: own.Version})
-	requireLayer(t, db.InterpretError(err), fault.LayerInvariant, fault.CodeSeparationOfDuties)
+	bulwarktest.RequireLayer(t, db.InterpretError(err), fault.LayerInvariant, fault.CodeSeparationOfDuties)
 	require.Equal(t, own, b.get(t, own.ID))
 }
 
@@ -240,9 +241,9 @@ func TestConcurrentPublishesThroughTheGate(t *testing.T) {
 		case err == nil:
 			wins++
 		case fault.IsRetryable(err):
-			requireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
+			bulwarktest.RequireLayer(t, err, fault.LayerConflict, fault.CodeStaleVersion)
 		default:
-			requireLayer(t, err, fault.LayerPolicy, articles.CodeWrongState)
+			bulwarktest.RequireLayer(t, err, fault.LayerPolicy, articles.CodeWrongState)
 		}
 	}
 	require.Equal(t, 1, wins)
@@ -281,7 +282,7 @@ func TestActionInCallersTransaction(t *testing.T) {
 	// A failure inside the same transaction rolls back to its savepoint and
 	// leaves the transaction usable.
 	_, err = b.svc.Submit(ctx, b.alice, articles.TransitionRequest{ID: a.ID}, &authz.DoOpts{Tx: tx})
-	requireLayer(t, err, fault.LayerPolicy, articles.CodeWrongState)
+	bulwarktest.RequireLayer(t, err, fault.LayerPolicy, articles.CodeWrongState)
 	require.Equal(t, string(articles.StateDraft), b.get(t, a.ID).State, "not visible before commit")
 	require.NoError(t, tx.Rollback(ctx))
 	require.Equal(t, a, b.get(t, a.ID))
@@ -323,7 +324,7 @@ func TestIdempotentRetryThroughTheGate(t *testing.T) {
 	// The same key for another request is a conflict, never a re-apply.
 	other := b.inState(t, articles.StateApproved)
 	_, err = b.svc.Publish(ctx, b.pat, articles.TransitionRequest{ID: other.ID, IdemKey: "publish-1"}, nil)
-	requireLayer(t, err, fault.LayerConflict, fault.CodeIdempotencyKeyReused)
+	bulwarktest.RequireLayer(t, err, fault.LayerConflict, fault.CodeIdempotencyKeyReused)
 	require.Equal(t, other, b.get(t, other.ID))
 
 	// Sixteen concurrent retries of one request apply once.

@@ -2,7 +2,6 @@ package articles_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -15,10 +14,8 @@ import (
 
 	"github.com/bulwarkdb/bulwark/articles"
 	"github.com/bulwarkdb/bulwark/authz"
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 	"github.com/bulwarkdb/bulwark/db"
-	"github.com/bulwarkdb/bulwark/fault"
-	"github.com/bulwarkdb/bulwark/internal/pgtest"
-	"github.com/bulwarkdb/bulwark/internal/seed"
 )
 
 // testBundle is a migrated database, a gate over it and a cast of
@@ -73,15 +70,7 @@ func setup(t *testing.T) *testBundle {
 func setupWith(t *testing.T, configure func(*pgxpool.Config)) *testBundle {
 	t.Helper()
 	ctx := context.Background()
-	cfg, err := pgxpool.ParseConfig(pgtest.NewDatabase(t))
-	require.NoError(t, err)
-	cfg.ConnConfig.RuntimeParams["search_path"] = ""
-	if configure != nil {
-		configure(cfg)
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
+	pool := bulwarktest.Pool(t, bulwarktest.NewDatabase(t), &bulwarktest.PoolOpts{ConfigFunc: configure})
 	q := db.New()
 	rec := &recorder{}
 	grants := authz.NewGrants(pool, nil)
@@ -109,10 +98,7 @@ func (m multiObserver) Observe(ctx context.Context, rec authz.Record) {
 
 func (b *testBundle) newPrincipal(t *testing.T, name string, roles ...string) uuid.UUID {
 	t.Helper()
-	ctx := context.Background()
-	id, err := seed.Principal(ctx, b.pool, name, roles...)
-	require.NoError(t, err)
-	return id
+	return bulwarktest.Principal(t, b.pool, name, roles...)
 }
 
 func (b *testBundle) slug() string { return fmt.Sprintf("slug-%d", b.seq.Add(1)) }
@@ -178,16 +164,4 @@ func (b *testBundle) logLen(t *testing.T, id uuid.UUID) int {
 	entries, err := b.q.TransitionLogByEntity(context.Background(), b.pool, id)
 	require.NoError(t, err)
 	return len(entries)
-}
-
-// requireLayer asserts err names layer and code, and matches the layer's
-// sentinel.
-func requireLayer(t *testing.T, err error, layer fault.Layer, code string) {
-	t.Helper()
-	require.Error(t, err)
-	var e *fault.Error
-	require.True(t, errors.As(err, &e), "not a layered error: %v", err)
-	require.Equal(t, layer, e.Layer, "layer of %v", err)
-	require.Equal(t, code, e.Code, "code of %v", err)
-	require.ErrorIs(t, err, layer.Sentinel())
 }

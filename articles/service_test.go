@@ -10,6 +10,7 @@ import (
 
 	"github.com/bulwarkdb/bulwark/articles"
 	"github.com/bulwarkdb/bulwark/authz"
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 	"github.com/bulwarkdb/bulwark/fault"
 )
 
@@ -148,7 +149,7 @@ func TestActionsPerLayer(t *testing.T) {
 			refused := func(t *testing.T, a articles.Article, err error, layer fault.Layer, code string) {
 				t.Helper()
 				n := b.logLen(t, a.ID)
-				requireLayer(t, err, layer, code)
+				bulwarktest.RequireLayer(t, err, layer, code)
 				require.Equal(t, a, b.get(t, a.ID), "the row changed")
 				require.Equal(t, n, b.logLen(t, a.ID), "the log changed")
 			}
@@ -205,12 +206,12 @@ func TestActionsPerLayer(t *testing.T) {
 			})
 			t.Run("UnknownID", func(t *testing.T) {
 				_, err := tc.do(ctx, b, tc.ok(b), uuid.New(), 0, "")
-				requireLayer(t, err, fault.LayerNotFound, fault.CodeNotFound)
+				bulwarktest.RequireLayer(t, err, fault.LayerNotFound, fault.CodeNotFound)
 				require.Equal(t, 404, fault.HTTPStatus(err))
 			})
 			t.Run("MalformedInput", func(t *testing.T) {
 				_, err := tc.do(ctx, b, tc.ok(b), uuid.Nil, 0, "")
-				requireLayer(t, err, fault.LayerInvalid, articles.CodeMissingID)
+				bulwarktest.RequireLayer(t, err, fault.LayerInvalid, articles.CodeMissingID)
 				require.Equal(t, 400, fault.HTTPStatus(err))
 				a := b.inState(t, tc.from)
 				_, err = tc.do(ctx, b, tc.ok(b), a.ID, -1, "")
@@ -219,7 +220,7 @@ func TestActionsPerLayer(t *testing.T) {
 				refused(t, a, err, fault.LayerInvalid, fault.CodeInvalidText)
 				// Validation runs before the principal is even loaded.
 				_, err = tc.do(ctx, b, uuid.New(), uuid.Nil, 0, "")
-				requireLayer(t, err, fault.LayerInvalid, articles.CodeMissingID)
+				bulwarktest.RequireLayer(t, err, fault.LayerInvalid, articles.CodeMissingID)
 			})
 		})
 	}
@@ -239,7 +240,7 @@ func TestOwnArticleIsNeverReviewed(t *testing.T) {
 		b.svc.Approve, b.svc.RequestChanges,
 	} {
 		_, err = do(ctx, b.sneaky, articles.TransitionRequest{ID: a.ID}, nil)
-		requireLayer(t, err, fault.LayerPolicy, articles.CodeOwnArticle)
+		bulwarktest.RequireLayer(t, err, fault.LayerPolicy, articles.CodeOwnArticle)
 	}
 	require.Equal(t, a, b.get(t, a.ID))
 
@@ -247,7 +248,7 @@ func TestOwnArticleIsNeverReviewed(t *testing.T) {
 	a, err = b.svc.Approve(ctx, b.erin, articles.TransitionRequest{ID: a.ID}, nil)
 	require.NoError(t, err)
 	_, err = b.svc.Withdraw(ctx, b.sneaky, articles.TransitionRequest{ID: a.ID}, nil)
-	requireLayer(t, err, fault.LayerPolicy, articles.CodeOwnArticle)
+	bulwarktest.RequireLayer(t, err, fault.LayerPolicy, articles.CodeOwnArticle)
 }
 
 func TestPublishNeedsCompleteMetadata(t *testing.T) {
@@ -263,7 +264,7 @@ func TestPublishNeedsCompleteMetadata(t *testing.T) {
 	a, err = b.svc.Approve(ctx, b.erin, articles.TransitionRequest{ID: a.ID}, nil)
 	require.NoError(t, err)
 	_, err = b.svc.Publish(ctx, b.pat, articles.TransitionRequest{ID: a.ID}, nil)
-	requireLayer(t, err, fault.LayerPolicy, articles.CodeIncompleteMetadata)
+	bulwarktest.RequireLayer(t, err, fault.LayerPolicy, articles.CodeIncompleteMetadata)
 	require.Contains(t, err.Error(), "slug, summary")
 	require.Equal(t, a, b.get(t, a.ID))
 }
@@ -277,14 +278,14 @@ func TestArchivePolicy(t *testing.T) {
 	// A draft: its author or an admin, not another author.
 	d := b.inState(t, articles.StateDraft)
 	_, err := b.svc.Archive(ctx, b.bob, articles.TransitionRequest{ID: d.ID}, nil)
-	requireLayer(t, err, fault.LayerPolicy, articles.CodeNotAuthor)
+	bulwarktest.RequireLayer(t, err, fault.LayerPolicy, articles.CodeNotAuthor)
 	_, err = b.svc.Archive(ctx, b.admin, articles.TransitionRequest{ID: d.ID}, nil)
 	require.NoError(t, err)
 
 	// A published article: a publisher or an admin, not its author.
 	p := b.inState(t, articles.StatePublished)
 	_, err = b.svc.Archive(ctx, b.alice, articles.TransitionRequest{ID: p.ID}, nil)
-	requireLayer(t, err, fault.LayerPolicy, articles.CodeNeedsPublisher)
+	bulwarktest.RequireLayer(t, err, fault.LayerPolicy, articles.CodeNeedsPublisher)
 	_, err = b.svc.Archive(ctx, b.pat, articles.TransitionRequest{ID: p.ID}, nil)
 	require.NoError(t, err)
 	p = b.inState(t, articles.StatePublished)
@@ -305,11 +306,11 @@ func TestCreate(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, a, again, "a retried request with the same key applies once")
 	_, err = b.svc.Create(ctx, b.alice, articles.CreateRequest{Title: "Other", IdemKey: "c-1"}, nil)
-	requireLayer(t, err, fault.LayerConflict, fault.CodeIdempotencyKeyReused)
+	bulwarktest.RequireLayer(t, err, fault.LayerConflict, fault.CodeIdempotencyKeyReused)
 	require.False(t, fault.IsRetryable(err))
 
 	_, err = b.svc.Create(ctx, b.erin, articles.CreateRequest{Title: "x"}, nil)
-	requireLayer(t, err, fault.LayerPermission, fault.CodeMissingCapability)
+	bulwarktest.RequireLayer(t, err, fault.LayerPermission, fault.CodeMissingCapability)
 
 	for name, tc := range map[string]struct {
 		req  articles.CreateRequest
@@ -324,7 +325,7 @@ func TestCreate(t *testing.T) {
 		"LongIdemKey":    {articles.CreateRequest{Title: "t", IdemKey: strings.Repeat("k", 201)}, fault.CodeTooLong},
 	} {
 		_, err := b.svc.Create(ctx, b.alice, tc.req, nil)
-		requireLayer(t, err, fault.LayerInvalid, tc.code)
+		bulwarktest.RequireLayer(t, err, fault.LayerInvalid, tc.code)
 		_ = name
 	}
 	// 300 characters of two bytes each are 300 characters, not 600.
@@ -368,7 +369,7 @@ func TestGetAndList(t *testing.T) {
 	// the answer does not reveal that it exists. The observer sees the
 	// refusal, with its reason.
 	_, hiddenErr := b.svc.Get(ctx, b.nobody, draft.ID)
-	requireLayer(t, hiddenErr, fault.LayerNotFound, fault.CodeNotFound)
+	bulwarktest.RequireLayer(t, hiddenErr, fault.LayerNotFound, fault.CodeNotFound)
 	require.NotErrorIs(t, hiddenErr, fault.ErrPolicy)
 	rec := b.records.lastFor(draft.ID)
 	require.True(t, rec.Concealed)
@@ -378,7 +379,7 @@ func TestGetAndList(t *testing.T) {
 	require.ErrorIs(t, rec.Err, fault.ErrPolicy)
 	missing := uuid.New()
 	_, missingErr := b.svc.Get(ctx, b.nobody, missing)
-	requireLayer(t, missingErr, fault.LayerNotFound, fault.CodeNotFound)
+	bulwarktest.RequireLayer(t, missingErr, fault.LayerNotFound, fault.CodeNotFound)
 	require.False(t, b.records.lastFor(missing).Concealed)
 	require.Equal(t, missingErr, hiddenErr, "a hidden article and a missing one answer alike")
 	require.Equal(t, 404, fault.HTTPStatus(hiddenErr))
@@ -395,9 +396,9 @@ func TestGetAndList(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, draft, got)
 	_, err = b.svc.Get(ctx, b.nobody, uuid.Nil)
-	requireLayer(t, err, fault.LayerInvalid, articles.CodeMissingID)
+	bulwarktest.RequireLayer(t, err, fault.LayerInvalid, articles.CodeMissingID)
 	_, err = b.svc.Get(ctx, uuid.New(), published.ID)
-	requireLayer(t, err, fault.LayerPermission, authz.CodeUnknownPrincipal)
+	bulwarktest.RequireLayer(t, err, fault.LayerPermission, authz.CodeUnknownPrincipal)
 
 	for range 4 {
 		b.inState(t, articles.StatePublished)
@@ -418,14 +419,14 @@ func TestGetAndList(t *testing.T) {
 	require.Len(t, ids, 5)
 
 	_, err = b.svc.List(ctx, b.nobody, articles.ListRequest{State: articles.StateDraft})
-	requireLayer(t, err, fault.LayerPolicy, articles.CodeNotVisible)
+	bulwarktest.RequireLayer(t, err, fault.LayerPolicy, articles.CodeNotVisible)
 	page, err := b.svc.List(ctx, b.erin, articles.ListRequest{State: articles.StateDraft})
 	require.NoError(t, err)
 	require.Len(t, page.Articles, 1)
 	_, err = b.svc.List(ctx, b.erin, articles.ListRequest{State: "deleted"})
-	requireLayer(t, err, fault.LayerInvalid, "unknown_state")
+	bulwarktest.RequireLayer(t, err, fault.LayerInvalid, "unknown_state")
 	_, err = b.svc.List(ctx, b.erin, articles.ListRequest{State: articles.StateDraft, Limit: 1000})
-	requireLayer(t, err, fault.LayerInvalid, fault.CodeInvalidInput)
+	bulwarktest.RequireLayer(t, err, fault.LayerInvalid, fault.CodeInvalidInput)
 }
 
 func TestPublishRefusesATakenSlug(t *testing.T) {
@@ -442,7 +443,7 @@ func TestPublishRefusesATakenSlug(t *testing.T) {
 	second, err = b.svc.Approve(ctx, b.erin, articles.TransitionRequest{ID: second.ID}, nil)
 	require.NoError(t, err)
 	_, err = b.svc.Publish(ctx, b.pat, articles.TransitionRequest{ID: second.ID}, nil)
-	requireLayer(t, err, fault.LayerPolicy, articles.CodeSlugTaken)
+	bulwarktest.RequireLayer(t, err, fault.LayerPolicy, articles.CodeSlugTaken)
 	require.Equal(t, 422, fault.HTTPStatus(err), "a collision is the request's problem, not a defect")
 	require.Equal(t, second, b.get(t, second.ID))
 }

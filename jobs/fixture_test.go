@@ -15,9 +15,8 @@ import (
 
 	"github.com/bulwarkdb/bulwark/articles"
 	"github.com/bulwarkdb/bulwark/authz"
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 	"github.com/bulwarkdb/bulwark/db"
-	"github.com/bulwarkdb/bulwark/internal/pgtest"
-	"github.com/bulwarkdb/bulwark/internal/seed"
 	"github.com/bulwarkdb/bulwark/jobs"
 )
 
@@ -44,22 +43,18 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func connect(t testing.TB, url string, configure func(*pgxpool.Config)) *pgxpool.Pool {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(url)
-	require.NoError(t, err)
-	cfg.MaxConns = 20
-	if configure != nil {
-		configure(cfg)
-	}
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	return pool
+	return bulwarktest.Pool(t, url, &bulwarktest.PoolOpts{ConfigFunc: func(cfg *pgxpool.Config) {
+		cfg.MaxConns = 20
+		if configure != nil {
+			configure(cfg)
+		}
+	}})
 }
 
 func setup(t testing.TB) *testBundle {
 	t.Helper()
-	url := pgtest.NewDatabase(t)
-	return setupAt(t, url, pgtest.LoginAs(t, url, "bulwark_app"), pgtest.LoginAs(t, url, "bulwark_jobs"))
+	url := bulwarktest.NewDatabase(t)
+	return setupAt(t, url, bulwarktest.LoginAs(t, url, bulwarktest.RoleApp), bulwarktest.LoginAs(t, url, bulwarktest.RoleJobs))
 }
 
 // setupAt makes the bundle on a migrated database: url as its migration
@@ -90,18 +85,13 @@ func setupAt(t testing.TB, url, appURL, jobsURL string) *testBundle {
 
 func (b *testBundle) principalID(t testing.TB, name string) uuid.UUID {
 	t.Helper()
-	p, err := b.q.PrincipalGetByName(context.Background(), b.admin, name)
-	require.NoError(t, err)
-	return p.ID
+	return bulwarktest.PrincipalID(t, b.admin, name)
 }
 
 func (b *testBundle) newPrincipal(t testing.TB, name string, roles ...string) uuid.UUID {
 	t.Helper()
-	ctx := context.Background()
 	// bootstrap acts only from the migration role's session.
-	id, err := seed.Principal(ctx, b.admin, name, roles...)
-	require.NoError(t, err)
-	return id
+	return bulwarktest.Principal(t, b.admin, name, roles...)
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -12,7 +12,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
-	"github.com/bulwarkdb/bulwark/internal/pgtest"
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 )
 
 // TestPurgeWorker: a job runner's credential removes expired keys in
@@ -21,7 +21,7 @@ func TestPurgeWorker(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	url := pgtest.NewDatabase(t)
+	url := bulwarktest.NewDatabase(t)
 	admin, err := pgx.Connect(ctx, url)
 	require.NoError(t, err)
 	defer admin.Close(ctx)
@@ -40,7 +40,7 @@ func TestPurgeWorker(t *testing.T) {
 		COMMIT`)
 	require.NoError(t, err)
 
-	pool, err := pgxpool.New(ctx, pgtest.LoginAs(t, url, "bulwark_jobs"))
+	pool, err := pgxpool.New(ctx, bulwarktest.LoginAs(t, url, bulwarktest.RoleJobs))
 	require.NoError(t, err)
 	defer pool.Close()
 	w := &purgeWorker{logger: slog.New(slog.NewTextHandler(io.Discard, nil)), pool: pool}
@@ -64,7 +64,7 @@ func TestPurgeWorker(t *testing.T) {
 	require.True(t, usedFresh)
 
 	// An application credential may not purge.
-	app, err := pgx.Connect(ctx, pgtest.LoginAs(t, url, "bulwark_app"))
+	app, err := pgx.Connect(ctx, bulwarktest.LoginAs(t, url, bulwarktest.RoleApp))
 	require.NoError(t, err)
 	defer app.Close(ctx)
 	_, err = app.Exec(ctx, `SELECT bulwark.idempotency_purge(10)`)

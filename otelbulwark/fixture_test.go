@@ -17,8 +17,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/bulwarkdb/bulwark/authz"
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 	"github.com/bulwarkdb/bulwark/db"
-	"github.com/bulwarkdb/bulwark/internal/seed"
 	"github.com/bulwarkdb/bulwark/otelbulwark"
 )
 
@@ -128,13 +128,9 @@ type world struct {
 	q    *db.Queries
 }
 
-var nameSeq atomic.Int64
-
 func (w *world) newPrincipal(t *testing.T, roles ...string) uuid.UUID {
 	t.Helper()
-	id, err := seed.Principal(context.Background(), w.pool, fmt.Sprintf("principal_%d", nameSeq.Add(1)), roles...)
-	require.NoError(t, err)
-	return id
+	return bulwarktest.Principal(t, w.pool, bulwarktest.UniqueName("principal"), roles...)
 }
 
 func (w *world) draft(t *testing.T, author uuid.UUID) db.AppArticle {

@@ -14,9 +14,9 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/bulwarkdb/bulwark/authz"
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 	"github.com/bulwarkdb/bulwark/db"
 	"github.com/bulwarkdb/bulwark/fault"
-	"github.com/bulwarkdb/bulwark/internal/pgtest"
 	ob "github.com/bulwarkdb/bulwark/otelbulwark"
 )
 
@@ -28,7 +28,7 @@ func TestObserver(t *testing.T) {
 	ctx := context.Background()
 	// One database for the subtests that share no principal; each
 	// subtest has its own tracer and meter.
-	w := &world{pool: pgtest.DB(t), q: db.New()}
+	w := &world{pool: bulwarktest.DB(t), q: db.New()}
 
 	type testBundle struct {
 		author uuid.UUID // holds article.create and article.submit
@@ -333,7 +333,7 @@ func TestObserverGrants(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	url := pgtest.NewDatabase(t)
+	url := bulwarktest.NewDatabase(t)
 	pool, err := pgxpool.New(ctx, url)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)

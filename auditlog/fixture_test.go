@@ -13,8 +13,7 @@ import (
 
 	"github.com/bulwarkdb/bulwark/articles"
 	"github.com/bulwarkdb/bulwark/authz"
-	"github.com/bulwarkdb/bulwark/internal/pgtest"
-	"github.com/bulwarkdb/bulwark/internal/seed"
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 )
 
 // testBundle is the reference database (the article workflow) with a cast,
@@ -33,14 +32,12 @@ type testBundle struct {
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	ctx := context.Background()
-	url := pgtest.NewDatabase(t)
-	b := &testBundle{admin: pool(t, url), app: pool(t, pgtest.LoginAs(t, url, "bulwark_app"))}
+	url := bulwarktest.NewDatabase(t)
+	b := &testBundle{admin: pool(t, url), app: pool(t, bulwarktest.LoginAs(t, url, bulwarktest.RoleApp))}
+	b.alice = bulwarktest.Principal(t, b.admin, "alice", "author")
+	b.erin = bulwarktest.Principal(t, b.admin, "erin", "editor")
+	b.pat = bulwarktest.Principal(t, b.admin, "pat", "publisher")
 	var err error
-	for name, id := range map[string]*uuid.UUID{"alice": &b.alice, "erin": &b.erin, "pat": &b.pat} {
-		role := map[string]string{"alice": "author", "erin": "editor", "pat": "publisher"}[name]
-		*id, err = seed.Principal(ctx, b.admin, name, role)
-		require.NoError(t, err)
-	}
 	gate := authz.NewGate(b.app, nil, &authz.GateOpts{Observer: &authz.SlogObserver{Logger: slog.New(slog.DiscardHandler)}})
 	b.svc, err = articles.NewService(ctx, gate, nil)
 	require.NoError(t, err)
@@ -49,13 +46,7 @@ func setup(t *testing.T) *testBundle {
 
 func pool(t *testing.T, url string) *pgxpool.Pool {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(url)
-	require.NoError(t, err)
-	cfg.ConnConfig.RuntimeParams["search_path"] = ""
-	p, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	require.NoError(t, err)
-	t.Cleanup(p.Close)
-	return p
+	return bulwarktest.Pool(t, url, nil)
 }
 
 // article makes a complete draft by alice and walks it to state through

@@ -10,7 +10,7 @@ import (
 	"github.com/bulwarkdb/bulwark/articles"
 	"github.com/bulwarkdb/bulwark/auditlog"
 	"github.com/bulwarkdb/bulwark/authz"
-	"github.com/bulwarkdb/bulwark/internal/pgtest"
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 )
 
 func ids(entries []auditlog.Entry) []int64 {
@@ -158,7 +158,7 @@ func TestList(t *testing.T) {
 	t.Run("NotInstalled", func(t *testing.T) {
 		t.Parallel()
 
-		p := pool(t, pgtest.EmptyDatabase(t))
+		p := pool(t, bulwarktest.EmptyDatabase(t))
 		_, err := auditlog.List(ctx, p, auditlog.Filter{}, nil)
 		require.ErrorIs(t, err, auditlog.ErrNotInstalled)
 		_, err = auditlog.Check(ctx, p, nil)

@@ -7,8 +7,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 	"github.com/bulwarkdb/bulwark/internal/drift"
-	"github.com/bulwarkdb/bulwark/internal/pgtest"
 	"github.com/bulwarkdb/bulwark/verify"
 )
 
@@ -19,7 +19,7 @@ func TestRiverPrivileges(t *testing.T) {
 
 	setup := func(t *testing.T) (*pgx.Conn, string) {
 		t.Helper()
-		url := pgtest.NewDatabase(t)
+		url := bulwarktest.NewDatabase(t)
 		conn, err := pgx.Connect(ctx, url)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = conn.Close(context.Background()) })

@@ -16,8 +16,8 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 	"github.com/bulwarkdb/bulwark/internal/drift"
-	"github.com/bulwarkdb/bulwark/internal/pgtest"
 	"github.com/bulwarkdb/bulwark/sql/schema"
 	"github.com/bulwarkdb/bulwark/verify"
 )
@@ -70,7 +70,7 @@ func TestVerify(t *testing.T) {
 
 	setup := func(t *testing.T) *testBundle {
 		t.Helper()
-		url := pgtest.NewDatabase(t)
+		url := bulwarktest.NewDatabase(t)
 		conn, err := pgx.Connect(ctx, url)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = conn.Close(context.Background()) })
@@ -478,7 +478,7 @@ func TestVerify(t *testing.T) {
 		bundle := setup(t)
 		// A login member of bulwark_app reads bulwark's tables and the
 		// catalogs, but not the lines' goose version tables.
-		conn, err := pgx.Connect(ctx, pgtest.LoginAs(t, bundle.url, "bulwark_app"))
+		conn, err := pgx.Connect(ctx, bulwarktest.LoginAs(t, bundle.url, bulwarktest.RoleApp))
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = conn.Close(context.Background()) })
 
@@ -624,7 +624,7 @@ func BenchmarkVerify(b *testing.B) {
 	ctx := context.Background()
 	for _, n := range []int{100, 500} {
 		// Built here, not in the sub-benchmark, which runs more than once.
-		url := pgtest.NewDatabase(b)
+		url := bulwarktest.NewDatabase(b)
 		guardTables(b, url, n)
 		conn, err := pgx.Connect(ctx, url)
 		require.NoError(b, err)

@@ -18,10 +18,9 @@ import (
 
 	"github.com/bulwarkdb/bulwark/articles"
 	"github.com/bulwarkdb/bulwark/authz"
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 	"github.com/bulwarkdb/bulwark/db"
 	"github.com/bulwarkdb/bulwark/fault"
-	"github.com/bulwarkdb/bulwark/internal/pgtest"
-	"github.com/bulwarkdb/bulwark/internal/seed"
 )
 
 // testBundle is the service on a migrated database, served by httptest as
@@ -44,20 +43,14 @@ const (
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	ctx := context.Background()
-	url := pgtest.NewDatabase(t)
-	cfg, err := pgxpool.ParseConfig(url)
-	require.NoError(t, err)
-	cfg.ConnConfig.RuntimeParams["search_path"] = ""
-	admin, err := pgxpool.NewWithConfig(ctx, cfg)
-	require.NoError(t, err)
-	t.Cleanup(admin.Close)
+	url := bulwarktest.NewDatabase(t)
+	admin := bulwarktest.Pool(t, url, nil)
 	for name, roles := range map[string][]string{
 		"alice": {"author"}, "erin": {"editor"}, "pat": {"publisher"}, "sneaky": {"author", "editor"},
 	} {
-		_, err := seed.Principal(ctx, admin, name, roles...)
-		require.NoError(t, err)
+		bulwarktest.Principal(t, admin, name, roles...)
 	}
-	a, err := open(ctx, pgtest.LoginAs(t, url, "bulwark_app"),
+	a, err := open(ctx, bulwarktest.LoginAs(t, url, bulwarktest.RoleApp),
 		alice+"=alice, "+erin+"=erin,"+pat+"=pat,"+sneaky+"=sneaky")
 	require.NoError(t, err)
 	t.Cleanup(a.close)
@@ -439,16 +432,15 @@ func TestBearerTokens(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	pool := pgtest.DB(t)
-	_, err := seed.Principal(ctx, pool, "alice", "author")
-	require.NoError(t, err)
+	pool := bulwarktest.DB(t)
+	bulwarktest.Principal(t, pool, "alice", "author")
 
 	for _, spec := range []string{"", " , ", "short=alice", "token-without-name", "token-alice=", "token-nobody=nobody"} {
 		_, err := bearerTokens(ctx, pool, spec)
 		require.Error(t, err, spec)
 	}
 	var e *fault.Error
-	_, err = bearerTokens(ctx, pool, "token-nobody=nobody")
+	_, err := bearerTokens(ctx, pool, "token-nobody=nobody")
 	require.ErrorAs(t, err, &e)
 	require.Equal(t, fault.LayerNotFound, e.Layer)
 

@@ -8,9 +8,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 	"github.com/bulwarkdb/bulwark/db"
 	"github.com/bulwarkdb/bulwark/fault"
-	"github.com/bulwarkdb/bulwark/internal/pgtest"
 )
 
 // TestDirectWrite writes guarded tables around the transition functions on
@@ -100,7 +100,7 @@ func (w *world) snapshot(t *testing.T, a db.AppArticle) snapshot {
 // of group.
 func loginURL(t *testing.T, w *world, group string) string {
 	t.Helper()
-	return pgtest.LoginAs(t, w.url, group)
+	return bulwarktest.LoginAs(t, w.url, group)
 }
 
 // dial opens a session of its own, closed in t's Cleanup.

@@ -15,10 +15,9 @@ import (
 
 	"github.com/bulwarkdb/bulwark/articles"
 	"github.com/bulwarkdb/bulwark/authz"
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 	"github.com/bulwarkdb/bulwark/db"
 	"github.com/bulwarkdb/bulwark/fault"
-	"github.com/bulwarkdb/bulwark/internal/pgtest"
-	"github.com/bulwarkdb/bulwark/internal/seed"
 )
 
 // germanSeverity is how the German message catalog names an ERROR. The
@@ -44,13 +43,8 @@ func newWorld(t *testing.T) *world {
 	t.Helper()
 	ctx := context.Background()
 
-	url := pgtest.NewDatabase(t)
-	cfg, err := pgxpool.ParseConfig(url)
-	require.NoError(t, err)
-	cfg.ConnConfig.RuntimeParams["search_path"] = ""
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
+	url := bulwarktest.NewDatabase(t)
+	pool := bulwarktest.Pool(t, url, nil)
 
 	gate := authz.NewGate(pool, authz.NewGrants(pool, nil), &authz.GateOpts{
 		Observer: &authz.SlogObserver{Logger: slog.New(slog.DiscardHandler)},
@@ -61,9 +55,7 @@ func newWorld(t *testing.T) *world {
 	w := &world{pool: pool, q: db.New(), svc: svc, url: url}
 	principal := func(name string, roles ...string) uuid.UUID {
 		t.Helper()
-		id, err := seed.Principal(ctx, pool, name, roles...)
-		require.NoError(t, err)
-		return id
+		return bulwarktest.Principal(t, pool, name, roles...)
 	}
 	w.alice = principal("alice", "author")
 	w.erin = principal("erin", "editor")

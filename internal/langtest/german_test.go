@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
-	"github.com/bulwarkdb/bulwark/internal/pgtest"
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 )
 
 // TestServerSpeaksGerman proves the premise of every other test here: the
@@ -20,7 +20,7 @@ func TestServerSpeaksGerman(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	url := pgtest.NewDatabase(t)
+	url := bulwarktest.NewDatabase(t)
 	conn, err := pgx.Connect(ctx, url)
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close(context.Background()) })

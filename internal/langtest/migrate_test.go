@@ -9,8 +9,8 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 	"github.com/bulwarkdb/bulwark/internal/drift"
-	"github.com/bulwarkdb/bulwark/internal/pgtest"
 	"github.com/bulwarkdb/bulwark/sql/schema"
 	"github.com/bulwarkdb/bulwark/verify"
 )
@@ -21,7 +21,7 @@ func TestMigrateUp(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	url := pgtest.EmptyDatabase(t)
+	url := bulwarktest.EmptyDatabase(t)
 
 	cfg, err := pgx.ParseConfig(url)
 	require.NoError(t, err)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/bulwarkdb/bulwark/internal/pgtest"
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 )
 
 // benchReport is the part of `bulwark bench --json` these tests read,
@@ -61,7 +61,7 @@ func TestBenchCommand(t *testing.T) {
 	t.Run("DatabaseURL", func(t *testing.T) {
 		t.Parallel()
 
-		report, progress := runBenchJSON(t, "--database-url", pgtest.NewDatabase(t), "--duration", "300ms", "--clients", "1,4")
+		report, progress := runBenchJSON(t, "--database-url", bulwarktest.NewDatabase(t), "--duration", "300ms", "--clients", "1,4")
 		require.Len(t, report.Runs, 8)
 		require.Contains(t, progress, "dropping database")
 	})

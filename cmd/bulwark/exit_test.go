@@ -14,8 +14,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 	"github.com/bulwarkdb/bulwark/fault"
-	"github.com/bulwarkdb/bulwark/internal/pgtest"
 )
 
 // silentServer listens on 127.0.0.1, accepts every connection and never
@@ -116,8 +116,8 @@ func TestSilentServer(t *testing.T) {
 func TestJobsAsAppLoginExitsTwo(t *testing.T) {
 	t.Parallel()
 
-	url := pgtest.NewDatabase(t)
-	app := pgtest.LoginAs(t, url, "bulwark_app")
+	url := bulwarktest.NewDatabase(t)
+	app := bulwarktest.LoginAs(t, url, bulwarktest.RoleApp)
 	// Were the runner to start, it would work until this cancels it, and
 	// then exit 0.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

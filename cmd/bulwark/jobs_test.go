@@ -21,9 +21,8 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 	"github.com/bulwarkdb/bulwark/db"
-	"github.com/bulwarkdb/bulwark/internal/pgtest"
-	"github.com/bulwarkdb/bulwark/internal/seed"
 	"github.com/bulwarkdb/bulwark/jobs"
 )
 
@@ -44,9 +43,7 @@ func scheduleDue(t *testing.T, pool *pgxpool.Pool, n int, delay time.Duration) [
 	ctx := context.Background()
 	q := db.New()
 	mk := func(name string, roles ...string) uuid.UUID {
-		id, err := seed.Principal(ctx, pool, name, roles...)
-		require.NoError(t, err)
-		return id
+		return bulwarktest.Principal(t, pool, name, roles...)
 	}
 	author, editor, publisher := mk("author", "author"), mk("editor", "editor"), mk("publisher", "publisher")
 	tx, err := pool.Begin(ctx)
@@ -84,11 +81,11 @@ func TestJobsCommand(t *testing.T) {
 
 	bin := buildBinary(t)
 	ctx := context.Background()
-	url := pgtest.NewDatabase(t)
+	url := bulwarktest.NewDatabase(t)
 	admin, err := pgxpool.New(ctx, url)
 	require.NoError(t, err)
 	t.Cleanup(admin.Close)
-	jobsURL := pgtest.LoginAs(t, url, "bulwark_jobs")
+	jobsURL := bulwarktest.LoginAs(t, url, bulwarktest.RoleJobs)
 
 	const n = 30
 	// Due once both processes are surely up, so that one of them cannot
@@ -145,11 +142,11 @@ func TestJobsCommandSurvivesKill(t *testing.T) {
 
 	bin := buildBinary(t)
 	ctx := context.Background()
-	url := pgtest.NewDatabase(t)
+	url := bulwarktest.NewDatabase(t)
 	admin, err := pgxpool.New(ctx, url)
 	require.NoError(t, err)
 	t.Cleanup(admin.Close)
-	jobsURL := pgtest.LoginAs(t, url, "bulwark_jobs")
+	jobsURL := bulwarktest.LoginAs(t, url, bulwarktest.RoleJobs)
 
 	s := scheduleDue(t, admin, 1, time.Second)[0]
 	// The publication blocks on the article's row until the test lets go.
@@ -274,11 +271,11 @@ func TestJobsCommandMetrics(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	url := pgtest.NewDatabase(t)
+	url := bulwarktest.NewDatabase(t)
 	admin, err := pgxpool.New(ctx, url)
 	require.NoError(t, err)
 	t.Cleanup(admin.Close)
-	jobsURL := pgtest.LoginAs(t, url, "bulwark_jobs")
+	jobsURL := bulwarktest.LoginAs(t, url, bulwarktest.RoleJobs)
 
 	var stdout, stderr lockedBuffer
 	exited := make(chan int, 1)
@@ -387,8 +384,8 @@ func TestJobsCommandMetrics(t *testing.T) {
 func TestJobsCommandMetricsAddrTaken(t *testing.T) {
 	t.Parallel()
 
-	url := pgtest.NewDatabase(t)
-	jobsURL := pgtest.LoginAs(t, url, "bulwark_jobs")
+	url := bulwarktest.NewDatabase(t)
+	jobsURL := bulwarktest.LoginAs(t, url, bulwarktest.RoleJobs)
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"jobs", "--database-url", jobsURL, "--metrics-addr", "127.0.0.1:-1"}, &stdout, &stderr)
 	require.Equal(t, exitUsage, code)

@@ -17,8 +17,7 @@ import (
 
 	"github.com/bulwarkdb/bulwark/articles"
 	"github.com/bulwarkdb/bulwark/authz"
-	"github.com/bulwarkdb/bulwark/internal/pgtest"
-	"github.com/bulwarkdb/bulwark/internal/seed"
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 )
 
 // logFixture is a reference database with a short history, and the URL
@@ -35,15 +34,13 @@ type logFixture struct {
 func newLogFixture(t *testing.T) *logFixture {
 	t.Helper()
 	ctx := context.Background()
-	url := pgtest.NewDatabase(t)
+	url := bulwarktest.NewDatabase(t)
 	admin, err := pgxpool.New(ctx, url)
 	require.NoError(t, err)
 	t.Cleanup(admin.Close)
-	f := &logFixture{admin: admin, appURL: pgtest.LoginAs(t, url, "bulwark_app")}
-	f.alice, err = seed.Principal(ctx, admin, "alice", "author")
-	require.NoError(t, err)
-	erin, err := seed.Principal(ctx, admin, "erin", "editor")
-	require.NoError(t, err)
+	f := &logFixture{admin: admin, appURL: bulwarktest.LoginAs(t, url, bulwarktest.RoleApp)}
+	f.alice = bulwarktest.Principal(t, admin, "alice", "author")
+	erin := bulwarktest.Principal(t, admin, "erin", "editor")
 	app, err := pgxpool.New(ctx, f.appURL)
 	require.NoError(t, err)
 	t.Cleanup(app.Close)

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 	"github.com/bulwarkdb/bulwark/cmd/bulwark/internal/bench"
 	"github.com/bulwarkdb/bulwark/internal/pgtest"
 )
@@ -20,7 +21,7 @@ func TestRun(t *testing.T) {
 	ctx := context.Background()
 	// The bench makes a database of its own on the server; the test's
 	// database only gives it a URL to connect with.
-	serverURL := pgtest.NewDatabase(t)
+	serverURL := bulwarktest.NewDatabase(t)
 	var progress bytes.Buffer
 	report, err := bench.Run(ctx, serverURL, &bench.RunOpts{
 		Clients:  []int{1, 4},
@@ -145,7 +146,7 @@ func TestRunLowWorkload(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	serverURL := pgtest.NewDatabase(t)
+	serverURL := bulwarktest.NewDatabase(t)
 	var progress bytes.Buffer
 	report, err := bench.Run(ctx, serverURL, &bench.RunOpts{
 		Articles: 2,
@@ -246,7 +247,7 @@ func TestRunDurable(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	serverURL := pgtest.NewDatabase(t)
+	serverURL := bulwarktest.NewDatabase(t)
 	conn, err := pgx.Connect(ctx, serverURL)
 	require.NoError(t, err)
 	defer conn.Close(ctx)

@@ -14,9 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bulwarkdb/bulwark/auditlog"
+	"github.com/bulwarkdb/bulwark/bulwarktest"
 	"github.com/bulwarkdb/bulwark/cmd/bulwark/internal/demo"
 	"github.com/bulwarkdb/bulwark/internal/pgcluster"
-	"github.com/bulwarkdb/bulwark/internal/pgtest"
 )
 
 // server returns a server URL for a demo: a cluster of its own when the
@@ -26,7 +26,7 @@ import (
 func server(t *testing.T) string {
 	t.Helper()
 	if _, err := pgcluster.FindBinDir(); err != nil {
-		return pgtest.NewDatabase(t)
+		return bulwarktest.NewDatabase(t)
 	}
 	cluster, err := pgcluster.Start(context.Background(), nil)
 	require.NoError(t, err)
@@ -64,7 +64,7 @@ func TestDemo(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	srv := ""
 	if _, err := pgcluster.FindBinDir(); err != nil {
-		srv = pgtest.NewDatabase(t)
+		srv = bulwarktest.NewDatabase(t)
 	}
 	err := demo.Run(context.Background(), demo.Opts{DatabaseURL: srv, Stdout: &stdout, Stderr: &stderr})
 	require.NoError(t, err, "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())

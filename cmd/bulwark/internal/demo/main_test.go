@@ -3,7 +3,10 @@ package demo_test
 import (
 	"testing"
 
-	"github.com/bulwarkdb/bulwark/internal/pgtest"
+	"github.com/bulwarkdb/bulwark/bulwarktest"
+	"github.com/bulwarkdb/bulwark/sql/schema"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	bulwarktest.Main(m, &bulwarktest.MainOpts{Lines: schema.Examples()})
+}

@@ -28,9 +28,10 @@ type triggerSpec struct {
 	events string
 	fn     func(g guardedTable) string // without the argument list
 	tgtype int16
-	// when is the WHEN condition as pg_get_triggerdef prints it inside the
-	// parentheses that follow WHEN; empty for none.
-	when string
+	// when returns the WHEN condition on a guarded table as
+	// pg_get_triggerdef prints it inside the parentheses that follow WHEN;
+	// nil (or empty) for none.
+	when func(g guardedTable) string
 	// args returns the trigger's arguments for a guarded table.
 	args func(g guardedTable) []string
 }
@@ -53,13 +54,29 @@ func generated(suffix string) func(guardedTable) string {
 var guardTriggers = []triggerSpec{
 	{
 		// Skipped only for the apply function's own write: by the engine,
-		// of the row it named in bulwark.engine_write.
+		// of the row, table and version it named in bulwark.engine_write,
+		// to the next version, with the same id.
 		name:   "bulwark_10_boundary",
-		events: "BEFORE INSERT OR UPDATE",
+		events: "BEFORE UPDATE",
 		fn:     generated("boundary"),
-		tgtype: tgRow | tgBefore | tgInsert | tgUpdate,
-		when:   "((CURRENT_USER <> 'bulwark_engine'::name) OR (current_setting('bulwark.engine_write'::text, true) IS DISTINCT FROM (new.id)::text))",
-		args:   noArgs,
+		tgtype: tgRow | tgBefore | tgUpdate,
+		when: func(g guardedTable) string {
+			return fmt.Sprintf("((CURRENT_USER <> 'bulwark_engine'::name) OR (new.id IS DISTINCT FROM old.id) OR "+
+				"(new.version IS DISTINCT FROM (old.version + 1)) OR (current_setting('bulwark.engine_write'::text, true) IS DISTINCT FROM "+
+				"((('%d:'::text || (old.id)::text) || ':'::text) || (old.version)::text)))", g.OID)
+		},
+		args: noArgs,
+	},
+	{
+		name:   "bulwark_10_boundary_insert",
+		events: "BEFORE INSERT",
+		fn:     generated("boundary"),
+		tgtype: tgRow | tgBefore | tgInsert,
+		when: func(g guardedTable) string {
+			return fmt.Sprintf("((CURRENT_USER <> 'bulwark_engine'::name) OR (new.version IS DISTINCT FROM 1) OR "+
+				"(current_setting('bulwark.engine_write'::text, true) IS DISTINCT FROM (('%d:'::text || (new.id)::text) || ':0'::text)))", g.OID)
+		},
+		args: noArgs,
 	},
 	{
 		name:   "bulwark_10_boundary_delete",
@@ -74,7 +91,7 @@ var guardTriggers = []triggerSpec{
 		events: "AFTER INSERT OR UPDATE OR DELETE",
 		fn:     generated("audit"),
 		tgtype: tgRow | tgInsert | tgUpdate | tgDelete,
-		when:   "(CURRENT_USER <> 'bulwark_engine'::name)",
+		when:   func(guardedTable) string { return "(CURRENT_USER <> 'bulwark_engine'::name)" },
 		args:   noArgs,
 	},
 	{
@@ -105,6 +122,14 @@ var appendOnlyTriggers = []triggerSpec{
 	},
 }
 
+// whenOn is t's WHEN condition on g, empty for none.
+func (t triggerSpec) whenOn(g guardedTable) string {
+	if t.when == nil {
+		return ""
+	}
+	return t.when(g)
+}
+
 // createSQL is the statement that creates t's trigger on g.
 func (t triggerSpec) createSQL(g guardedTable) string {
 	level := "FOR EACH STATEMENT"
@@ -116,8 +141,8 @@ func (t triggerSpec) createSQL(g guardedTable) string {
 		args = append(args, quoteLiteral(a))
 	}
 	when := ""
-	if t.when != "" {
-		when = " WHEN (" + t.when + ")"
+	if w := t.whenOn(g); w != "" {
+		when = " WHEN (" + w + ")"
 	}
 	return fmt.Sprintf("CREATE TRIGGER %s %s ON %s %s%s EXECUTE FUNCTION %s(%s)",
 		t.name, t.events, g.Name, level, when, t.fn(g), strings.Join(args, ", "))
@@ -234,11 +259,11 @@ func triggerChanges(t liveTrigger, spec triggerSpec, g guardedTable) []string {
 		changed = append(changed, fmt.Sprintf("arguments (%s), not (%s)",
 			strings.Join(splitArgs(t.Args), ", "), strings.Join(want, ", ")))
 	}
-	if t.When != spec.when {
-		if spec.when == "" {
+	if want := spec.whenOn(g); t.When != want {
+		if want == "" {
 			changed = append(changed, "has a WHEN condition")
 		} else {
-			changed = append(changed, fmt.Sprintf("fires WHEN %s, not WHEN %s", t.When, spec.when))
+			changed = append(changed, fmt.Sprintf("fires WHEN (%s), not WHEN (%s)", t.When, want))
 		}
 	}
 	if t.HasCols {

@@ -870,8 +870,9 @@ COMMENT ON FUNCTION bulwark.idempotency_purge(integer) IS 'Removes idempotency k
 --     another request under the key is BWC02; the version (BWC01); the
 --     transition (BWI01); row_check rules (their SQLSTATE); the write with
 --     its set rules and the version bump, of the one row it names in
---     bulwark.engine_write; its audit row (actor, action, key, note,
---     correlation id, login), chained to the entity's previous one; after
+--     bulwark.engine_write (table, id, replaced version); its audit row
+--     (actor, action, key, note, correlation id, login), chained to the
+--     entity's previous one; after
 --     rules, with the action's context for the audit rows of the core
 --     tables they write; the key, stored once.
 --   bulwark.trg_<machine>_boundary()  BEFORE row trigger, for every write
@@ -1044,6 +1045,7 @@ DECLARE
     v_key    bulwark.idempotency_keys;
     v_kind   text;
     v_log_id bigint;
+    v_marker text;
     v_prev   bytea;
     v_role   text;
     v_to     text;
@@ -1146,14 +1148,24 @@ BEGIN
     END IF;
     @row_checks@
 
-    -- The write. The boundary trigger lets the engine write only the row it
-    -- names here, so that every engine write of a guarded row is this one,
-    -- and logged below.
+    -- The write. The boundary trigger lets the engine write, unguarded, only
+    -- the row it names here (table, id and the version it replaces), and
+    -- only as a bump to the next version: every other write of the row,
+    -- in this statement or after, fires the triggers. A nested apply (from
+    -- a trigger of the table) puts back the marker it found.
     v_from := r.@col@;
-    PERFORM set_config('bulwark.engine_write', CASE WHEN v_kind = 'create' THEN v_id ELSE p_id END::text, true);
+    v_marker := current_setting('bulwark.engine_write', true);
+    PERFORM set_config('bulwark.engine_write', CASE
+        WHEN v_kind = 'create' THEN @marker_lit@ || v_id::text || ':0'
+        ELSE @marker_lit@ || r.id::text || ':' || r.version::text
+    END, true);
     CASE p_action@writes@
     END CASE;
-    PERFORM set_config('bulwark.engine_write', '', true);
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'BWI04',
+            MESSAGE = format('%s %s on %s changed no row: a trigger or policy of the table skipped the write', @machine_lit@, p_action, @table_lit@);
+    END IF;
+    PERFORM set_config('bulwark.engine_write', coalesce(v_marker, ''), true);
 
     -- Its audit row, chained to the entity's previous one: the hash is
     -- bulwark.log_row_hash(v_prev, the row), inlined.
@@ -1166,10 +1178,10 @@ BEGIN
     INSERT INTO bulwark.transition_log (id, actor_id, at, correlation_id, db_user, entity_id, from_state,
                                         idempotency_key, machine, note, to_state, transition, prev_hash, hash)
     OVERRIDING SYSTEM VALUE
-    VALUES (v_log_id, p_actor, v_at, v_corr, session_user, r.id, v_from, p_idem_key, @machine_lit@, p_note, r.@col@, p_action,
+    VALUES (v_log_id, p_actor, v_at, v_corr, session_user, r.id, v_from, p_idem_key, @machine_lit@, nullif(p_note, ''), r.@col@, p_action,
             v_prev, sha256(coalesce(v_prev, '\x'::bytea) || convert_to(jsonb_build_array(
                 v_log_id, p_actor, EXTRACT(EPOCH FROM v_at)::text, v_corr, session_user::text, r.id, v_from,
-                p_idem_key, @machine_lit@, p_note, r.@col@, p_action)::text, 'UTF8')));
+                p_idem_key, @machine_lit@, nullif(p_note, ''), r.@col@, p_action)::text, 'UTF8')));
 @afters@
     IF p_idem_key IS NOT NULL THEN
         INSERT INTO bulwark.idempotency_keys (actor_id, key, entity_id, request_hash, result, version)
@@ -1287,6 +1299,7 @@ $tmpl$;
     v_src := pg_catalog.replace(v_src, '@afters@', CASE WHEN v_afters = '' THEN '' ELSE
         E'    CASE p_action' || v_afters || E'\n        ELSE NULL;\n    END CASE;\n' END);
     v_src := pg_catalog.replace(v_src, '@apply_lit@', pg_catalog.quote_literal(v_apply));
+    v_src := pg_catalog.replace(v_src, '@marker_lit@', pg_catalog.quote_literal(g.relation::oid::text || ':'));
     EXECUTE v_src;
 END;
 $build$;
@@ -1426,13 +1439,25 @@ BEGIN
 
     PERFORM bulwark.engine_register(p_table, p_machine, p_state_column);
     -- The apply function's own write skips both PL/pgSQL triggers: it names
-    -- the row it writes in bulwark.engine_write, numbers the version, checks
-    -- the edge and logs the write itself. Every other write fires them.
+    -- the row it writes in bulwark.engine_write (table, id, the version it
+    -- replaces), numbers the version, checks the edge and logs the write
+    -- itself. Every other write fires them: anybody but the engine, another
+    -- row, another table, the same row again, a changed id, any other
+    -- version step. (A write that passes the WHEN without its log row is
+    -- a version with no log row, which bulwark verify reports.)
     EXECUTE pg_catalog.format(
-        'CREATE TRIGGER bulwark_10_boundary BEFORE INSERT OR UPDATE ON %s FOR EACH ROW'
-        ' WHEN (CURRENT_USER <> ''bulwark_engine'' OR pg_catalog.current_setting(''bulwark.engine_write'', true) IS DISTINCT FROM NEW.id::text)'
+        'CREATE TRIGGER bulwark_10_boundary BEFORE UPDATE ON %s FOR EACH ROW'
+        ' WHEN (CURRENT_USER <> ''bulwark_engine'' OR NEW.id IS DISTINCT FROM OLD.id'
+        ' OR NEW.version IS DISTINCT FROM OLD.version + 1'
+        ' OR pg_catalog.current_setting(''bulwark.engine_write'', true) IS DISTINCT FROM %L || OLD.id::text || '':'' || OLD.version::text)'
         ' EXECUTE FUNCTION bulwark.%I()',
-        p_table, 'trg_' || p_machine || '_boundary');
+        p_table, p_table::oid::text || ':', 'trg_' || p_machine || '_boundary');
+    EXECUTE pg_catalog.format(
+        'CREATE TRIGGER bulwark_10_boundary_insert BEFORE INSERT ON %s FOR EACH ROW'
+        ' WHEN (CURRENT_USER <> ''bulwark_engine'' OR NEW.version IS DISTINCT FROM 1'
+        ' OR pg_catalog.current_setting(''bulwark.engine_write'', true) IS DISTINCT FROM %L || NEW.id::text || '':0'')'
+        ' EXECUTE FUNCTION bulwark.%I()',
+        p_table, p_table::oid::text || ':', 'trg_' || p_machine || '_boundary');
     EXECUTE pg_catalog.format(
         'CREATE TRIGGER bulwark_10_boundary_delete BEFORE DELETE ON %s FOR EACH ROW EXECUTE FUNCTION bulwark.%I()',
         p_table, 'trg_' || p_machine || '_boundary');
@@ -1458,6 +1483,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS bulwark_10_boundary ON %s', p_table);
+    EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS bulwark_10_boundary_insert ON %s', p_table);
     EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS bulwark_10_boundary_delete ON %s', p_table);
     EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS bulwark_90_audit ON %s', p_table);
     EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS bulwark_truncate ON %s', p_table);

@@ -25,20 +25,21 @@
 // until a migration accepts it (SELECT bulwark.boundary_accept(kind,
 // object)). The checks, in report order:
 //
-//   - guard_triggers: every table in bulwark.guarded_tables has the four
-//     triggers bulwark.guard() attaches: bulwark_10_boundary (INSERT and
-//     UPDATE: the write guard, the machine's edges and the version bump,
-//     WHEN the writer is not the engine writing the row its apply function
-//     named in bulwark.engine_write), bulwark_10_boundary_delete (DELETE,
-//     always), bulwark_90_audit (WHEN the writer is not the engine: the
-//     apply function logs its own write), which call the functions the
-//     engine generates for the table's own machine
-//     (bulwark.trg_<machine>_boundary and bulwark.trg_<machine>_audit),
-//     and bulwark_truncate. Each calls the right function with the right
-//     arguments on the right events, with exactly that WHEN condition (as
-//     pg_get_triggerdef prints it) and no column list, and is enabled:
-//     tgenabled O (origin) or A (always). D (disabled) and R (replica
-//     only) are drift.
+//   - guard_triggers: every table in bulwark.guarded_tables has the five
+//     triggers bulwark.guard() attaches: bulwark_10_boundary (UPDATE),
+//     bulwark_10_boundary_insert (INSERT) and bulwark_10_boundary_delete
+//     (DELETE): the write guard, the machine's edges and the version bump,
+//     skipped (by their WHEN) only for the apply function's own write, by
+//     the engine, of the table, row and version it named in
+//     bulwark.engine_write, to the next version; bulwark_90_audit (WHEN the
+//     writer is not the engine: the apply function logs its own write),
+//     which call the functions the engine generates for the table's own
+//     machine (bulwark.trg_<machine>_boundary and
+//     bulwark.trg_<machine>_audit); and bulwark_truncate. Each calls the
+//     right function with the right arguments on the right events, with
+//     exactly that WHEN condition (as pg_get_triggerdef prints it) and no
+//     column list, and is enabled: tgenabled O (origin) or A (always). D
+//     (disabled) and R (replica only) are drift.
 //   - append_only: bulwark.transition_log's bulwark_append_only and
 //     bulwark_append_only_truncate, likewise.
 //   - triggers_enabled: every other trigger on the tables of the

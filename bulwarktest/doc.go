@@ -66,7 +66,8 @@
 // [RequireRefused] runs raw SQL as a login, requires its SQLSTATE, and
 // proves that nothing changed: a [Snapshot] of every guarded table, every
 // table of the core and the catalog entries that guard them, before and
-// after. Decide by SQLSTATEs and constraint names, never by message text:
+// after. [RequireRefusedAfter] sets the session up first (a role, a forged
+// setting, the maintenance switch), as an attacker at a psql prompt would. Decide by SQLSTATEs and constraint names, never by message text:
 // servers translate it. The three return the error they matched, for a
 // test that looks further (its reason, its constraint); a linter that
 // wants every error checked (errcheck) is told to let them be, as

@@ -41,23 +41,43 @@ const (
 //
 // sql is sent without arguments, over the simple protocol, as a person at
 // a psql prompt would send it; it may hold several statements, which then
-// run in one implicit transaction. Whatever the session set beforehand (a
-// role, a setting, an open transaction) applies; a transaction left open
-// is rolled back before the second snapshot, so that its locks cannot hide
-// a change.
+// run in one implicit transaction. A transaction it leaves open is rolled
+// back before the second snapshot, so that its locks cannot hide a change.
+// To set the session up first in statements of their own (a role, a
+// setting, an open transaction), use [RequireRefusedAfter], not conn
+// beforehand: a session that holds a lock while it waits for the first
+// snapshot can stall a parallel test's refused statement, which the
+// snapshot then waits for in turn.
 //
 // conn must be a pool or a connection on a database made by this harness
 // ([NewDatabase], [DB]), not a transaction (pgx.Tx), whose changes another
-// session could not see anyway. It must hold no lock that keeps readers
-// out (LOCK TABLE): the snapshot gives up after five seconds of waiting.
-// Parallel tests may refuse statements on one database at once, but
-// nothing may change it meanwhile: give the test a database of its own, or
-// keep the parallel subtests that share one from writing while they
-// attack.
+// session could not see anyway. Parallel tests may refuse statements on
+// one database at once, but nothing may change it meanwhile: give the test
+// a database of its own, or keep the parallel subtests that share one from
+// writing while they attack. A snapshot that a lock keeps out for five
+// seconds fails the test.
 //
 // It fails t if the statement succeeds, fails with another SQLSTATE, or
 // changed anything.
 func RequireRefused(t testing.TB, conn db.DBTX, sql, sqlState string) *pgconn.PgError {
+	t.Helper()
+	return requireRefused(t, conn, nil, sql, sqlState)
+}
+
+// RequireRefusedAfter is [RequireRefused] with setup: after the first
+// snapshot, each statement of setup runs on conn, in order and over the
+// simple protocol, and must succeed; then sql runs. Setup is how an attack
+// takes a role (SET ROLE), forges a setting, opens a transaction or the
+// maintenance switch, or defines a temporary function, in statements of
+// its own as a person at a psql prompt would. conn must be a connection
+// (*pgx.Conn), so that the statements share its session.
+func RequireRefusedAfter(t testing.TB, conn *pgx.Conn, setup []string, sql, sqlState string) *pgconn.PgError {
+	t.Helper()
+	return requireRefused(t, conn, setup, sql, sqlState)
+}
+
+// requireRefused is RequireRefused with setup statements.
+func requireRefused(t testing.TB, conn db.DBTX, setup []string, sql, sqlState string) *pgconn.PgError {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), refusalTimeout)
 	defer cancel()
@@ -78,12 +98,16 @@ func RequireRefused(t testing.TB, conn db.DBTX, sql, sqlState string) *pgconn.Pg
 
 	before, err := patientSnapshot(ctx, admin)
 	require.NoError(t, err, "bulwarktest: take a snapshot before the statement")
-	// Without arguments, pgx sends the statement over the simple protocol.
-	_, err = conn.Exec(ctx, sql)
-	if c, ok := conn.(*pgx.Conn); ok && c.PgConn().TxStatus() != 'I' {
-		_, rbErr := c.Exec(ctx, "ROLLBACK")
-		require.NoError(t, rbErr, "bulwarktest: roll back the refused statement's transaction")
+	// Without arguments, pgx sends statements over the simple protocol.
+	for _, stmt := range setup {
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			rollBack(ctx, conn)
+			require.NoError(t, err, "bulwarktest: setup statement %s", stmt)
+		}
 	}
+	_, err = conn.Exec(ctx, sql)
+	rbErr := rollBack(ctx, conn)
+	require.NoError(t, rbErr, "bulwarktest: roll back the refused statement's transaction")
 	after, snapErr := patientSnapshot(ctx, admin)
 
 	require.Error(t, err, "the statement succeeded; want SQLSTATE %s: %s", sqlState, sql)
@@ -91,6 +115,16 @@ func RequireRefused(t testing.TB, conn db.DBTX, sql, sqlState string) *pgconn.Pg
 	require.NoError(t, snapErr, "bulwarktest: take a snapshot after the statement")
 	require.Equal(t, before, after, "the refused statement changed the database: %s", sql)
 	return pgErr
+}
+
+// rollBack rolls back the transaction a connection left open, if any.
+func rollBack(ctx context.Context, conn db.DBTX) error {
+	c, ok := conn.(*pgx.Conn)
+	if !ok || c.PgConn().TxStatus() == 'I' {
+		return nil
+	}
+	_, err := c.Exec(ctx, "ROLLBACK")
+	return err
 }
 
 // patientSnapshot takes a snapshot on conn, whose lock_timeout is short,

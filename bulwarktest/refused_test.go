@@ -2,6 +2,7 @@ package bulwarktest_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/google/uuid"
@@ -155,5 +156,81 @@ func TestRequireRefused(t *testing.T) {
 		requireFails(t, "not a transaction", func(tb testing.TB) {
 			bulwarktest.RequireRefused(tb, tx, "DELETE FROM notes.notes", pgerrcode.InsufficientPrivilege)
 		})
+	})
+}
+
+func TestRequireRefusedAfter(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+
+	dial := func(t *testing.T, url string) *pgx.Conn {
+		t.Helper()
+		conn, err := pgx.Connect(ctx, url)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = conn.Close(context.Background()) })
+		return conn
+	}
+
+	t.Run("SetsTheSessionUpAfterTheFirstSnapshot", func(t *testing.T) {
+		t.Parallel()
+
+		dbURL := bulwarktest.NewDatabase(t)
+		conn := dial(t, dbURL)
+		// The switch writes the log in the open transaction: rolled back
+		// after the refusal, so nothing changed.
+		maintenance := []string{"BEGIN", "SELECT bulwark.maintenance_begin('bulwarktest: an attack under the switch')"}
+		bulwarktest.RequireRefusedAfter(t, conn, maintenance, "DELETE FROM bulwark.transition_log", db.SQLStateFrozen)
+		require.Equal(t, byte('I'), conn.PgConn().TxStatus())
+	})
+
+	t.Run("SetupMayHoldLocks", func(t *testing.T) {
+		t.Parallel()
+
+		// Run before the first snapshot, the setup's lock would keep the
+		// snapshot out; run after it, the lock lasts until the rollback.
+		conn := dial(t, bulwarktest.NewDatabase(t))
+		bulwarktest.RequireRefusedAfter(t, conn, []string{"BEGIN", "LOCK TABLE notes.notes IN ACCESS EXCLUSIVE MODE"},
+			"INSERT INTO notes.notes (body) VALUES ('forged')", sqlStateDirectWrite)
+	})
+
+	t.Run("SettingsReachTheStatement", func(t *testing.T) {
+		t.Parallel()
+
+		conn := dial(t, bulwarktest.NewDatabase(t))
+		bulwarktest.RequireRefusedAfter(t, conn, []string{"SET ROLE bulwark_app"},
+			"INSERT INTO bulwark.roles (name) VALUES ('forged')", pgerrcode.InsufficientPrivilege)
+	})
+
+	t.Run("FailsWhenSetupFails", func(t *testing.T) {
+		t.Parallel()
+
+		conn := dial(t, bulwarktest.NewDatabase(t))
+		requireFails(t, "setup statement", func(tb testing.TB) {
+			bulwarktest.RequireRefusedAfter(tb, conn, []string{"BEGIN", "SELECT 1/0"}, "SELECT 1", pgerrcode.DivisionByZero)
+		})
+		require.Equal(t, byte('I'), conn.PgConn().TxStatus(), "the failed setup's transaction is rolled back")
+	})
+
+	// Parallel attacks whose setups write the log (the maintenance switch)
+	// beside one that truncates it: the TRUNCATE waits for their locks,
+	// and their snapshots must not wait for it with the locks still held.
+	// (Two such TRUNCATEs would deadlock in the server, each waiting for
+	// the other's setup: one is enough.)
+	t.Run("ParallelSetupsDoNotStall", func(t *testing.T) {
+		t.Parallel()
+
+		dbURL := bulwarktest.NewDatabase(t)
+		for i := range 6 {
+			sql := "DELETE FROM bulwark.transition_log"
+			if i == 0 {
+				sql = "TRUNCATE bulwark.transition_log"
+			}
+			t.Run(fmt.Sprint(i), func(t *testing.T) {
+				t.Parallel()
+				maintenance := []string{"BEGIN", "SELECT bulwark.maintenance_begin('bulwarktest: parallel attacks')"}
+				bulwarktest.RequireRefusedAfter(t, dial(t, dbURL), maintenance, sql, db.SQLStateFrozen)
+			})
+		}
 	})
 }

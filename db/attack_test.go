@@ -113,10 +113,10 @@ func dial(t *testing.T, url string) *pgx.Conn {
 
 // runAttacks runs each attack as a parallel subtest on its own session of
 // url: the setup statements first, then the attack, which
-// bulwarktest.RequireRefused requires to be refused with its SQLSTATE
+// bulwarktest.RequireRefusedAfter requires to be refused with its SQLSTATE
 // (over the simple protocol, as from psql) and to leave every guarded and
-// core row, and the catalog that guards them, as it was. The attacks of
-// one world take turns there. The caller's other subtests must not write.
+// core row, and the catalog that guards them, as it was. The caller's
+// other subtests must not write.
 func (w *world) runAttacks(t *testing.T, url string, attacks []attack) {
 	t.Helper()
 	slices.SortFunc(attacks, func(a, b attack) int { return strings.Compare(a.name, b.name) })
@@ -126,13 +126,7 @@ func (w *world) runAttacks(t *testing.T, url string, attacks []attack) {
 	for _, a := range attacks {
 		t.Run(a.name, func(t *testing.T) {
 			t.Parallel()
-			ctx := context.Background()
-			conn := dial(t, url)
-			for _, s := range a.setup {
-				_, err := conn.Exec(ctx, s)
-				require.NoError(t, err, "setup of %s: %s", a.name, s)
-			}
-			pgErr := bulwarktest.RequireRefused(t, conn, a.sql, a.sqlState)
+			pgErr := bulwarktest.RequireRefusedAfter(t, dial(t, url), a.setup, a.sql, a.sqlState)
 			requireRefused(t, pgErr, a.sqlState, a.constraint)
 		})
 	}

@@ -101,8 +101,7 @@ func requireRefused(t testing.TB, conn db.DBTX, setup []string, sql, sqlState st
 	// Without arguments, pgx sends statements over the simple protocol.
 	for _, stmt := range setup {
 		if _, err := conn.Exec(ctx, stmt); err != nil {
-			rollBack(ctx, conn)
-			require.NoError(t, err, "bulwarktest: setup statement %s", stmt)
+			require.NoError(t, errors.Join(err, rollBack(ctx, conn)), "bulwarktest: setup statement %s", stmt)
 		}
 	}
 	_, err = conn.Exec(ctx, sql)

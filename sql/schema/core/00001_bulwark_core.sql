@@ -941,8 +941,10 @@ BEGIN
     FROM bulwark.actions AS x
     WHERE x.machine = p_machine;
 
+    -- A rule's action test comes first, on its own: a rule's body (a query,
+    -- say) runs only for its action.
     SELECT pg_catalog.string_agg(
-               pg_catalog.format(E'IF %s AND (%s) IS FALSE THEN\n        RAISE EXCEPTION USING ERRCODE = %L, MESSAGE = (%s);\n    END IF;',
+               pg_catalog.format(E'IF %s THEN\n        IF (%s) IS FALSE THEN\n            RAISE EXCEPTION USING ERRCODE = %L, MESSAGE = (%s);\n        END IF;\n    END IF;',
                    coalesce(pg_catalog.format('p_action = %L', r.action), 'v_kind <> ''create'''), r.body, r.sqlstate, r.message),
                E'\n    ' ORDER BY r.id)
     INTO v_args
@@ -950,7 +952,7 @@ BEGIN
     WHERE r.machine = p_machine AND r.kind = 'arg_check';
 
     SELECT pg_catalog.string_agg(
-               pg_catalog.format(E'IF %s AND (%s) IS FALSE THEN\n        RAISE EXCEPTION USING ERRCODE = %L, MESSAGE = (%s);\n    END IF;',
+               pg_catalog.format(E'IF %s THEN\n        IF (%s) IS FALSE THEN\n            RAISE EXCEPTION USING ERRCODE = %L, MESSAGE = (%s);\n        END IF;\n    END IF;',
                    coalesce(pg_catalog.format('p_action = %L', r.action), 'v_kind <> ''create'''), r.body, r.sqlstate, r.message),
                E'\n    ' ORDER BY r.id)
     INTO v_rows
@@ -1046,7 +1048,6 @@ DECLARE
     v_kind   text;
     v_log_id bigint;
     v_marker text;
-    v_prev   bytea;
     v_role   text;
     v_to     text;
 BEGIN
@@ -1168,20 +1169,20 @@ BEGIN
     PERFORM set_config('bulwark.engine_write', coalesce(v_marker, ''), true);
 
     -- Its audit row, chained to the entity's previous one: the hash is
-    -- bulwark.log_row_hash(v_prev, the row), inlined.
+    -- bulwark.log_row_hash(the previous hash, the row), inlined.
     v_log_id := nextval('bulwark.transition_log_id_seq'::regclass);
     v_at := clock_timestamp();
     v_corr := left(nullif(current_setting('bulwark.correlation_id', true), ''), 200);
-    v_prev := (SELECT l.hash FROM bulwark.transition_log AS l
-               WHERE l.entity_id = r.id AND l.machine = @machine_lit@
-               ORDER BY l.entity_id DESC, l.machine DESC, l.id DESC LIMIT 1);
     INSERT INTO bulwark.transition_log (id, actor_id, at, correlation_id, db_user, entity_id, from_state,
                                         idempotency_key, machine, note, to_state, transition, prev_hash, hash)
     OVERRIDING SYSTEM VALUE
-    VALUES (v_log_id, p_actor, v_at, v_corr, session_user, r.id, v_from, p_idem_key, @machine_lit@, nullif(p_note, ''), r.@col@, p_action,
-            v_prev, sha256(coalesce(v_prev, '\x'::bytea) || convert_to(jsonb_build_array(
-                v_log_id, p_actor, EXTRACT(EPOCH FROM v_at)::text, v_corr, session_user::text, r.id, v_from,
-                p_idem_key, @machine_lit@, nullif(p_note, ''), r.@col@, p_action)::text, 'UTF8')));
+    SELECT v_log_id, p_actor, v_at, v_corr, session_user, r.id, v_from, p_idem_key, @machine_lit@, nullif(p_note, ''), r.@col@, p_action,
+           p__.h, sha256(coalesce(p__.h, '\x'::bytea) || convert_to(jsonb_build_array(
+               v_log_id, p_actor, EXTRACT(EPOCH FROM v_at)::text, v_corr, session_user::text, r.id, v_from,
+               p_idem_key, @machine_lit@, nullif(p_note, ''), r.@col@, p_action)::text, 'UTF8'))
+    FROM (SELECT (SELECT l.hash FROM bulwark.transition_log AS l
+                  WHERE l.entity_id = r.id AND l.machine = @machine_lit@
+                  ORDER BY l.entity_id DESC, l.machine DESC, l.id DESC LIMIT 1) AS h) AS p__;
 @afters@
     IF p_idem_key IS NOT NULL THEN
         INSERT INTO bulwark.idempotency_keys (actor_id, key, entity_id, request_hash, result, version)

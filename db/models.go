@@ -110,7 +110,7 @@ type BulwarkCapabilityQualifier struct {
 type BulwarkConflictConstraint struct {
 	Relation interface{} `json:"relation"`
 	Name     string      `json:"name"`
-	// The conflict's stable code (fault.Error.Code), such as slug_taken: lower-case letters, digits and underscores.
+	// The conflict's stable code (fault.Error.Code), such as name_taken: lower-case letters, digits and underscores.
 	Code       string    `json:"code"`
 	DeclaredAt time.Time `json:"declared_at"`
 	// The sentence a caller sees (fault.Error.Reason); at most 300 characters, no control characters.

@@ -6,6 +6,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"unicode"
 )
 
 // File is one generated file.
@@ -50,9 +51,16 @@ func Generate(d *Declaration, opts *Opts) ([]File, error) {
 	if o.Version < 1 || o.Version > 99999 {
 		return nil, fmt.Errorf("generate: migration version %d is not between 1 and 99999", o.Version)
 	}
+	if strings.ContainsFunc(o.Source, unicode.IsControl) || strings.Contains(strings.ToLower(o.Source), "+goose") {
+		return nil, fmt.Errorf("generate: the source name %q must be one line without goose annotations", o.Source)
+	}
 	g := &generator{d: d, source: o.Source, version: o.Version}
+	migration := g.migration()
+	if err := checkAnnotations(string(migration)); err != nil {
+		return nil, fmt.Errorf("generate: %w", err)
+	}
 	files := []File{
-		{Path: path.Join("migrations", g.migrationName()+".sql"), Data: g.migration()},
+		{Path: path.Join("migrations", g.migrationName()+".sql"), Data: migration},
 		{Path: path.Join("queries", d.Machine+".sql"), Data: g.queries()},
 		{Path: "sqlc.yaml", Data: g.sqlcConfig()},
 	}
@@ -180,4 +188,40 @@ func (g *generator) actions() []action {
 	}
 	slices.SortStableFunc(out, func(a, b action) int { return strings.Compare(a.name, b.name) })
 	return out
+}
+
+// gooseAnnotations are the annotations a generated migration carries, in
+// this order: one Up, one Down, and statement blocks. goose reads any line
+// that starts with "-- +goose" as one, so text from the declaration that
+// made one more would change how the migration runs (NO TRANSACTION, say).
+var gooseAnnotations = map[string]bool{
+	"-- +goose Up":             true,
+	"-- +goose Down":           true,
+	"-- +goose StatementBegin": true,
+	"-- +goose StatementEnd":   true,
+}
+
+// checkAnnotations refuses a migration with any goose annotation but the
+// generator's own, or with Up or Down other than once each.
+func checkAnnotations(migration string) error {
+	ups, downs := 0, 0
+	for i, line := range strings.Split(migration, "\n") {
+		trimmed := strings.TrimSpace(line)
+		if !strings.Contains(strings.ToLower(trimmed), "+goose") {
+			continue
+		}
+		if !gooseAnnotations[trimmed] {
+			return fmt.Errorf("line %d of the migration reads as a goose annotation it must not have: %q", i+1, trimmed)
+		}
+		switch trimmed {
+		case "-- +goose Up":
+			ups++
+		case "-- +goose Down":
+			downs++
+		}
+	}
+	if ups != 1 || downs != 1 {
+		return fmt.Errorf("the migration has %d Up and %d Down annotations, not one of each", ups, downs)
+	}
+	return nil
 }

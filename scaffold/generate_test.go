@@ -78,3 +78,13 @@ func TestGenerateOpts(t *testing.T) {
 	_, err = scaffold.Generate(nil, nil)
 	require.Error(t, err)
 }
+
+// TestGenerateRefusesAnnotationsInTheSourceName keeps the one text that
+// does not come from the declaration out of goose's reach too.
+func TestGenerateRefusesAnnotationsInTheSourceName(t *testing.T) {
+	t.Parallel()
+	_, err := scaffold.Generate(load(t, "expense"), &scaffold.Opts{Source: "x.json -- +goose NO TRANSACTION"})
+	require.ErrorContains(t, err, "goose annotations")
+	_, err = scaffold.Generate(load(t, "expense"), &scaffold.Opts{Source: "x.json\n-- +goose NO TRANSACTION"})
+	require.Error(t, err)
+}

@@ -103,6 +103,10 @@ func (v *validator) text(field, s string, required bool) {
 		v.add(field, "is longer than %d characters", maxDescription)
 	case strings.ContainsFunc(s, unicode.IsControl):
 		v.add(field, "must be one line without control characters")
+	case strings.Contains(strings.ToLower(s), "+goose"):
+		// The text lands in the migration's comments, where goose would
+		// read it as an annotation (NO TRANSACTION, say).
+		v.add(field, "must not contain \"+goose\": goose would read it as an annotation")
 	}
 }
 

@@ -45,6 +45,7 @@ func TestValidate(t *testing.T) {
 		"ColumnType":            {func(d *scaffold.Declaration) { d.Columns[0].Type = "varchar(20)" }, "columns[0].type", "not one of"},
 		"CreateLeavesNotNull":   {func(d *scaffold.Declaration) { d.Actions[0].Args = d.Actions[0].Args[:1] }, "actions[0].args", "description"},
 		"DescriptionMissing":    {func(d *scaffold.Declaration) { d.Description = " " }, "description", "required"},
+		"DescriptionAnnotation": {func(d *scaffold.Declaration) { d.Description = strings.Repeat("a", 74) + " +goose NO TRANSACTION" }, "description", "+goose"},
 		"DuplicateEdge":         {func(d *scaffold.Declaration) { d.Transitions[2].To = "approved" }, "transitions[2].from[0]", "duplicate transition submitted -> approved"},
 		"InitialUnknown":        {func(d *scaffold.Declaration) { d.Initial = "new" }, "initial", "not among the states"},
 		"MachineName":           {func(d *scaffold.Declaration) { d.Machine = "Expense" }, "machine", "snake_case"},

@@ -31,6 +31,9 @@ func runNew(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return &exitError{code: exitUsage, err: errors.New("name one declaration file")}
 	}
+	if *version < 1 || *version > 99999 {
+		return &exitError{code: exitUsage, err: fmt.Errorf("--version %d: a migration version is 1 to 99999", *version)}
+	}
 	path := fs.Arg(0)
 	f, err := os.Open(path)
 	if err != nil {

@@ -53,6 +53,19 @@ func TestNew(t *testing.T) {
 		require.Contains(t, string(raw), "StateDraft")
 	})
 
+	t.Run("VersionOutOfRangeIsAUsageError", func(t *testing.T) {
+		t.Parallel()
+
+		for _, v := range []string{"0", "-1", "100000"} {
+			dir := t.TempDir()
+			code, _, stderr := newCmd("--version", v, "--out", dir, decl)
+			require.Equal(t, exitUsage, code, stderr)
+			entries, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			require.Empty(t, entries, "nothing written")
+		}
+	})
+
 	t.Run("DefaultsToTheDeclarationsDirectory", func(t *testing.T) {
 		t.Parallel()
 

@@ -188,6 +188,33 @@ func TestDeclareConflict(t *testing.T) {
 			})
 		}
 
+		// The core's tables' conflicts are the core's: a domain migration
+		// cannot turn a defect of the core into a retryable answer, nor
+		// take back the core's own declaration.
+		t.Run("CoreTables", func(t *testing.T) {
+			for _, err := range []error{
+				declare("bulwark.transition_log", "transition_log_pkey", "retry_me", &yes, "try again"),
+				declare("bulwark.principals", "principal_name_unique", "name_taken", &yes, "a principal with that name exists"),
+				declare("bulwark.principals", "principal_name_unique", "taken", &no, "taken"),
+				func() error {
+					_, err := owner.Exec(ctx, `SELECT bulwark.undeclare_conflict('bulwark.principals', 'principal_name_unique')`)
+					return err
+				}(),
+			} {
+				var pgErr *pgconn.PgError
+				require.ErrorAs(t, err, &pgErr)
+				require.Equal(t, pgerrcode.InsufficientPrivilege, pgErr.Code)
+			}
+			var code string
+			var retryable bool
+			require.NoError(t, owner.QueryRow(ctx, `SELECT code, retryable FROM bulwark.conflict_constraints
+				WHERE relation = 'bulwark.principals'::regclass AND name = 'principal_name_unique'`).Scan(&code, &retryable))
+			require.Equal(t, "name_taken", code)
+			require.False(t, retryable)
+			require.NoError(t, declare("bulwark.principals", "principal_name_unique", "name_taken", &no, "a principal with that name exists"),
+				"the core's own declaration, again, is no change")
+		})
+
 		t.Run("UnknownTable", func(t *testing.T) {
 			err := declare("shop.nope", "seat_unique", "seat_taken", &no, "taken")
 			var pgErr *pgconn.PgError

@@ -16,7 +16,13 @@ type conflictRow struct {
 	Code        string
 	LiveKind    *string
 	InContract  bool
+	Retryable   bool
+	CoreTable   bool
 }
+
+// coreConflict is the one conflict the core declares on its own tables: a
+// taken principal name, which a retry meets again.
+var coreConflict = conflictRow{Table: "bulwark.principals", Name: "principal_name_unique", Code: "name_taken"}
 
 // checkConflicts requires every declared conflict
 // (bulwark.declare_conflict) to name a table that exists and a unique or
@@ -44,7 +50,9 @@ func (s *session) checkConflicts(ctx context.Context, c *Check) error {
 		           SELECT FROM bulwark.contract_constraints AS cc
 		           WHERE cc.relation = k.relation AND cc.name = k.name
 		             AND cc.kind IN ('exclusion', 'primary_key', 'unique', 'unique_index')
-		       )
+		       ),
+		       k.retryable,
+		       coalesce((SELECT c.relnamespace = 'bulwark'::pg_catalog.regnamespace FROM pg_catalog.pg_class AS c WHERE c.oid = k.relation), false)
 		FROM bulwark.conflict_constraints AS k
 		ORDER BY 1, 3`)
 	if err != nil {
@@ -54,11 +62,19 @@ func (s *session) checkConflicts(ctx context.Context, c *Check) error {
 	if err != nil {
 		return err
 	}
-	c.Checked = len(declared)
+	c.Checked = len(declared) + 1
+	coreDeclared := false
 	for _, k := range declared {
 		object := k.Table + "." + k.Name
 		undeclare := fmt.Sprintf("SELECT bulwark.undeclare_conflict(%s, %s) in a migration", quoteLiteral(k.Table), quoteLiteral(k.Name))
+		isCore := k.Table == coreConflict.Table && k.Name == coreConflict.Name && k.Code == coreConflict.Code && !k.Retryable
+		coreDeclared = coreDeclared || isCore
 		switch {
+		case k.CoreTable && !isCore:
+			// declare_conflict refuses it: it was written around the
+			// function, and turns a defect of the core into an answer.
+			c.fail(object, fmt.Sprintf("declared conflict %s (retryable %t) on a table of the core: only the core declares those", k.Code, k.Retryable),
+				"DELETE the row from bulwark.conflict_constraints under bulwark.maintenance_begin, and find who wrote it")
 		case k.InContract:
 			// The constraints check keeps it as declared.
 		case !k.TableExists:
@@ -70,6 +86,10 @@ func (s *session) checkConflicts(ctx context.Context, c *Check) error {
 			c.fail(object, fmt.Sprintf("declared conflict %s, but it is a %s constraint now: its violations are never a race", k.Code, *k.LiveKind),
 				"restore the unique or exclusion constraint, or "+undeclare)
 		}
+	}
+	if !coreDeclared {
+		c.fail(coreConflict.Table+"."+coreConflict.Name, "the core's declared conflict name_taken is missing or changed: a taken name reads as a defect",
+			"migrate the core again (bulwark migrate redo), or restore the row under bulwark.maintenance_begin")
 	}
 	return nil
 }

@@ -337,6 +337,28 @@ func Fixtures() []Fixture {
 			Want: []string{"guard_triggers app.articles.bulwark_90_audit"},
 		},
 		{
+			// Written around declare_conflict (which refuses the core's
+			// tables): a defect of the core would read as a retryable
+			// conflict.
+			Name: "CoreConflictPlanted",
+			SQL: []string{`
+				BEGIN;
+				SELECT bulwark.maintenance_begin('plant a conflict on the core');
+				INSERT INTO bulwark.conflict_constraints (relation, name, code, reason, retryable)
+				VALUES ('bulwark.transition_log', 'transition_log_pkey', 'retry_me', 'try again', true);
+				COMMIT`},
+			Want: []string{"conflicts bulwark.transition_log.transition_log_pkey"},
+		},
+		{
+			Name: "CoreConflictRemoved",
+			SQL: []string{`
+				BEGIN;
+				SELECT bulwark.maintenance_begin('remove the core''s conflict');
+				DELETE FROM bulwark.conflict_constraints WHERE name = 'principal_name_unique';
+				COMMIT`},
+			Want: []string{"conflicts bulwark.principals.principal_name_unique"},
+		},
+		{
 			Name: "BoundaryDeleteTriggerDropped",
 			SQL:  []string{`DROP TRIGGER bulwark_10_boundary_delete ON app.articles`},
 			Want: []string{"guard_triggers app.articles.bulwark_10_boundary_delete"},

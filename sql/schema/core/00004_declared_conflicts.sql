@@ -80,6 +80,13 @@ BEGIN
     IF pg_catalog.char_length(p_constraint) > 63 THEN
         PERFORM bulwark.raise('22001', 'declare_conflict: a constraint name is at most 63 characters');
     END IF;
+    -- The core's tables' conflicts are the core's, fixed here: no domain
+    -- migration may turn a defect of the core into a retryable answer.
+    IF (SELECT c.relnamespace FROM pg_catalog.pg_class AS c WHERE c.oid = p_table) = 'bulwark'::regnamespace
+       AND (p_table, p_constraint, p_code, p_retryable) IS DISTINCT FROM
+           ('bulwark.principals'::regclass, 'principal_name_unique', 'name_taken', false) THEN
+        PERFORM bulwark.raise('42501', pg_catalog.format('declare_conflict: %s belongs to the core: its conflicts are declared by the core', p_table));
+    END IF;
     SELECT l.kind INTO v_kind
     FROM bulwark.contract_catalog(p_table) AS l
     WHERE l.name = p_constraint;
@@ -115,6 +122,9 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
+    IF (SELECT c.relnamespace FROM pg_catalog.pg_class AS c WHERE c.oid = p_table) = 'bulwark'::regnamespace THEN
+        PERFORM bulwark.raise('42501', pg_catalog.format('undeclare_conflict: %s belongs to the core: its conflicts are declared by the core', p_table));
+    END IF;
     PERFORM bulwark.context_set(NULL, 'undeclare_conflict', NULL, pg_catalog.format('%s %s', p_table, pg_catalog.left(p_constraint, 63)));
     DELETE FROM bulwark.conflict_constraints AS k WHERE k.relation = p_table AND k.name = p_constraint;
 END;

@@ -2,6 +2,8 @@ package pgtest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -16,10 +18,6 @@ import (
 const (
 	// loginSuffix ends the name of every login role LoginAs makes.
 	loginSuffix = "_login_test"
-
-	// loginPassword is the password of LoginAs's roles, for servers that
-	// demand one over TCP; the throwaway cluster trusts everyone anyway.
-	loginPassword = "bulwark_test"
 
 	// Errors that a role created or granted concurrently by another test
 	// process may cause; ensureLogin re-checks and retries after them.
@@ -43,7 +41,7 @@ func LoginAs(t testing.TB, dbURL, groupRole string) string {
 
 	u, err := url.Parse(dbURL)
 	require.NoError(t, err, "pgtest: parse database URL")
-	u.User = url.UserPassword(login, loginPassword)
+	u.User = url.UserPassword(login, e.loginPassword())
 	q := u.Query()
 	options := "-c search_path="
 	if prev := q.Get("options"); prev != "" {
@@ -66,6 +64,7 @@ func (e *environment) ensureLogin(login, group string) error {
 	if e.logins[login] {
 		return nil
 	}
+	password := e.loginPassword()
 	if len(login) > 63 {
 		return fmt.Errorf("role name %s is longer than 63 bytes", login)
 	}
@@ -98,12 +97,21 @@ func (e *environment) ensureLogin(login, group string) error {
 			return fmt.Errorf("look up role %s: %w", login, err)
 		}
 		if loginExists && member {
+			// A role an older harness made may still have its password:
+			// set this server's (the same value in every process that has
+			// the same admin URL).
+			if err := e.exec(ctx, "ALTER ROLE "+ident(login)+" PASSWORD '"+password+"'"); err != nil && (!concurrentRoleChange(err) || attempt >= 10) {
+				return fmt.Errorf("set the password of role %s: %w", login, err)
+			} else if err != nil {
+				time.Sleep(time.Duration(attempt) * 20 * time.Millisecond)
+				continue
+			}
 			e.logins[login] = true
 			return nil
 		}
 
 		if !loginExists {
-			err = e.exec(ctx, "CREATE ROLE "+ident(login)+" LOGIN PASSWORD '"+loginPassword+"'")
+			err = e.exec(ctx, "CREATE ROLE "+ident(login)+" LOGIN PASSWORD '"+password+"'")
 		} else {
 			err = e.exec(ctx, "GRANT "+ident(group)+" TO "+ident(login))
 		}
@@ -134,4 +142,14 @@ func concurrentRoleChange(err error) bool {
 		return true
 	}
 	return false
+}
+
+// loginPassword is the password of LoginAs's roles, for servers that demand
+// one over TCP (the throwaway cluster trusts everyone anyway). It is derived
+// from the admin URL, credentials included, so every test process against
+// one server agrees on it, and nobody who lacks the admin's credentials can
+// guess it: the roles outlive the tests on a DATABASE_URL server.
+func (e *environment) loginPassword() string {
+	sum := sha256.Sum256([]byte("bulwark LoginAs\x00" + e.adminURL))
+	return hex.EncodeToString(sum[:])
 }

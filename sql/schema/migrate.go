@@ -275,7 +275,11 @@ func dependentOf(ctx context.Context, db *sql.DB, l *Line) (string, error) {
 			return b.name, nil
 		}
 	}
-	if l.name != LineCore {
+	// A team's line is known only by its recorded checksums, not by what it
+	// requires: River stays up under any of them, as the core does (a line
+	// that uses River's tables would otherwise keep a version table that
+	// claims them). Roll the team's line back first.
+	if l.name != LineCore && l.name != LineRiver {
 		return "", nil
 	}
 	var recorded bool

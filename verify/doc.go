@@ -160,7 +160,9 @@
 //     [Opts].Lines, when given), every migration applied (per the line's
 //     goose version table) is one of the line's, and has the checksum
 //     recorded when it was applied (bulwark.migration_checksums, by line
-//     and version, written by schema.Up).
+//     and version, written by schema.Up). A line the database recorded
+//     but verify was not given is a failure too: its files would go
+//     unchecked (a CI job that forgot --migrations).
 //
 // # Errors
 //

@@ -62,10 +62,37 @@ func migrationLines(extra []*schema.Line) ([]migrationLine, error) {
 // line does not know, means the schema is not what the migrations in hand
 // describe.
 func (s *session) checkMigrations(ctx context.Context, c *Check) error {
+	names := make([]string, 0, len(s.lines))
 	for _, ml := range s.lines {
+		names = append(names, ml.line.Name())
 		if err := s.checkLine(ctx, c, ml); err != nil {
 			return err
 		}
+	}
+	// A line the database recorded but verify was not given: a check that
+	// forgot --migrations would never look at its files.
+	var recorded bool
+	if err := s.tx.QueryRow(ctx, `SELECT pg_catalog.to_regclass('bulwark.migration_checksums') IS NOT NULL`).Scan(&recorded); err != nil {
+		return err
+	}
+	if !recorded {
+		return nil
+	}
+	rows, err := s.tx.Query(ctx, `
+		SELECT DISTINCT m.line FROM bulwark.migration_checksums AS m
+		WHERE m.line <> ALL ($1::text[])
+		ORDER BY 1`, names)
+	if err != nil {
+		return err
+	}
+	others, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	for _, line := range others {
+		c.Checked++
+		c.fail("line "+line, "migrated here, but verify was not given its migrations: their files are not checked",
+			"name them: bulwark verify --migrations DIR --line-name "+line+" (or verify.Opts.Lines)")
 	}
 	return nil
 }

@@ -40,10 +40,10 @@ func TestVerify(t *testing.T) {
 	report, err := verify.Run(ctx, conn, opts)
 	require.NoError(t, err)
 	require.True(t, report.OK, "%v", report.Failures())
-	// The domain's migration is among those checked.
+	// Without the domain's line, verify says its migrations went unchecked.
 	withoutLine, err := verify.Run(ctx, conn, &verify.Opts{MigrationRoles: opts.MigrationRoles})
 	require.NoError(t, err)
-	require.Equal(t, findCheck(t, withoutLine, verify.CheckMigrations).Checked+1, findCheck(t, report, verify.CheckMigrations).Checked)
+	require.Equal(t, []string{"migrations line " + expenses.Line().Name()}, withoutLine.Failures())
 
 	_, err = conn.Exec(ctx, `ALTER TABLE expenses.claims DISABLE TRIGGER bulwark_90_audit`)
 	require.NoError(t, err)

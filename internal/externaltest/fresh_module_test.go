@@ -87,10 +87,10 @@ func TestFreshModule(t *testing.T) {
 	out, code := verify("--migrations", migrationsDir)
 	require.Zero(t, code, out)
 	require.Contains(t, out, "ok: all ")
-	// Without the directory, verify checks bulwark's lines only: the
-	// team's version table is none of them.
+	// Without the directory, verify says the team's line went unchecked.
 	out, code = verify()
-	require.Zero(t, code, out)
+	require.Equal(t, 1, code, out)
+	require.Regexp(t, `(?m)^migrations +FAIL +line own `, out)
 
 	// One of the team table's bulwark triggers, disabled by a superuser.
 	_, err = conn.Exec(ctx, `ALTER TABLE billing.invoices DISABLE TRIGGER bulwark_10_boundary`)

@@ -52,14 +52,3 @@ func TestVerify(t *testing.T) {
 	require.False(t, report.OK)
 	require.Equal(t, []string{verify.CheckGuardTriggers + " expenses.claims.bulwark_90_audit"}, report.Failures())
 }
-
-func findCheck(t *testing.T, r *verify.Report, name string) verify.Check {
-	t.Helper()
-	for _, c := range r.Checks {
-		if c.Name == name {
-			return c
-		}
-	}
-	require.Failf(t, "no check", "verify ran no check %s", name)
-	return verify.Check{}
-}

@@ -943,21 +943,16 @@ BEGIN
 
     -- A rule's action test comes first, on its own: a rule's body (a query,
     -- say) runs only for its action.
-    SELECT pg_catalog.string_agg(
+    SELECT pg_catalog.string_agg(c.src, E'\n    ' ORDER BY c.id) FILTER (WHERE c.kind = 'arg_check'),
+           pg_catalog.string_agg(c.src, E'\n    ' ORDER BY c.id) FILTER (WHERE c.kind = 'row_check')
+    INTO v_args, v_rows
+    FROM (
+        SELECT r.id, r.kind,
                pg_catalog.format(E'IF %s THEN\n        IF (%s) IS FALSE THEN\n            RAISE EXCEPTION USING ERRCODE = %L, MESSAGE = (%s);\n        END IF;\n    END IF;',
-                   coalesce(pg_catalog.format('p_action = %L', r.action), 'v_kind <> ''create'''), r.body, r.sqlstate, r.message),
-               E'\n    ' ORDER BY r.id)
-    INTO v_args
-    FROM bulwark.action_rules AS r
-    WHERE r.machine = p_machine AND r.kind = 'arg_check';
-
-    SELECT pg_catalog.string_agg(
-               pg_catalog.format(E'IF %s THEN\n        IF (%s) IS FALSE THEN\n            RAISE EXCEPTION USING ERRCODE = %L, MESSAGE = (%s);\n        END IF;\n    END IF;',
-                   coalesce(pg_catalog.format('p_action = %L', r.action), 'v_kind <> ''create'''), r.body, r.sqlstate, r.message),
-               E'\n    ' ORDER BY r.id)
-    INTO v_rows
-    FROM bulwark.action_rules AS r
-    WHERE r.machine = p_machine AND r.kind = 'row_check';
+                   coalesce(pg_catalog.format('p_action = %L', r.action), 'v_kind <> ''create'''), r.body, r.sqlstate, r.message) AS src
+        FROM bulwark.action_rules AS r
+        WHERE r.machine = p_machine AND r.kind IN ('arg_check', 'row_check')
+    ) AS c;
 
     SELECT pg_catalog.string_agg(
                pg_catalog.format('WHEN p_action = %L AND r.%s = %L THEN %L', t.name, v_col, t.from_state, t.to_state),

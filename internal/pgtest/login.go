@@ -96,27 +96,23 @@ func (e *environment) ensureLogin(login, group string) error {
 		if err != nil {
 			return fmt.Errorf("look up role %s: %w", login, err)
 		}
-		if loginExists && member {
+		switch {
+		case loginExists && member:
 			// A role an older harness made may still have its password:
 			// set this server's (the same value in every process that has
 			// the same admin URL).
-			if err := e.exec(ctx, "ALTER ROLE "+ident(login)+" PASSWORD '"+password+"'"); err != nil && (!concurrentRoleChange(err) || attempt >= 10) {
-				return fmt.Errorf("set the password of role %s: %w", login, err)
-			} else if err != nil {
-				time.Sleep(time.Duration(attempt) * 20 * time.Millisecond)
-				continue
+			err = e.exec(ctx, "ALTER ROLE "+ident(login)+" PASSWORD '"+password+"'")
+			if err == nil {
+				e.logins[login] = true
+				return nil
 			}
-			e.logins[login] = true
-			return nil
-		}
-
-		if !loginExists {
+		case !loginExists:
 			err = e.exec(ctx, "CREATE ROLE "+ident(login)+" LOGIN PASSWORD '"+password+"'")
-		} else {
+		default:
 			err = e.exec(ctx, "GRANT "+ident(group)+" TO "+ident(login))
 		}
 		if err != nil && (!concurrentRoleChange(err) || attempt >= 10) {
-			return fmt.Errorf("create role %s in %s: %w", login, group, err)
+			return fmt.Errorf("make role %s a login in %s: %w", login, group, err)
 		}
 		if err != nil {
 			time.Sleep(time.Duration(attempt) * 20 * time.Millisecond)

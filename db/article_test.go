@@ -258,6 +258,24 @@ func TestArticleInvariants(t *testing.T) {
 		w.requireUnchanged(t, d, n)
 	})
 
+	// The machine's rule for every action but create: a change pins the
+	// version its caller decided on. The generated types make the version
+	// required, so only raw SQL can leave it out.
+	t.Run("EveryChangePinsAVersion", func(t *testing.T) {
+		t.Parallel()
+		d := w.draft(t)
+		n := w.logCount(t, d.ID)
+		for _, call := range []string{
+			`SELECT app.article_submit($1, $2, NULL, NULL)`,
+			`SELECT app.article_archive($1, $2, NULL, NULL)`,
+			`SELECT app.article_edit($1, $2, NULL, 'x', NULL, NULL, NULL, NULL)`,
+		} {
+			_, err := w.pool.Exec(ctx, call, w.alice, d.ID)
+			requireLayer(t, err, fault.LayerInvalid, fault.CodeInvalidInput)
+		}
+		w.requireUnchanged(t, d, n)
+	})
+
 	t.Run("MalformedInput", func(t *testing.T) {
 		t.Parallel()
 		d := w.draft(t)

@@ -949,7 +949,11 @@ BEGIN
     FROM (
         SELECT r.id, r.kind,
                pg_catalog.format(E'IF %s THEN\n        IF (%s) IS FALSE THEN\n            RAISE EXCEPTION USING ERRCODE = %L, MESSAGE = (%s);\n        END IF;\n    END IF;',
-                   coalesce(pg_catalog.format('p_action = %L', r.action), 'v_kind <> ''create'''), r.body, r.sqlstate, r.message) AS src
+                   -- A rule of no action is every action's but create's.
+                   -- (format's %L renders NULL as the word NULL: test first.)
+                   CASE WHEN r.action IS NULL THEN 'v_kind <> ''create'''
+                        ELSE pg_catalog.format('p_action = %L', r.action) END,
+                   r.body, r.sqlstate, r.message) AS src
         FROM bulwark.action_rules AS r
         WHERE r.machine = p_machine AND r.kind IN ('arg_check', 'row_check')
     ) AS c;

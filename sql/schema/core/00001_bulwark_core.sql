@@ -941,22 +941,55 @@ BEGIN
     FROM bulwark.actions AS x
     WHERE x.machine = p_machine;
 
-    -- A rule's action test comes first, on its own: a rule's body (a query,
-    -- say) runs only for its action.
-    SELECT pg_catalog.string_agg(c.src, E'\n    ' ORDER BY c.id) FILTER (WHERE c.kind = 'arg_check'),
-           pg_catalog.string_agg(c.src, E'\n    ' ORDER BY c.id) FILTER (WHERE c.kind = 'row_check')
+    -- The rules, in one CASE on the action: a rule's body (a query, say)
+    -- runs only for its action, and an action that has no rules of a kind
+    -- tests nothing but the CASE. A branch holds its action's rules and
+    -- the rules of no action (every action's but create's) in the order
+    -- they were declared, which is the order they are checked in.
+    SELECT pg_catalog.max(k.src) FILTER (WHERE k.kind = 'arg_check'),
+           pg_catalog.max(k.src) FILTER (WHERE k.kind = 'row_check')
     INTO v_args, v_rows
     FROM (
-        SELECT r.id, r.kind,
-               pg_catalog.format(E'IF %s THEN\n        IF (%s) IS FALSE THEN\n            RAISE EXCEPTION USING ERRCODE = %L, MESSAGE = (%s);\n        END IF;\n    END IF;',
-                   -- A rule of no action is every action's but create's.
-                   -- (format's %L renders NULL as the word NULL: test first.)
-                   CASE WHEN r.action IS NULL THEN 'v_kind <> ''create'''
-                        ELSE pg_catalog.format('p_action = %L', r.action) END,
-                   r.body, r.sqlstate, r.message) AS src
-        FROM bulwark.action_rules AS r
-        WHERE r.machine = p_machine AND r.kind IN ('arg_check', 'row_check')
-    ) AS c;
+        SELECT b.kind,
+               CASE WHEN pg_catalog.count(b.action) = 0 THEN pg_catalog.max(b.body) FILTER (WHERE b.action IS NULL)
+                    ELSE E'CASE p_action\n    ' || pg_catalog.string_agg(
+                             pg_catalog.format(E'WHEN %L THEN\n        %s', b.action, pg_catalog.replace(b.body, E'\n', E'\n    ')),
+                             E'\n    ' ORDER BY b.action) FILTER (WHERE b.action IS NOT NULL)
+                         || E'\n    ELSE\n        '
+                         || coalesce(pg_catalog.replace(pg_catalog.max(b.body) FILTER (WHERE b.action IS NULL), E'\n', E'\n    '), 'NULL;')
+                         || E'\n    END CASE;'
+               END AS src
+        FROM (
+            -- One body per action that has rules of the kind, and one
+            -- (action NULL) for every other action.
+            SELECT r.kind, x.name AS action,
+                   pg_catalog.string_agg(r.src, E'\n    ' ORDER BY r.id) AS body
+            FROM (
+                SELECT r.id, r.kind, r.action,
+                       pg_catalog.format(E'IF (%s) IS FALSE THEN\n        RAISE EXCEPTION USING ERRCODE = %L, MESSAGE = (%s);\n    END IF;',
+                           r.body, r.sqlstate, r.message) AS src
+                FROM bulwark.action_rules AS r
+                WHERE r.machine = p_machine AND r.kind IN ('arg_check', 'row_check')
+            ) AS r
+            JOIN bulwark.actions AS x
+              ON x.machine = p_machine
+             AND (x.name = r.action OR (r.action IS NULL AND x.kind <> 'create'))
+             AND EXISTS (SELECT FROM bulwark.action_rules AS o
+                         WHERE o.machine = p_machine AND o.kind = r.kind AND o.action = x.name)
+            GROUP BY r.kind, x.name
+            UNION ALL
+            -- The rules of no action, for the actions above that have
+            -- none of their own, behind the test of their kind.
+            SELECT r.kind, NULL,
+                   E'IF v_kind <> ''create'' THEN\n        ' || pg_catalog.string_agg(
+                       pg_catalog.format(E'IF (%s) IS FALSE THEN\n            RAISE EXCEPTION USING ERRCODE = %L, MESSAGE = (%s);\n        END IF;',
+                           r.body, r.sqlstate, r.message), E'\n        ' ORDER BY r.id) || E'\n    END IF;'
+            FROM bulwark.action_rules AS r
+            WHERE r.machine = p_machine AND r.kind IN ('arg_check', 'row_check') AND r.action IS NULL
+            GROUP BY r.kind
+        ) AS b
+        GROUP BY b.kind
+    ) AS k;
 
     SELECT pg_catalog.string_agg(
                pg_catalog.format('WHEN p_action = %L AND r.%s = %L THEN %L', t.name, v_col, t.from_state, t.to_state),
@@ -1049,6 +1082,7 @@ DECLARE
     v_log_id bigint;
     v_marker text;
     v_role   text;
+    v_set    text; -- set_config's answer: an assignment runs as a simple expression, PERFORM as a query
     v_to     text;
 BEGIN
     CASE p_action
@@ -1156,7 +1190,7 @@ BEGIN
     -- a trigger of the table) puts back the marker it found.
     v_from := r.@col@;
     v_marker := current_setting('bulwark.engine_write', true);
-    PERFORM set_config('bulwark.engine_write', CASE
+    v_set := set_config('bulwark.engine_write', CASE
         WHEN v_kind = 'create' THEN @marker_lit@ || v_id::text || ':0'
         ELSE @marker_lit@ || r.id::text || ':' || r.version::text
     END, true);
@@ -1166,7 +1200,7 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'BWI04',
             MESSAGE = format('%s %s on %s changed no row: a trigger or policy of the table skipped the write', @machine_lit@, p_action, @table_lit@);
     END IF;
-    PERFORM set_config('bulwark.engine_write', coalesce(v_marker, ''), true);
+    v_set := set_config('bulwark.engine_write', coalesce(v_marker, ''), true);
 
     -- Its audit row, chained to the entity's previous one: the hash is
     -- bulwark.log_row_hash(the previous hash, the row), inlined.

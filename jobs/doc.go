@@ -13,6 +13,16 @@
 // ListExpired, ListJobless, through the gate). Here they become River's
 // answers: snooze, cancel, retry.
 //
+// # Which jobs
+//
+// Every runner purges expired idempotency keys (bulwark.idempotency_purge,
+// the core's), so a team's database migrated with the core and River
+// lines and its own (bulwark migrate up --with-river) runs the runner as
+// well. The article jobs (scheduled publication, its reconciler, and
+// retention) are the reference article domain's: a runner works them only
+// where the article line is applied, and refuses retention elsewhere (see
+// [NewRunner]).
+//
 // # Who may give orders
 //
 // A River job row is an order to act as a service principal, so River's

@@ -11,6 +11,7 @@ import "errors"
 var ErrNotQueuedByKit = errors.New("bulwark jobs: job not queued by the kit")
 
 // ErrInvalidOpts reports [RunnerOpts] that cannot work: a negative
-// duration, or a rescue horizon shorter than the job timeout. [NewRunner]
-// returns it, wrapped with the option at fault.
+// duration, a rescue horizon shorter than the job timeout, or retention
+// (a positive RetentionAge) on a database without the article line.
+// [NewRunner] returns it, wrapped with the option at fault.
 var ErrInvalidOpts = errors.New("bulwark jobs: invalid runner options")

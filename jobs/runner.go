@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -103,7 +104,9 @@ type RunnerOpts struct {
 	// RetentionAge enables the periodic retention job: published articles
 	// older than this are archived. Zero disables it, and then neither the
 	// retention worker nor its periodic job is registered: a retention job
-	// found in River's table is not worked. Negative is refused.
+	// found in River's table is not worked. Negative is refused, and so is
+	// a positive age on a database without the article line (see
+	// [NewRunner]).
 	RetentionAge time.Duration
 	// RetentionInterval is how often retention runs. Default 1h.
 	RetentionInterval time.Duration
@@ -187,14 +190,37 @@ func (o RunnerOpts) LostJobBound() time.Duration {
 // Runner is a River client working bulwark's jobs. Several runners (in one
 // process or many) can share one database; River hands each job to one.
 type Runner struct {
-	client     *river.Client[pgx.Tx]
-	grants     *authz.Grants
-	queueDepth metric.Registration
+	client *river.Client[pgx.Tx]
+	// grants is the article service's grant cache; nil on a database
+	// without the article line, where no job goes through the gate.
+	grants      *authz.Grants
+	articleLine bool
+	kinds       []string
+	logger      *slog.Logger
+	queueDepth  metric.Registration
 }
 
 // NewRunner returns a runner over pool. The pool should connect as a login
 // role that is a member of bulwark_jobs. It returns an error wrapping
 // [ErrInvalidOpts] for options that cannot work.
+//
+// What it works depends on the database's migration lines (package
+// sql/schema), as bulwark.migration_checksums records them:
+//
+//   - every database (the core and River's lines): the purge of expired
+//     idempotency keys ([PurgeArgs]), on the leader, every
+//     [DefaultPurgeInterval];
+//   - with the article line ([schema.LineArticles]) applied, also its
+//     jobs: scheduled publication ([ScheduledPublishArgs]), the reconciler
+//     of lost schedule jobs ([ReconcileArgs]) and, with a positive
+//     RetentionAge, retention ([RetentionArgs]). Without it, a positive
+//     RetentionAge is refused with [ErrInvalidOpts]: retention archives
+//     articles.
+//
+// [Runner.Kinds] says which kinds a runner works, and [Runner.Start] logs
+// them. A database migrated by goose alone, whose lines schema.Up never
+// recorded, counts as one without the article line (bulwark verify fails
+// on it too); run bulwark migrate up to record them.
 //
 // The runner polls and never LISTENs: River's control channel
 // (river.river_control) would take a "cancel job N" from any session that
@@ -207,49 +233,32 @@ func NewRunner(ctx context.Context, pool *pgxpool.Pool, opts *RunnerOpts) (*Runn
 	if err != nil {
 		return nil, err
 	}
-
-	q := db.New()
-	scheduler, err := q.PrincipalGetByName(ctx, pool, PrincipalScheduler)
-	if err != nil {
-		return nil, fmt.Errorf("find principal %s: %w", PrincipalScheduler, db.InterpretError(err))
-	}
-
-	observer, err := otelbulwark.NewObserver(&otelbulwark.ObserverOpts{
-		MeterProvider:  o.MeterProvider,
-		Next:           &authz.SlogObserver{Logger: o.Logger},
-		TracerProvider: o.TracerProvider,
-	})
+	articleLine, err := articleLineApplied(ctx, pool)
 	if err != nil {
 		return nil, err
 	}
-	grants := authz.NewGrants(pool, &authz.GrantsOpts{Logger: o.Logger, Observer: observer})
-	gate := authz.NewGate(pool, grants, &authz.GateOpts{Observer: observer})
-	svc, err := articles.NewService(ctx, gate, nil)
-	if err != nil {
-		return nil, err
+	if !articleLine && o.RetentionAge > 0 {
+		return nil, fmt.Errorf("%w: RetentionAge is %s, but retention archives articles and the article line (%s) is not applied to this database; leave RetentionAge zero",
+			ErrInvalidOpts, o.RetentionAge, schema.LineArticles)
 	}
 
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &scheduledPublishWorker{logger: o.Logger, pool: pool, scheduler: scheduler.ID, svc: svc})
-	river.AddWorker(workers, &reconcileWorker{logger: o.Logger, pool: pool, scheduler: scheduler.ID, svc: svc})
-	river.AddWorker(workers, &purgeWorker{logger: o.Logger, pool: pool})
 	// Periodic jobs are queued by the leader only.
-	periodic := []*river.PeriodicJob{river.NewPeriodicJob(
-		river.PeriodicInterval(o.ReconcileInterval),
-		func() (river.JobArgs, *river.InsertOpts) { return ReconcileArgs{}, nil },
-		&river.PeriodicJobOpts{RunOnStart: true},
-	), purgePeriodic(DefaultPurgeInterval)}
-	if o.RetentionAge > 0 {
-		retention, err := q.PrincipalGetByName(ctx, pool, PrincipalRetention)
-		if err != nil {
-			return nil, fmt.Errorf("find principal %s: %w", PrincipalRetention, db.InterpretError(err))
+	var periodic []*river.PeriodicJob
+	var kinds []string
+	var grants *authz.Grants
+	var retention *river.PeriodicJob
+	if articleLine {
+		if grants, retention, err = addArticleJobs(ctx, pool, o, workers, &periodic, &kinds); err != nil {
+			return nil, err
 		}
-		river.AddWorker(workers, &retentionWorker{age: o.RetentionAge, logger: o.Logger, pool: pool, retention: retention.ID, svc: svc})
-		periodic = append(periodic, river.NewPeriodicJob(
-			river.PeriodicInterval(o.RetentionInterval),
-			func() (river.JobArgs, *river.InsertOpts) { return RetentionArgs{}, nil },
-			&river.PeriodicJobOpts{RunOnStart: true},
-		))
+	}
+	river.AddWorker(workers, &purgeWorker{logger: o.Logger, pool: pool})
+	periodic = append(periodic, purgePeriodic(DefaultPurgeInterval))
+	kinds = append(kinds, PurgeArgs{}.Kind())
+	if retention != nil {
+		periodic = append(periodic, retention)
+		kinds = append(kinds, RetentionArgs{}.Kind())
 	}
 
 	// A span per job worked, the parent of the gate's spans. Trace
@@ -286,26 +295,112 @@ func NewRunner(ctx context.Context, pool *pgxpool.Pool, opts *RunnerOpts) (*Runn
 	if err != nil {
 		return nil, err
 	}
-	return &Runner{client: client, grants: grants, queueDepth: queueDepth}, nil
+	return &Runner{
+		client:      client,
+		grants:      grants,
+		articleLine: articleLine,
+		kinds:       kinds,
+		logger:      o.Logger,
+		queueDepth:  queueDepth,
+	}, nil
+}
+
+// addArticleJobs registers the article line's workers, scheduled
+// publication and its reconciler, and retention's if o enables it; it
+// appends the reconciler's periodic job to periodic and the kinds to
+// kinds. It returns the grant cache of the article service they share,
+// and retention's periodic job (nil when disabled).
+func addArticleJobs(ctx context.Context, pool *pgxpool.Pool, o RunnerOpts, workers *river.Workers, periodic *[]*river.PeriodicJob, kinds *[]string) (*authz.Grants, *river.PeriodicJob, error) {
+	q := db.New()
+	scheduler, err := q.PrincipalGetByName(ctx, pool, PrincipalScheduler)
+	if err != nil {
+		return nil, nil, fmt.Errorf("find principal %s: %w", PrincipalScheduler, db.InterpretError(err))
+	}
+
+	observer, err := otelbulwark.NewObserver(&otelbulwark.ObserverOpts{
+		MeterProvider:  o.MeterProvider,
+		Next:           &authz.SlogObserver{Logger: o.Logger},
+		TracerProvider: o.TracerProvider,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	grants := authz.NewGrants(pool, &authz.GrantsOpts{Logger: o.Logger, Observer: observer})
+	gate := authz.NewGate(pool, grants, &authz.GateOpts{Observer: observer})
+	svc, err := articles.NewService(ctx, gate, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	river.AddWorker(workers, &scheduledPublishWorker{logger: o.Logger, pool: pool, scheduler: scheduler.ID, svc: svc})
+	river.AddWorker(workers, &reconcileWorker{logger: o.Logger, pool: pool, scheduler: scheduler.ID, svc: svc})
+	*periodic = append(*periodic, river.NewPeriodicJob(
+		river.PeriodicInterval(o.ReconcileInterval),
+		func() (river.JobArgs, *river.InsertOpts) { return ReconcileArgs{}, nil },
+		&river.PeriodicJobOpts{RunOnStart: true},
+	))
+	*kinds = append(*kinds, ScheduledPublishArgs{}.Kind(), ReconcileArgs{}.Kind())
+	if o.RetentionAge <= 0 {
+		return grants, nil, nil
+	}
+	retention, err := q.PrincipalGetByName(ctx, pool, PrincipalRetention)
+	if err != nil {
+		return nil, nil, fmt.Errorf("find principal %s: %w", PrincipalRetention, db.InterpretError(err))
+	}
+	river.AddWorker(workers, &retentionWorker{age: o.RetentionAge, logger: o.Logger, pool: pool, retention: retention.ID, svc: svc})
+	return grants, river.NewPeriodicJob(
+		river.PeriodicInterval(o.RetentionInterval),
+		func() (river.JobArgs, *river.InsertOpts) { return RetentionArgs{}, nil },
+		&river.PeriodicJobOpts{RunOnStart: true},
+	), nil
+}
+
+// articleLineApplied reports whether the article line has a migration
+// applied to the database of pool, as bulwark.migration_checksums (which
+// schema.Up and schema.Down keep, and bulwark_jobs may read) records it.
+// The record is keyed by the line's name, which only the built-in line may
+// have, so a team's own machines, principals or schemas named like the
+// article domain's do not count; and it goes when the line is rolled back,
+// unlike the line's version table.
+func articleLineApplied(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
+	var applied bool
+	if err := pool.QueryRow(ctx,
+		`SELECT EXISTS (SELECT FROM bulwark.migration_checksums AS m WHERE m.line = $1)`, schema.LineArticles,
+	).Scan(&applied); err != nil {
+		return false, fmt.Errorf("look up migration line %s: %w", schema.LineArticles, db.InterpretError(err))
+	}
+	return applied, nil
 }
 
 // Start starts working jobs. It returns once the grant listener is in
 // place and River has started.
+// It logs the job kinds the runner works (see [Runner.Kinds]).
 func (r *Runner) Start(ctx context.Context) error {
-	if err := r.grants.Start(ctx); err != nil {
-		return err
+	if r.grants != nil {
+		if err := r.grants.Start(ctx); err != nil {
+			return err
+		}
 	}
 	if err := r.client.Start(ctx); err != nil {
-		r.grants.Stop()
+		if r.grants != nil {
+			r.grants.Stop()
+		}
 		return fmt.Errorf("start river: %w", err)
 	}
+	msg := "bulwark jobs: working job kinds"
+	if !r.articleLine {
+		msg = "bulwark jobs: working job kinds; the article line is not applied, so no article jobs (scheduled publication, reconcile, retention)"
+	}
+	r.logger.InfoContext(ctx, msg, slog.Any("kinds", r.kinds), slog.Bool("article_line", r.articleLine))
 	return nil
 }
 
 // Stop stops fetching jobs and waits for running ones to finish, until ctx
 // is done; then it cancels them.
 func (r *Runner) Stop(ctx context.Context) error {
-	defer r.grants.Stop()
+	if r.grants != nil {
+		defer r.grants.Stop()
+	}
 	// Collections after this one would read a pool about to close.
 	defer func() { _ = r.queueDepth.Unregister() }()
 	err := r.client.Stop(ctx)
@@ -317,3 +412,7 @@ func (r *Runner) Stop(ctx context.Context) error {
 
 // Client returns the River client, for subscriptions and inspection.
 func (r *Runner) Client() *river.Client[pgx.Tx] { return r.client }
+
+// Kinds returns the River job kinds the runner works, in the order it
+// registered them (see [NewRunner]).
+func (r *Runner) Kinds() []string { return slices.Clone(r.kinds) }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
@@ -20,6 +21,10 @@ import (
 // SIGTERM), then stops gracefully: no new jobs, running ones get
 // --shutdown-timeout to finish before they are cancelled. Several
 // processes can run against one database; River gives each job to one.
+// Which jobs depends on the database's lines (see jobs.NewRunner): the
+// idempotency-key purge everywhere, the article jobs where the article
+// line is applied; --retention-age on a database without it is a usage
+// error.
 func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("jobs", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -31,7 +36,7 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	pollInterval := fs.Duration("poll-interval", 0, "how often to look for due jobs (default: River's, 1s)")
 	reconcileInterval := fs.Duration("reconcile-interval", jobs.DefaultReconcileInterval, "how often the leader gives a new job to a pending schedule whose job was lost")
 	rescueAfter := fs.Duration("rescue-after", jobs.DefaultRescueStuckJobsAfter, "how long a job may stay running before its runner is taken for dead and the job is retried (at least --job-timeout)")
-	retentionAge := fs.Duration("retention-age", 0, "archive published articles older than this (e.g. 2160h); leave it out to disable retention")
+	retentionAge := fs.Duration("retention-age", 0, "archive published articles older than this (e.g. 2160h); needs the article line (migrate up --with-examples); leave it out to disable retention")
 	retentionInterval := fs.Duration("retention-interval", jobs.DefaultRetentionInterval, "how often the retention job runs")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long running jobs may take to finish on shutdown")
 	if err := fs.Parse(args); err != nil {
@@ -113,6 +118,7 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := runner.Start(ctx); err != nil {
 		return err
 	}
+	fmt.Fprintf(stdout, "bulwark jobs: job kinds: %s\n", strings.Join(runner.Kinds(), ", "))
 	fmt.Fprintln(stdout, "bulwark jobs: working; SIGINT or SIGTERM stops gracefully")
 	<-ctx.Done()
 

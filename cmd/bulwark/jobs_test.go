@@ -234,6 +234,73 @@ func TestJobsCommandSurvivesKill(t *testing.T) {
 	}
 }
 
+// TestJobsCommandWithoutArticleLine runs `bulwark jobs` on a database
+// migrated as a team adopting the kit migrates it (`bulwark migrate up
+// --with-river`: no article domain): it works the idempotency-key purge
+// alone, removes an expired key, and stops gracefully on SIGTERM with exit
+// status 0; --retention-age there is a usage error.
+func TestJobsCommandWithoutArticleLine(t *testing.T) {
+	t.Parallel()
+
+	bin := buildBinary(t)
+	ctx := context.Background()
+	url := emptyDatabase(t)
+	res := runCLI(t, append([]string{"migrate", "up", "--with-river", "--database-url", url}, roleFlags(t, url, nil)...)...)
+	require.Equal(t, 0, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
+	require.NotRegexp(t, `(?m)^up +articles `, res.stdout)
+	execSQL(t, url, `BEGIN;
+		SELECT bulwark.maintenance_begin('jobs command test: seed an expired and a fresh key');
+		INSERT INTO bulwark.idempotency_keys (actor_id, key, request_hash, created_at)
+		VALUES (bulwark.principal_id('bootstrap'), 'expired', '\x00', pg_catalog.now() - interval '26 hours');
+		INSERT INTO bulwark.idempotency_keys (actor_id, key, request_hash)
+		VALUES (bulwark.principal_id('bootstrap'), 'fresh', '\x00');
+		COMMIT`)
+	admin, err := pgxpool.New(ctx, url)
+	require.NoError(t, err)
+	t.Cleanup(admin.Close)
+	jobsURL := bulwarktest.LoginAs(t, url, bulwarktest.RoleJobs)
+
+	t.Run("RetentionAge", func(t *testing.T) {
+		res := runCLI(t, "jobs", "--database-url", jobsURL, "--retention-age", "2160h")
+		require.Equal(t, exitUsage, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
+		require.Contains(t, res.stderr, "article line")
+		require.NotContains(t, res.stdout, "working")
+	})
+
+	var stdout, stderr lockedBuffer
+	cmd := exec.Command(bin, "jobs", "--database-url", jobsURL, "--poll-interval", "50ms")
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	var early bool
+	var earlyErr error
+	require.Eventually(t, func() bool {
+		select {
+		case earlyErr = <-exited:
+			// Reported below, from the test's goroutine.
+			early = true
+			return true
+		default:
+		}
+		var expired int
+		require.NoError(t, admin.QueryRow(ctx, `SELECT count(*) FROM bulwark.idempotency_keys WHERE key = 'expired'`).Scan(&expired))
+		return expired == 0
+	}, 60*time.Second, 50*time.Millisecond, "the expired key is purged; stdout:\n%s\nstderr:\n%s", &stdout, &stderr)
+	require.False(t, early, "bulwark jobs exited before it purged (%v); stderr:\n%s", earlyErr, &stderr)
+	var fresh int
+	require.NoError(t, admin.QueryRow(ctx, `SELECT count(*) FROM bulwark.idempotency_keys WHERE key = 'fresh'`).Scan(&fresh))
+	require.Equal(t, 1, fresh)
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, <-exited, "stderr:\n%s", &stderr)
+	require.Contains(t, stdout.String(), "bulwark jobs: job kinds: "+jobs.PurgeArgs{}.Kind()+"\n")
+	require.Contains(t, stdout.String(), "bulwark jobs: stopped")
+	require.Contains(t, stderr.String(), "article_line=false")
+}
+
 func TestJobsCommandUsage(t *testing.T) {
 	t.Parallel()
 

@@ -17,7 +17,8 @@ import (
 // analyzed) scanned the whole table on every later call of that pooled
 // connection, however large the table grew: the bench measured 50 µs for
 // the apply function's look-up and 160 µs for the gate's, rising with
-// every key. The functions plan with sequential scans off.
+// every key. The two look-ups plan with sequential scans off (and nothing
+// else does: see TestEngineRulesRunAsDeclared).
 func TestEngineLookupsUseTheKeyIndex(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -127,7 +127,9 @@ $fn$);
 -- +goose StatementEnd
 
 -- WHEN keeps the common write (a draft or a review moving on) from calling
--- the function at all; the function tests the same again.
+-- the function at all; the function tests the same again. Every condition
+-- on which the function refuses must imply this WHEN: a refusal added there
+-- needs its condition added here.
 CREATE TRIGGER article_frozen
 BEFORE UPDATE ON app.articles
 FOR EACH ROW

@@ -945,50 +945,60 @@ BEGIN
     -- runs only for its action, and an action that has no rules of a kind
     -- tests nothing but the CASE. A branch holds its action's rules and
     -- the rules of no action (every action's but create's) in the order
-    -- they were declared, which is the order they are checked in.
+    -- they were declared, which is the order they are checked in. A rule's
+    -- body and message go in verbatim: each is formatted at the depth it
+    -- is used (never re-indented: a newline may be inside a literal).
     SELECT pg_catalog.max(k.src) FILTER (WHERE k.kind = 'arg_check'),
            pg_catalog.max(k.src) FILTER (WHERE k.kind = 'row_check')
     INTO v_args, v_rows
     FROM (
-        SELECT b.kind,
-               CASE WHEN pg_catalog.count(b.action) = 0 THEN pg_catalog.max(b.body) FILTER (WHERE b.action IS NULL)
-                    ELSE E'CASE p_action\n    ' || pg_catalog.string_agg(
-                             pg_catalog.format(E'WHEN %L THEN\n        %s', b.action, pg_catalog.replace(b.body, E'\n', E'\n    ')),
-                             E'\n    ' ORDER BY b.action) FILTER (WHERE b.action IS NOT NULL)
-                         || E'\n    ELSE\n        '
-                         || coalesce(pg_catalog.replace(pg_catalog.max(b.body) FILTER (WHERE b.action IS NULL), E'\n', E'\n    '), 'NULL;')
-                         || E'\n    END CASE;'
+        SELECT n.kind,
+               CASE WHEN b.branches IS NULL THEN
+                        E'IF v_kind <> ''create'' THEN\n        ' || n.rules8 || E'\n    END IF;'
+                    ELSE
+                        E'CASE p_action\n    ' || b.branches || E'\n    ELSE\n        '
+                        || coalesce(E'IF v_kind <> ''create'' THEN\n            ' || n.rules12 || E'\n        END IF;', 'NULL;')
+                        || E'\n    END CASE;'
                END AS src
         FROM (
-            -- One body per action that has rules of the kind, and one
-            -- (action NULL) for every other action.
-            SELECT r.kind, x.name AS action,
-                   pg_catalog.string_agg(r.src, E'\n    ' ORDER BY r.id) AS body
-            FROM (
-                SELECT r.id, r.kind, r.action,
-                       pg_catalog.format(E'IF (%s) IS FALSE THEN\n        RAISE EXCEPTION USING ERRCODE = %L, MESSAGE = (%s);\n    END IF;',
-                           r.body, r.sqlstate, r.message) AS src
-                FROM bulwark.action_rules AS r
-                WHERE r.machine = p_machine AND r.kind IN ('arg_check', 'row_check')
-            ) AS r
-            JOIN bulwark.actions AS x
-              ON x.machine = p_machine
-             AND (x.name = r.action OR (r.action IS NULL AND x.kind <> 'create'))
-             AND EXISTS (SELECT FROM bulwark.action_rules AS o
-                         WHERE o.machine = p_machine AND o.kind = r.kind AND o.action = x.name)
-            GROUP BY r.kind, x.name
-            UNION ALL
-            -- The rules of no action, for the actions above that have
-            -- none of their own, behind the test of their kind.
-            SELECT r.kind, NULL,
-                   E'IF v_kind <> ''create'' THEN\n        ' || pg_catalog.string_agg(
+            -- Per kind, its rules of no action at two depths (NULL if none).
+            SELECT k.kind,
+                   pg_catalog.string_agg(r.src8, E'\n        ' ORDER BY r.id) FILTER (WHERE r.action IS NULL) AS rules8,
+                   pg_catalog.string_agg(r.src12, E'\n            ' ORDER BY r.id) FILTER (WHERE r.action IS NULL) AS rules12
+            FROM (VALUES ('arg_check'), ('row_check')) AS k(kind)
+            JOIN (
+                SELECT x.id, x.kind, x.action,
                        pg_catalog.format(E'IF (%s) IS FALSE THEN\n            RAISE EXCEPTION USING ERRCODE = %L, MESSAGE = (%s);\n        END IF;',
-                           r.body, r.sqlstate, r.message), E'\n        ' ORDER BY r.id) || E'\n    END IF;'
-            FROM bulwark.action_rules AS r
-            WHERE r.machine = p_machine AND r.kind IN ('arg_check', 'row_check') AND r.action IS NULL
-            GROUP BY r.kind
-        ) AS b
-        GROUP BY b.kind
+                           x.body, x.sqlstate, x.message) AS src8,
+                       pg_catalog.format(E'IF (%s) IS FALSE THEN\n                RAISE EXCEPTION USING ERRCODE = %L, MESSAGE = (%s);\n            END IF;',
+                           x.body, x.sqlstate, x.message) AS src12
+                FROM bulwark.action_rules AS x
+                WHERE x.machine = p_machine
+            ) AS r ON r.kind = k.kind
+            GROUP BY k.kind
+        ) AS n
+        LEFT JOIN (
+            -- Per kind, a WHEN for each action with rules of its own.
+            SELECT w.kind, pg_catalog.string_agg(w.src, E'\n    ' ORDER BY w.action) AS branches
+            FROM (
+                SELECT r.kind, xa.name AS action,
+                       pg_catalog.format(E'WHEN %L THEN\n        %s', xa.name, pg_catalog.string_agg(
+                           pg_catalog.format(E'IF (%s) IS FALSE THEN\n            RAISE EXCEPTION USING ERRCODE = %L, MESSAGE = (%s);\n        END IF;',
+                               r.body, r.sqlstate, r.message),
+                           E'\n        ' ORDER BY r.id)) AS src
+                FROM bulwark.actions AS xa
+                JOIN bulwark.action_rules AS r
+                  ON r.machine = xa.machine
+                 AND (r.action = xa.name OR (r.action IS NULL AND xa.kind <> 'create'))
+                WHERE xa.machine = p_machine
+                  AND r.kind IN ('arg_check', 'row_check')
+                  AND EXISTS (SELECT FROM bulwark.action_rules AS o
+                              WHERE o.machine = xa.machine AND o.kind = r.kind AND o.action = xa.name)
+                GROUP BY r.kind, xa.name
+            ) AS w
+            GROUP BY w.kind
+        ) AS b ON b.kind = n.kind
+        WHERE n.rules8 IS NOT NULL OR b.branches IS NOT NULL
     ) AS k;
 
     SELECT pg_catalog.string_agg(
@@ -1065,7 +1075,6 @@ RETURNS @table@
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET enable_seqscan = off
 AS $@tag@$
 -- Generated by bulwark.engine_build(@machine_lit@) from the declarations of
 -- machine @machine_lit@. Do not edit: declare, and it is generated again.
@@ -1082,6 +1091,7 @@ DECLARE
     v_log_id bigint;
     v_marker text;
     v_role   text;
+    v_seqscan text;
     v_set    text; -- set_config's answer: an assignment runs as a simple expression, PERFORM as a query
     v_to     text;
 BEGIN
@@ -1148,7 +1158,15 @@ BEGIN
         END IF;
     END IF;
     IF p_idem_key IS NOT NULL THEN
+        -- Planned with sequential scans off, and only this look-up: the
+        -- session keeps its plan, and one made while the table had a page
+        -- (before autovacuum analyzed it again) read the whole table on
+        -- every later call. A rule's query plans with the session's
+        -- setting (off, a query no index serves would be JIT-compiled).
+        v_seqscan := current_setting('enable_seqscan');
+        v_set := set_config('enable_seqscan', 'off', true);
         SELECT * INTO v_key FROM bulwark.idempotency_keys AS k WHERE k.actor_id = p_actor AND k.key = p_idem_key;
+        v_set := set_config('enable_seqscan', v_seqscan, true);
         IF FOUND THEN
             IF v_key.request_hash <> v_hash THEN
                 RAISE EXCEPTION USING ERRCODE = 'BWC02', MESSAGE = 'idempotency key reused with different arguments',

@@ -188,6 +188,8 @@ type BulwarkIdempotencyKey struct {
 type BulwarkMachine struct {
 	Name         string `json:"name"`
 	InitialState string `json:"initial_state"`
+	// Whether every action but a create must name the version its caller decided on (the engine refuses a NULL expected version with 22023). Off only for a machine whose callers act on a token instead, such as the schedule endings.
+	PinsVersions bool `json:"pins_versions"`
 }
 
 // Every transaction that opened the maintenance switch, by whom and why. Written only by bulwark.maintenance_begin().

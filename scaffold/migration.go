@@ -192,12 +192,8 @@ func (g *generator) rules(w *sqlWriter) {
 	d := g.d
 	machine := literal(d.Machine)
 	w.section("The rules of each action, in the documented order of the engine's checks")
-	changes := slices.ContainsFunc(g.actions(), func(a action) bool { return a.kind != KindCreate })
-	if changes {
-		w.line("-- Every change pins the version its caller decided on.")
-		w.line("SELECT bulwark.declare_arg_check(%s, NULL, 'p_expected_version IS NOT NULL', '22023',", machine)
-		w.line("    $$'an expected version (1 or more) is required'$$);")
-	}
+	// Every change pins the version its caller decided on: the engine
+	// checks that itself (bulwark.machines.pins_versions).
 	for _, a := range g.actions() {
 		if len(a.args) == 0 && a.actor == "" {
 			continue

@@ -118,6 +118,10 @@ func TestSecondDomain(t *testing.T) {
 	require.Equal(t, "BWP01", sqlState(err))
 	_, err = app.Exec(ctx, `UPDATE billing.invoices SET state = 'paid' WHERE id = $1`, id)
 	require.Equal(t, "42501", sqlState(err))
+	// The snippet declares no version rule, and still a change without the
+	// version its caller decided on is refused: the engine pins versions.
+	_, err = app.Exec(ctx, `SELECT * FROM billing.invoice_pay($1, $2, NULL, NULL)`, accountant, id)
+	require.Equal(t, "22023", sqlState(err))
 	var state string
 	var version int
 	require.NoError(t, app.QueryRow(ctx, `SELECT state, version FROM billing.invoice_pay($1, $2, 1, 'pay-1')`, accountant, id).Scan(&state, &version))

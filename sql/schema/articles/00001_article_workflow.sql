@@ -144,10 +144,9 @@ EXECUTE FUNCTION app.trg_article_frozen();
 -- The rules of each action, in the documented order of their checks
 ------------------------------------------------------------------------------
 
--- Arguments (before any lock): malformed input is class 22. Every change
--- of an article pins the version its caller decided on.
-SELECT bulwark.declare_arg_check('article', NULL, 'p_expected_version IS NOT NULL', '22023',
-    $$'an expected version (1 or more) is required'$$);
+-- Arguments (before any lock): malformed input is class 22. (Every change
+-- of an article pins the version its caller decided on: the engine's own
+-- check, since the machine pins versions.)
 SELECT bulwark.declare_arg_check('article', 'create', $$pg_catalog.btrim(coalesce(p_args ->> 'title', '')) <> ''$$,
     '22023', $$'an article needs a title'$$);
 SELECT bulwark.declare_arg_check('article', 'create', $$pg_catalog.char_length(p_args ->> 'title') <= 300$$, '22001', $$'title is longer than 300 characters'$$);

@@ -12,7 +12,9 @@ SET LOCAL ROLE bulwark_owner;
 
 SELECT bulwark.declare_capability('article.schedule', 'End a scheduled publication: cancel it, or record how it ended.');
 
-SELECT bulwark.declare_machine('article_schedule', 'pending', ARRAY['pending', 'done', 'cancelled', 'failed']);
+-- Its endings act on the job's token, not on a version the caller saw (the
+-- job holds none): versions are pinned where a rule says so (move).
+SELECT bulwark.declare_machine('article_schedule', 'pending', ARRAY['pending', 'done', 'cancelled', 'failed'], p_pins_versions => false);
 -- Scheduling a publication is publishing, later: it needs the same
 -- capability.
 SELECT bulwark.declare_action('article_schedule', 'schedule', 'create', 'article.publish');

@@ -170,10 +170,12 @@ COMMENT ON VIEW bulwark.principal_capabilities IS 'Each active principal''s effe
 CREATE TABLE bulwark.machines (
     name          text PRIMARY KEY,
     initial_state text NOT NULL,
+    pins_versions boolean NOT NULL DEFAULT true,
     CONSTRAINT machine_name_format CHECK (name ~ '^[a-z][a-z0-9_]*$' AND pg_catalog.char_length(name) <= 60)
 );
 
 COMMENT ON TABLE bulwark.machines IS 'A state machine: its states, transitions and actions are data, enforced by the engine and by trigger on every guarded table that uses it.';
+COMMENT ON COLUMN bulwark.machines.pins_versions IS 'Whether every action but a create must name the version its caller decided on (the engine refuses a NULL expected version with 22023). Off only for a machine whose callers act on a token instead, such as the schedule endings.';
 
 CREATE TABLE bulwark.states (
     machine text NOT NULL REFERENCES bulwark.machines (name),
@@ -1136,7 +1138,7 @@ BEGIN
         END IF;
         IF p_expected_version < 1 THEN
             RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'an expected version is 1 or more';
-        END IF;
+        END IF;@version_required@
     END IF;
     @arg_checks@
 
@@ -1337,6 +1339,13 @@ $tmpl$;
     v_src := pg_catalog.replace(v_src, '@table@', v_table);
     v_src := pg_catalog.replace(v_src, '@machine_lit@', pg_catalog.quote_literal(p_machine));
     v_src := pg_catalog.replace(v_src, '@initial_lit@', pg_catalog.quote_literal(m.initial_state));
+    -- Every change pins the version its caller decided on, unless the
+    -- machine was declared otherwise: a domain cannot forget it.
+    v_src := pg_catalog.replace(v_src, '@version_required@', CASE WHEN m.pins_versions THEN
+        E'\n        IF p_expected_version IS NULL THEN'
+        || E'\n            RAISE EXCEPTION USING ERRCODE = ''22023'', MESSAGE = ''an expected version (1 or more) is required'';'
+        || E'\n        END IF;'
+        ELSE '' END);
     v_src := pg_catalog.replace(v_src, '@col@', v_col);
     v_src := pg_catalog.replace(v_src, '@refused_pair@', CASE
         WHEN v_pairs IS NULL THEN 'true'
@@ -1553,7 +1562,7 @@ COMMENT ON FUNCTION bulwark.unguard(regclass) IS 'Undoes bulwark.guard() in a Do
 ------------------------------------------------------------------------------
 
 -- +goose StatementBegin
-CREATE FUNCTION bulwark.declare_machine(p_name text, p_initial_state text, p_states text[])
+CREATE FUNCTION bulwark.declare_machine(p_name text, p_initial_state text, p_states text[], p_pins_versions boolean DEFAULT true)
 RETURNS void
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -1564,7 +1573,7 @@ BEGIN
         PERFORM bulwark.raise('22023', pg_catalog.format('initial state %s is not among the states of %s', p_initial_state, p_name));
     END IF;
     PERFORM bulwark.context_set(NULL, 'declare_machine', NULL, NULL);
-    INSERT INTO bulwark.machines (name, initial_state) VALUES (p_name, p_initial_state);
+    INSERT INTO bulwark.machines (name, initial_state, pins_versions) VALUES (p_name, p_initial_state, coalesce(p_pins_versions, true));
     INSERT INTO bulwark.states (machine, name)
     SELECT p_name, s FROM pg_catalog.unnest(p_states) AS s;
 END;

@@ -74,9 +74,6 @@ SELECT bulwark.guard('expenses.claims', 'expense', 'state');
 -- The rules of each action, in the documented order of the engine's checks
 ------------------------------------------------------------------------------
 
--- Every change pins the version its caller decided on.
-SELECT bulwark.declare_arg_check('expense', NULL, 'p_expected_version IS NOT NULL', '22023',
-    $$'an expected version (1 or more) is required'$$);
 
 -- approve: what it writes.
 SELECT bulwark.declare_set('expense', 'approve', 'approved_by', 'p_actor');

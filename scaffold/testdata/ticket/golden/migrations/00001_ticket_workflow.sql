@@ -57,9 +57,6 @@ SELECT bulwark.guard('help_desk.tickets', 'ticket', 'state');
 -- The rules of each action, in the documented order of the engine's checks
 ------------------------------------------------------------------------------
 
--- Every change pins the version its caller decided on.
-SELECT bulwark.declare_arg_check('ticket', NULL, 'p_expected_version IS NOT NULL', '22023',
-    $$'an expected version (1 or more) is required'$$);
 
 -- open: its arguments, then what it writes.
 SELECT bulwark.declare_arg_check('ticket', 'open', $$p_args ->> 'subject' IS NOT NULL$$, '22004', $$'subject is required'$$);

@@ -21,7 +21,9 @@
 // well. The article jobs (scheduled publication, its reconciler, and
 // retention) are the reference article domain's: a runner works them only
 // where the article line is applied, and refuses retention elsewhere (see
-// [NewRunner]).
+// [NewRunner]). Every runner needs River's line, and a login that is a
+// member of bulwark_jobs: without either, [NewRunner] refuses before River
+// starts ([ErrRiverLineMissing], [ErrNotJobsMember]).
 //
 // # Who may give orders
 //

@@ -40,6 +40,17 @@ func coreRiverDatabase(t testing.TB) string {
 	return url
 }
 
+// coreDatabase returns the URL (migration role) of a new database migrated
+// with the core line alone, as plain `bulwark migrate up` migrates it: no
+// River tables.
+func coreDatabase(t testing.TB) string {
+	t.Helper()
+	url := bulwarktest.EmptyDatabase(t)
+	_, err := schema.Up(context.Background(), openSQL(t, url), schema.Core())
+	require.NoError(t, err)
+	return url
+}
+
 // syncBuffer is a bytes.Buffer safe for a logger's writes and a test's
 // reads on different goroutines.
 type syncBuffer struct {
@@ -119,8 +130,76 @@ func TestRunnerRetentionWithoutArticleLine(t *testing.T) {
 	pool := connect(t, bulwarktest.LoginAs(t, url, bulwarktest.RoleJobs), nil)
 	r, err := jobs.NewRunner(context.Background(), pool, &jobs.RunnerOpts{Logger: quiet, RetentionAge: 90 * 24 * time.Hour})
 	require.ErrorIs(t, err, jobs.ErrInvalidOpts)
+	require.ErrorIs(t, err, jobs.ErrArticleLineMissing, "a program can tell this refusal from the other options'")
 	require.ErrorContains(t, err, "RetentionAge")
 	require.Nil(t, r)
+}
+
+// TestRunnerWithoutRiverLine: on a database without River's line (the
+// core alone, as plain `bulwark migrate up` leaves it, or River rolled
+// back to zero, which leaves its version table), NewRunner refuses with
+// ErrRiverLineMissing, whatever the options, before River logs or tries
+// anything.
+func TestRunnerWithoutRiverLine(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	refused := func(t *testing.T, url string) {
+		t.Helper()
+		var logs syncBuffer
+		pool := connect(t, bulwarktest.LoginAs(t, url, bulwarktest.RoleJobs), nil)
+		for _, opts := range []jobs.RunnerOpts{{}, {RetentionAge: time.Hour}} {
+			opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+			r, err := jobs.NewRunner(ctx, pool, &opts)
+			require.ErrorIs(t, err, jobs.ErrRiverLineMissing, "options %+v", opts)
+			require.NotErrorIs(t, err, jobs.ErrInvalidOpts)
+			require.ErrorContains(t, err, "--with-river")
+			require.Nil(t, r)
+		}
+		require.Empty(t, logs.String())
+	}
+
+	t.Run("CoreOnly", func(t *testing.T) {
+		t.Parallel()
+		refused(t, coreDatabase(t))
+	})
+
+	t.Run("RiverRolledBack", func(t *testing.T) {
+		t.Parallel()
+		url := coreRiverDatabase(t)
+		db := openSQL(t, url)
+		_, err := schema.DownTo(ctx, db, schema.River(), 0)
+		require.NoError(t, err)
+		migrated, err := schema.River().Migrated(ctx, db)
+		require.NoError(t, err)
+		require.True(t, migrated, "the version table stays")
+		refused(t, url)
+	})
+}
+
+// TestRunnerNotJobsMember: a pool whose login is not a member of
+// bulwark_jobs (here an application login) is refused with
+// ErrNotJobsMember before River starts, and before the lines are looked
+// at: the login is the first thing wrong.
+func TestRunnerNotJobsMember(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	for name, url := range map[string]string{
+		"CoreRiver": coreRiverDatabase(t),
+		"CoreOnly":  coreDatabase(t),
+	} {
+		t.Run(name, func(t *testing.T) {
+			var logs syncBuffer
+			pool := connect(t, bulwarktest.LoginAs(t, url, bulwarktest.RoleApp), nil)
+			r, err := jobs.NewRunner(ctx, pool, &jobs.RunnerOpts{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			require.ErrorIs(t, err, jobs.ErrNotJobsMember)
+			require.NotErrorIs(t, err, jobs.ErrRiverLineMissing)
+			require.ErrorContains(t, err, bulwarktest.RoleJobs)
+			require.Nil(t, r)
+			require.Empty(t, logs.String())
+		})
+	}
 }
 
 // TestRunnerKinds: the article line decides which kinds a runner works,

@@ -200,27 +200,34 @@ type Runner struct {
 	queueDepth  metric.Registration
 }
 
-// NewRunner returns a runner over pool. The pool should connect as a login
-// role that is a member of bulwark_jobs. It returns an error wrapping
-// [ErrInvalidOpts] for options that cannot work.
+// NewRunner returns a runner over pool. The pool must connect as a login
+// role that is a member of bulwark_jobs (a superuser is a member of
+// every role): for any other, NewRunner returns an error wrapping
+// [ErrNotJobsMember]. It returns an error wrapping [ErrInvalidOpts] for
+// options that cannot work.
 //
 // What it works depends on the database's migration lines (package
 // sql/schema), as bulwark.migration_checksums records them:
 //
-//   - every database (the core and River's lines): the purge of expired
-//     idempotency keys ([PurgeArgs]), on the leader, every
+//   - River's line ([schema.LineRiver]) must be applied: without it there
+//     are no River tables, and NewRunner returns an error wrapping
+//     [ErrRiverLineMissing] (run bulwark migrate up --with-river);
+//   - every database with it (the core and River's lines): the purge of
+//     expired idempotency keys ([PurgeArgs]), on the leader, every
 //     [DefaultPurgeInterval];
 //   - with the article line ([schema.LineArticles]) applied, also its
 //     jobs: scheduled publication ([ScheduledPublishArgs]), the reconciler
 //     of lost schedule jobs ([ReconcileArgs]) and, with a positive
 //     RetentionAge, retention ([RetentionArgs]). Without it, a positive
-//     RetentionAge is refused with [ErrInvalidOpts]: retention archives
-//     articles.
+//     RetentionAge is refused with [ErrInvalidOpts] and
+//     [ErrArticleLineMissing]: retention archives articles.
 //
-// [Runner.Kinds] says which kinds a runner works, and [Runner.Start] logs
-// them. A database migrated by goose alone, whose lines schema.Up never
-// recorded, counts as one without the article line (bulwark verify fails
-// on it too); run bulwark migrate up to record them.
+// These checks come before River starts, in that order: membership,
+// River's line, the article line. [Runner.Kinds] says which kinds a
+// runner works, and [Runner.Start] logs them. A database migrated by goose
+// alone, whose lines schema.Up never recorded, counts as one without
+// River's line (bulwark verify fails on it too); run bulwark migrate up
+// --with-river to record them.
 //
 // The runner polls and never LISTENs: River's control channel
 // (river.river_control) would take a "cancel job N" from any session that
@@ -233,13 +240,28 @@ func NewRunner(ctx context.Context, pool *pgxpool.Pool, opts *RunnerOpts) (*Runn
 	if err != nil {
 		return nil, err
 	}
-	articleLine, err := articleLineApplied(ctx, pool)
+	if err := checkJobsMember(ctx, pool); err != nil {
+		return nil, err
+	}
+	riverLine, err := lineApplied(ctx, pool, schema.LineRiver)
+	if err != nil {
+		return nil, err
+	}
+	if !riverLine {
+		// River would start, log errors about its missing tables, and fail.
+		return nil, fmt.Errorf("%w: bulwark.migration_checksums has no line %s; apply it with bulwark migrate up --with-river (schema.Up with schema.River())",
+			ErrRiverLineMissing, schema.LineRiver)
+	}
+	articleLine, err := lineApplied(ctx, pool, schema.LineArticles)
 	if err != nil {
 		return nil, err
 	}
 	if !articleLine && o.RetentionAge > 0 {
-		return nil, fmt.Errorf("%w: RetentionAge is %s, but retention archives articles and the article line (%s) is not applied to this database; leave RetentionAge zero",
-			ErrInvalidOpts, o.RetentionAge, schema.LineArticles)
+		return nil, &alsoIs{
+			err: fmt.Errorf("%w: RetentionAge is %s, but retention archives articles and the article line (%s) is not applied to this database; leave RetentionAge zero",
+				ErrInvalidOpts, o.RetentionAge, schema.LineArticles),
+			sentinel: ErrArticleLineMissing,
+		}
 	}
 
 	workers := river.NewWorkers()
@@ -355,19 +377,41 @@ func addArticleJobs(ctx context.Context, pool *pgxpool.Pool, o RunnerOpts, worke
 	), nil
 }
 
-// articleLineApplied reports whether the article line has a migration
-// applied to the database of pool, as bulwark.migration_checksums (which
-// schema.Up and schema.Down keep, and bulwark_jobs may read) records it.
-// The record is keyed by the line's name, which only the built-in line may
-// have, so a team's own machines, principals or schemas named like the
-// article domain's do not count; and it goes when the line is rolled back,
-// unlike the line's version table.
-func articleLineApplied(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
+// jobsRole is the group role of job runners' logins.
+const jobsRole = "bulwark_jobs"
+
+// checkJobsMember returns an error wrapping [ErrNotJobsMember] when the
+// login of pool's sessions is not a member of bulwark_jobs: River's
+// tables and the service principals would refuse it, but only once River
+// has started and logged errors.
+func checkJobsMember(ctx context.Context, pool *pgxpool.Pool) error {
+	var login string
+	var member bool
+	if err := pool.QueryRow(ctx,
+		`SELECT current_user, pg_catalog.pg_has_role(current_user, $1, 'MEMBER')`, jobsRole,
+	).Scan(&login, &member); err != nil {
+		return fmt.Errorf("look up membership of %s: %w", jobsRole, db.InterpretError(err))
+	}
+	if !member {
+		return fmt.Errorf("%w: login %s", ErrNotJobsMember, login)
+	}
+	return nil
+}
+
+// lineApplied reports whether the built-in line named line has a
+// migration applied to the database of pool, as
+// bulwark.migration_checksums (which schema.Up and schema.Down keep, and
+// bulwark_jobs may read) records it. The record is keyed by the line's
+// name, which only the built-in line may have, so a team's own machines,
+// principals or schemas named like the article domain's or River's do not
+// count; and it goes when the line is rolled back, unlike the line's
+// version table.
+func lineApplied(ctx context.Context, pool *pgxpool.Pool, line string) (bool, error) {
 	var applied bool
 	if err := pool.QueryRow(ctx,
-		`SELECT EXISTS (SELECT FROM bulwark.migration_checksums AS m WHERE m.line = $1)`, schema.LineArticles,
+		`SELECT EXISTS (SELECT FROM bulwark.migration_checksums AS m WHERE m.line = $1)`, line,
 	).Scan(&applied); err != nil {
-		return false, fmt.Errorf("look up migration line %s: %w", schema.LineArticles, db.InterpretError(err))
+		return false, fmt.Errorf("look up migration line %s: %w", line, db.InterpretError(err))
 	}
 	return applied, nil
 }

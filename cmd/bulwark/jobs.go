@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/bulwarkdb/bulwark/db"
@@ -24,7 +25,9 @@ import (
 // Which jobs depends on the database's lines (see jobs.NewRunner): the
 // idempotency-key purge everywhere, the article jobs where the article
 // line is applied; --retention-age on a database without it is a usage
-// error.
+// error. It does not start (exit status 2, before River logs anything) on
+// a database without River's line, or with a login that is not a member
+// of bulwark_jobs; see [newRunnerError].
 func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("jobs", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -113,7 +116,7 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		RetentionInterval:    *retentionInterval,
 	})
 	if err != nil {
-		return &exitError{code: exitUsage, err: err}
+		return &exitError{code: exitUsage, err: newRunnerError(err, pool.Config().ConnConfig.User)}
 	}
 	if err := runner.Start(ctx); err != nil {
 		return err
@@ -131,3 +134,34 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintln(stdout, "bulwark jobs: stopped")
 	return nil
 }
+
+// newRunnerError words the refusals of jobs.NewRunner that an operator
+// fixes with a flag, a migration or a grant in those terms, rather than
+// the Go names of package jobs; login is the login of the pool. It keeps
+// err in the chain and returns other errors as they are.
+func newRunnerError(err error, login string) error {
+	var msg string
+	switch {
+	case errors.Is(err, jobs.ErrNotJobsMember):
+		msg = fmt.Sprintf("could not run (permission denied): login %s is not a member of bulwark_jobs; connect as a login role that is (GRANT bulwark_jobs TO %s)",
+			login, pgx.Identifier{login}.Sanitize())
+	case errors.Is(err, jobs.ErrRiverLineMissing):
+		msg = "could not run (River's line is not applied): this database has no River tables; run bulwark migrate up --with-river, then bulwark jobs again"
+	case errors.Is(err, jobs.ErrArticleLineMissing):
+		// The one option the flags' own checks cannot catch: it depends
+		// on the database.
+		msg = "--retention-age needs the article line (bulwark migrate up --with-examples); leave it out on this database"
+	default:
+		return err
+	}
+	return &worded{msg: msg, err: err}
+}
+
+// worded is err with an operator's message of its own.
+type worded struct {
+	msg string
+	err error
+}
+
+func (e *worded) Error() string { return e.msg }
+func (e *worded) Unwrap() error { return e.err }

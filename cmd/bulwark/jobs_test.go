@@ -263,7 +263,9 @@ func TestJobsCommandWithoutArticleLine(t *testing.T) {
 	t.Run("RetentionAge", func(t *testing.T) {
 		res := runCLI(t, "jobs", "--database-url", jobsURL, "--retention-age", "2160h")
 		require.Equal(t, exitUsage, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
-		require.Contains(t, res.stderr, "article line")
+		// The flag, not the Go field behind it, and the command's name
+		// once.
+		require.Equal(t, "bulwark jobs: --retention-age needs the article line (bulwark migrate up --with-examples); leave it out on this database\n", res.stderr)
 		require.NotContains(t, res.stdout, "working")
 	})
 
@@ -299,6 +301,60 @@ func TestJobsCommandWithoutArticleLine(t *testing.T) {
 	require.Contains(t, stdout.String(), "bulwark jobs: job kinds: "+jobs.PurgeArgs{}.Kind()+"\n")
 	require.Contains(t, stdout.String(), "bulwark jobs: stopped")
 	require.Contains(t, stderr.String(), "article_line=false")
+}
+
+// TestJobsCommandWithoutRiverLine runs `bulwark jobs` on a database
+// migrated with plain `bulwark migrate up` (the core line alone, no River
+// tables): it does not start, exits 2 with the command that fixes it, and
+// River logs nothing.
+func TestJobsCommandWithoutRiverLine(t *testing.T) {
+	t.Parallel()
+
+	url := emptyDatabase(t)
+	res := runCLI(t, append([]string{"migrate", "up", "--database-url", url}, roleFlags(t, url, nil)...)...)
+	require.Equal(t, 0, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
+	require.NotRegexp(t, `(?m)^up +river `, res.stdout)
+	jobsURL := bulwarktest.LoginAs(t, url, bulwarktest.RoleJobs)
+
+	for name, args := range map[string][]string{
+		"Defaults":     nil,
+		"RetentionAge": {"--retention-age", "2160h"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			// Were the runner to start, it would work until this cancels
+			// it, and then exit 0.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			var stdout, stderr bytes.Buffer
+			code := run(ctx, append([]string{"jobs", "--database-url", jobsURL}, args...), &stdout, &stderr)
+			require.Equal(t, exitUsage, code, "stdout:\n%s\nstderr:\n%s", &stdout, &stderr)
+			require.Equal(t, "bulwark jobs: could not run (River's line is not applied): this database has no River tables; run bulwark migrate up --with-river, then bulwark jobs again\n", stderr.String())
+			require.Empty(t, stdout.String())
+		})
+	}
+}
+
+// TestJobsCommandNotJobsMember runs `bulwark jobs` with a login that is
+// not a member of bulwark_jobs (an application login): it is refused
+// before River starts, with exit status 2, a message that names the role
+// it needs, and no log line from River.
+func TestJobsCommandNotJobsMember(t *testing.T) {
+	t.Parallel()
+
+	url := bulwarktest.NewDatabase(t)
+	app := bulwarktest.LoginAs(t, url, bulwarktest.RoleApp)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"jobs", "--database-url", app}, &stdout, &stderr)
+	require.Equal(t, exitUsage, code, "stdout:\n%s\nstderr:\n%s", &stdout, &stderr)
+	cfg, err := pgxpool.ParseConfig(app)
+	require.NoError(t, err)
+	login := cfg.ConnConfig.User
+	want := "bulwark jobs: could not run (permission denied): login " + login + " is not a member of bulwark_jobs; connect as a login role that is (GRANT bulwark_jobs TO \"" + login + "\")\n"
+	require.Equal(t, want, stderr.String())
+	require.Empty(t, stdout.String())
 }
 
 func TestJobsCommandUsage(t *testing.T) {

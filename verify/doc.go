@@ -79,13 +79,20 @@
 //     the readers see.
 //   - rules: no RULE on any such table: a rule rewrites a statement
 //     before any trigger sees it.
-//   - table_privileges: PUBLIC, bulwark_app and bulwark_jobs hold no
-//     INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES or TRIGGER on a guarded
-//     table or a table of schema bulwark (the audit log included), directly,
-//     on columns, or through role membership.
-//   - schema_create: they hold no CREATE on the schemas behind the boundary
-//     (bulwark and those of the guarded tables) nor on any schema a
-//     transition function's search_path names.
+//   - table_privileges: no role but the table's owner (bulwark_owner, see
+//     owners) and bulwark_engine holds INSERT, UPDATE, DELETE, TRUNCATE,
+//     REFERENCES or TRIGGER on a guarded table or a table of schema
+//     bulwark (the audit log included): no grant of them on the table or
+//     on its columns (aclexplode of relacl and attacl), to PUBLIC or to
+//     any role, whose members all hold it too (the finding names them).
+//     Superusers are beyond any role's boundary and not listed; the
+//     owner's members are owner_members' to check, the engine's
+//     engine_members'. bulwark_app and bulwark_jobs also hold none of
+//     them through role membership that no such grant explains (of
+//     bulwark_owner, say).
+//   - schema_create: PUBLIC, bulwark_app and bulwark_jobs hold no CREATE
+//     on the schemas behind the boundary (bulwark and those of the guarded
+//     tables) nor on any schema a transition function's search_path names.
 //   - river_privileges: PUBLIC and bulwark_app hold nothing in schema
 //     river (River's tables, sequences and functions, and the schema
 //     itself), and bulwark_jobs no CREATE on it and no TRUNCATE,
@@ -135,6 +142,17 @@
 //     bulwark_engine. The write guards let through exactly the code that
 //     role owns, so a member could write every guarded table around the
 //     engine; the role is made without members and keeps none.
+//   - createrole: no role but a superuser could make itself
+//     bulwark_engine. Up to PostgreSQL 15 a CREATEROLE role may grant
+//     itself any role but a superuser's: it could GRANT bulwark_engine TO
+//     itself, write guarded tables as the engine and REVOKE the membership
+//     again, which engine_members never sees and which leaves only a gap
+//     in a row's history. So every role with CREATEROLE fails, LOGIN or
+//     not (its members may SET ROLE to it), the migration roles included:
+//     the core's migrations need CREATEROLE (or a superuser) only while
+//     they run. From PostgreSQL 16 on, CREATEROLE grants membership only
+//     in roles held WITH ADMIN OPTION, so a CREATEROLE role fails only if
+//     it holds ADMIN OPTION on bulwark_engine or bulwark_owner.
 //   - capability_names: every capability passes
 //     bulwark.capability_name_problem (no state or condition in the name).
 //   - role_capabilities: every capability a domain role grants exists.

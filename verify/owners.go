@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -115,6 +116,85 @@ func (s *session) checkEngineMembers(ctx context.Context, c *Check) error {
 	_, err = pgx.ForEachRow(rows, []any{&member}, func() error {
 		c.fail(member, "a member of "+roleEngine+": it can write every guarded table around the engine",
 			fmt.Sprintf("REVOKE %s FROM %s", roleEngine, member))
+		return nil
+	})
+	return err
+}
+
+// checkCreateRole refuses roles that could make themselves bulwark_engine
+// (or bulwark_owner) whenever they like. On PostgreSQL 15 and older a
+// CREATEROLE role may grant itself any role but a superuser's: it could
+// GRANT bulwark_engine TO itself, write guarded tables as the engine and
+// REVOKE the membership again, leaving nothing for engine_members to see
+// and only a gap in a row's history. So every role with CREATEROLE is
+// listed, LOGIN or not (a member may SET ROLE to it), the migration roles
+// included: the core's migrations need CREATEROLE (or a superuser) only
+// while they run. Superusers are beyond any role's boundary and not
+// listed.
+//
+// From PostgreSQL 16 on, CREATEROLE grants membership only in roles the
+// role holds ADMIN OPTION on, so a CREATEROLE role is listed only if it
+// holds ADMIN OPTION on bulwark_engine or bulwark_owner (as the role that
+// created them does, when it is not a superuser).
+func (s *session) checkCreateRole(ctx context.Context, c *Check) error {
+	var version int
+	if err := s.tx.QueryRow(ctx, `SELECT pg_catalog.current_setting('server_version_num')::int`).Scan(&version); err != nil {
+		return err
+	}
+	rows, err := s.tx.Query(ctx, `
+		SELECT r.rolname::text,
+		       pg_catalog.quote_ident(r.rolname),
+		       r.rolcreaterole,
+		       r.rolcanlogin,
+		       EXISTS (
+		           SELECT FROM pg_catalog.pg_roles AS o
+		           WHERE o.rolname = $1 AND pg_catalog.pg_has_role(r.oid, o.oid, 'MEMBER')
+		       ),
+		       coalesce((
+		           SELECT pg_catalog.array_agg(DISTINCT t.rolname::text ORDER BY t.rolname::text)
+		           FROM pg_catalog.pg_auth_members AS a
+		           JOIN pg_catalog.pg_roles AS t ON t.oid = a.roleid
+		           WHERE a.member = r.oid AND a.admin_option AND t.rolname IN ($1, $2)
+		       ), '{}')
+		FROM pg_catalog.pg_roles AS r
+		WHERE NOT r.rolsuper
+		ORDER BY 1`, roleOwner, roleEngine)
+	if err != nil {
+		return err
+	}
+	var (
+		name, quoted         string
+		createRole, canLogin bool
+		ownerMember          bool
+		admin                []string
+	)
+	_, err = pgx.ForEachRow(rows, []any{&name, &quoted, &createRole, &canLogin, &ownerMember, &admin}, func() error {
+		c.Checked++
+		if !createRole {
+			return nil
+		}
+		who := "a NOLOGIN role (its members may SET ROLE to it)"
+		switch {
+		case canLogin && ownerMember:
+			who = "a LOGIN role and a member of " + roleOwner
+		case canLogin:
+			who = "a LOGIN role"
+		}
+		if version >= 160000 {
+			// PostgreSQL 16 and later: CREATEROLE alone grants no
+			// membership in a role; ADMIN OPTION on it does.
+			if len(admin) == 0 {
+				return nil
+			}
+			c.fail(name, fmt.Sprintf("%s with CREATEROLE and ADMIN OPTION on %s: it can grant itself %s, and write around the guards",
+				who, strings.Join(admin, " and "), strings.Join(admin, " and ")),
+				fmt.Sprintf("ALTER ROLE %s NOCREATEROLE, and REVOKE ADMIN OPTION FOR %s FROM %s (keep both only while the core's migrations run, or run them as a superuser)",
+					quoted, strings.Join(admin, ", "), quoted))
+			return nil
+		}
+		c.fail(name, fmt.Sprintf("%s with CREATEROLE: up to PostgreSQL 15 a CREATEROLE role can grant itself %s, write guarded tables as the engine and revoke the membership, leaving only a gap in a row's history",
+			who, roleEngine),
+			fmt.Sprintf("ALTER ROLE %s NOCREATEROLE (keep CREATEROLE only while the core's migrations run, or run them as a superuser)", quoted))
 		return nil
 	})
 	return err

@@ -43,6 +43,7 @@ const (
 	CheckOwners               = "owners"
 	CheckOwnerMembers         = "owner_members"
 	CheckEngineMembers        = "engine_members"
+	CheckCreateRole           = "createrole"
 	CheckCapabilityNames      = "capability_names"
 	CheckRoleCapabilities     = "role_capabilities"
 	CheckStateMachines        = "state_machines"
@@ -172,6 +173,7 @@ var checks = []struct {
 	{CheckOwners, "tables and schemas", (*session).checkOwners},
 	{CheckOwnerMembers, "login roles", (*session).checkOwnerMembers},
 	{CheckEngineMembers, "roles", (*session).checkEngineMembers},
+	{CheckCreateRole, "roles", (*session).checkCreateRole},
 	{CheckCapabilityNames, "capabilities", (*session).checkCapabilityNames},
 	{CheckRoleCapabilities, "grants", (*session).checkRoleCapabilities},
 	{CheckStateMachines, "state machines", (*session).checkStateMachines},

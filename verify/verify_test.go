@@ -51,6 +51,7 @@ var allChecks = []string{
 	verify.CheckOwners,
 	verify.CheckOwnerMembers,
 	verify.CheckEngineMembers,
+	verify.CheckCreateRole,
 	verify.CheckCapabilityNames,
 	verify.CheckRoleCapabilities,
 	verify.CheckStateMachines,
@@ -432,44 +433,168 @@ func TestVerify(t *testing.T) {
 		require.ErrorIs(t, err, verify.ErrNotInstalled)
 	})
 
-	t.Run("EngineMembersAreFound", func(t *testing.T) {
-		t.Parallel()
-
-		// Roles are cluster-wide, and engine_members accepts no member at
-		// all, so a committed member would fail every verify that other
-		// tests run on a shared server at the time: this drift is made in
-		// a transaction that is never committed, and verify runs inside it
-		// (in a savepoint), the only session that can see the members.
-		bundle := setup(t)
+	// inTx begins a transaction on the bundle's connection that is never
+	// committed: verify runs inside it (in savepoints), the only session
+	// that sees what it changed. Roles are cluster-wide, so drift of the
+	// roles committed would fail every verify that other tests run on a
+	// shared server at the time.
+	inTx := func(t *testing.T, bundle *testBundle) pgx.Tx {
+		t.Helper()
 		tx, err := bundle.conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
-		suffix := strings.ToLower(rand.Text())
-		group, login := "bulwark_drift_engine_group_"+suffix, "bulwark_drift_engine_login_"+suffix
-		// Not only a login role: a group role's members, present or later,
-		// would be the engine too.
-		_, err = tx.Exec(ctx, fmt.Sprintf(`
+		return tx
+	}
+
+	t.Run("ClusterDrift", func(t *testing.T) {
+		t.Parallel()
+
+		for _, f := range drift.ClusterFixtures() {
+			t.Run(f.Name, func(t *testing.T) {
+				t.Parallel()
+
+				bundle := setup(t)
+				tx := inTx(t, bundle)
+				applied := drift.ApplyTx(t, tx, f)
+				opts := &verify.Opts{MigrationRoles: append(drift.MigrationRoles(t, bundle.url, nil, tag), applied.MigrationRoles...)}
+				report, err := verify.Run(ctx, &savepointBeginner{tx: tx}, opts)
+				require.NoError(t, err)
+				require.False(t, report.OK)
+				require.ElementsMatch(t, applied.Want, report.Failures())
+				for _, c := range report.Checks {
+					for _, finding := range c.Findings {
+						require.NotEmpty(t, finding.Problem, finding.Object)
+						// The fix leads with its statement; a parenthesis
+						// after it says more.
+						stmt, _, _ := strings.Cut(finding.Fix, " (")
+						_, err := tx.Exec(ctx, stmt)
+						require.NoError(t, err, finding.Fix)
+					}
+				}
+
+				report, err = verify.Run(ctx, &savepointBeginner{tx: tx}, opts)
+				require.NoError(t, err)
+				require.Empty(t, report.Failures())
+			})
+		}
+	})
+
+	t.Run("CreateRoleFindingSaysWhy", func(t *testing.T) {
+		t.Parallel()
+
+		bundle := setup(t)
+		tx := inTx(t, bundle)
+		var version int
+		require.NoError(t, tx.QueryRow(ctx, `SELECT pg_catalog.current_setting('server_version_num')::int`).Scan(&version))
+		if version >= 160000 {
+			t.Skipf("server version %d: CREATEROLE alone grants no membership", version)
+		}
+		login := "bulwark_verify_createrole_" + strings.ToLower(rand.Text())[:12]
+		_, err := tx.Exec(ctx, `CREATE ROLE `+login+` LOGIN CREATEROLE IN ROLE bulwark_owner`)
+		require.NoError(t, err)
+		opts := &verify.Opts{MigrationRoles: append(drift.MigrationRoles(t, bundle.url, nil, tag), login)}
+		report, err := verify.Run(ctx, &savepointBeginner{tx: tx}, opts)
+		require.NoError(t, err)
+		require.Equal(t, []verify.Finding{{
+			Object: login,
+			Problem: "a LOGIN role and a member of bulwark_owner with CREATEROLE: up to PostgreSQL 15 a CREATEROLE role " +
+				"can grant itself bulwark_engine, write guarded tables as the engine and revoke the membership, " +
+				"leaving only a gap in a row's history",
+			Fix: "ALTER ROLE " + login + " NOCREATEROLE (keep CREATEROLE only while the core's migrations run, or run them as a superuser)",
+		}}, findings(report, verify.CheckCreateRole))
+
+		// What it warns of: the role makes itself the engine.
+		_, err = tx.Exec(ctx, `SET LOCAL ROLE `+login+`; GRANT bulwark_engine TO `+login+`; RESET ROLE`)
+		require.NoError(t, err)
+	})
+
+	t.Run("TablePrivilegesOfAnyRole", func(t *testing.T) {
+		t.Parallel()
+
+		bundle := setup(t)
+		tx := inTx(t, bundle)
+		suffix := strings.ToLower(rand.Text())[:12]
+		group := "bulwark_verify_group_" + suffix
+		login := "bulwark_verify_login_" + suffix
+		relay := "bulwark_verify_relay_" + suffix
+		_, err := tx.Exec(ctx, fmt.Sprintf(`
 			CREATE ROLE %[1]s NOLOGIN;
-			CREATE ROLE %[2]s LOGIN;
-			GRANT bulwark_engine TO %[1]s, %[2]s`, group, login))
+			CREATE ROLE %[2]s LOGIN IN ROLE %[1]s;
+			GRANT INSERT, UPDATE, DELETE, TRUNCATE ON app.articles TO %[2]s;
+			GRANT UPDATE (title, body), REFERENCES (id) ON app.articles TO %[1]s;
+			GRANT DELETE ON bulwark.transition_log TO %[1]s;
+			-- A role that may grant on, and did.
+			CREATE ROLE %[3]s NOLOGIN;
+			GRANT USAGE ON SCHEMA app TO %[3]s;
+			GRANT TRUNCATE ON app.articles TO %[3]s WITH GRANT OPTION;
+			SET LOCAL ROLE %[3]s;
+			GRANT TRUNCATE ON app.articles TO %[1]s;
+			RESET ROLE;
+			-- Not drift: the engine, and a superuser (the session's user).
+			GRANT TRUNCATE, TRIGGER ON app.articles TO bulwark_engine;
+			GRANT UPDATE ON bulwark.principals TO session_user`, group, login, relay))
 		require.NoError(t, err)
 
 		opts := &verify.Opts{MigrationRoles: drift.MigrationRoles(t, bundle.url, nil, tag)}
 		report, err := verify.Run(ctx, &savepointBeginner{tx: tx}, opts)
 		require.NoError(t, err)
-		require.False(t, report.OK)
-		require.ElementsMatch(t, []string{"engine_members " + group, "engine_members " + login}, report.Failures())
-		for _, c := range report.Checks {
-			for _, f := range c.Findings {
-				require.NotEmpty(t, f.Problem, f.Object)
-				_, err := tx.Exec(ctx, f.Fix)
-				require.NoError(t, err, f.Fix)
-			}
-		}
+		require.Equal(t, []verify.Finding{
+			{
+				Object: "app.articles",
+				Problem: group + " may UPDATE (on columns body, title), TRUNCATE, REFERENCES (on columns id): writes would not go " +
+					"through the transition functions; so may its members " + login,
+				Fix: "REVOKE UPDATE, TRUNCATE, REFERENCES ON app.articles FROM " + group + " (TRUNCATE granted by " + relay +
+					": run it as " + relay + ", or REVOKE TRUNCATE ON app.articles FROM " + relay + " CASCADE)",
+			},
+			{
+				Object:  "app.articles",
+				Problem: login + " may INSERT, UPDATE, DELETE, TRUNCATE: writes would not go through the transition functions",
+				Fix:     "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON app.articles FROM " + login,
+			},
+			{
+				Object:  "app.articles",
+				Problem: relay + " may TRUNCATE: writes would not go through the transition functions",
+				Fix:     "REVOKE TRUNCATE ON app.articles FROM " + relay + " CASCADE",
+			},
+			{
+				Object:  "bulwark.transition_log",
+				Problem: group + " may DELETE: writes would not go through the transition functions; so may its members " + login,
+				Fix:     "REVOKE DELETE ON bulwark.transition_log FROM " + group,
+			},
+		}, findings(report, verify.CheckTablePrivileges))
+		require.Equal(t, []string{
+			"table_privileges app.articles",
+			"table_privileges app.articles",
+			"table_privileges app.articles",
+			"table_privileges bulwark.transition_log",
+		}, report.Failures())
 
+		for _, f := range findings(report, verify.CheckTablePrivileges) {
+			stmt, _, _ := strings.Cut(f.Fix, " (")
+			_, err := tx.Exec(ctx, stmt)
+			require.NoError(t, err, f.Fix)
+		}
 		report, err = verify.Run(ctx, &savepointBeginner{tx: tx}, opts)
 		require.NoError(t, err)
 		require.Empty(t, report.Failures())
+
+		// An application role that holds them through the owner's
+		// membership: what no grant explains is still the app role's.
+		_, err = tx.Exec(ctx, `GRANT bulwark_owner TO bulwark_jobs`)
+		require.NoError(t, err)
+		report, err = verify.Run(ctx, &savepointBeginner{tx: tx}, opts)
+		require.NoError(t, err)
+		var tables verify.Check
+		for _, c := range report.Checks {
+			if c.Name == verify.CheckTablePrivileges {
+				tables = c
+			}
+		}
+		require.Len(t, tables.Findings, tables.Checked, "every table")
+		for _, f := range tables.Findings {
+			require.Equal(t, "bulwark_jobs may INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER through role membership: "+
+				"writes would not go through the transition functions", f.Problem)
+		}
 	})
 
 	t.Run("NamesTheCheckItCouldNotRun", func(t *testing.T) {
@@ -574,6 +699,16 @@ func TestVerify(t *testing.T) {
 		_, err := verify.Run(canceled, bundle.conn, nil)
 		require.True(t, errors.Is(err, context.Canceled), "%v", err)
 	})
+}
+
+// findings returns the findings of the report's check name.
+func findings(report *verify.Report, name string) []verify.Finding {
+	for _, c := range report.Checks {
+		if c.Name == name {
+			return c.Findings
+		}
+	}
+	return nil
 }
 
 // recordingBeginner records the options of each transaction it begins.

@@ -11,6 +11,8 @@ package drift
 
 import (
 	"context"
+	"crypto/rand"
+	"slices"
 	"strings"
 	"testing"
 
@@ -53,22 +55,34 @@ type Fixture struct {
 	// SQL runs in order, as the migration role, each string as one
 	// simple-protocol batch (a BEGIN ... COMMIT may span statements).
 	// {database} is the database's name and {owner_login} the login role
-	// of the LoginRoleInOwner fixture.
+	// of the LoginRoleInOwner fixture. {role} and {group} are roles the
+	// fixture creates: each application names them afresh, so that test
+	// processes and fixtures side by side never share one, and [Apply]
+	// drops them in the test's Cleanup.
 	SQL []string
 	// Want lists the findings verify must report, exactly, as
 	// "check object" (see verify.Report.Failures), with the same
 	// placeholders as SQL.
 	Want []string
+	// MigrationRoles lists roles the fixture creates (as placeholders)
+	// that verify must accept as migration roles: [ApplyTx] returns their
+	// names.
+	MigrationRoles []string
 	// ownsLogin marks the fixture that creates {owner_login}.
 	ownsLogin bool
+	// cluster marks a drift of the cluster's roles (see
+	// [ClusterFixtures]), made with ApplyTx only.
+	cluster bool
+	// before is the first server version (server_version_num) on which
+	// the fixture's drift is none; zero means every version.
+	before int
 }
 
-// Fixtures returns every kind of drift verify detects but one: a member
-// of bulwark_engine (check engine_members). Role membership is
-// cluster-wide and verify accepts no member at all, so a committed one
-// would fail every verify that other tests run on a shared server at the
-// time; verify's own tests make that drift in a transaction they never
-// commit.
+// rolePlaceholders are the placeholders of the roles a fixture creates.
+var rolePlaceholders = []string{"{role}", "{group}"}
+
+// Fixtures returns every kind of drift verify detects but those of the
+// cluster's roles ([ClusterFixtures]).
 func Fixtures() []Fixture {
 	const (
 		apply   = "app.article_apply(text,uuid,uuid,integer,text,jsonb,text)"
@@ -546,6 +560,25 @@ func Fixtures() []Fixture {
 			Want: []string{"constraints app.articles.article_slug_published_unique"},
 		},
 		{
+			Name: "DMLGrantedToALogin",
+			// A login for one tool, outside bulwark_app: it writes the
+			// table around the transition functions.
+			SQL: []string{`
+				CREATE ROLE {role} LOGIN;
+				GRANT INSERT, UPDATE, DELETE, TRUNCATE ON app.articles TO {role}`},
+			Want: []string{"table_privileges app.articles"},
+		},
+		{
+			Name: "AuditLogColumnGrantedToAGroup",
+			// A column of the audit log, writable by a group and so by
+			// its member login.
+			SQL: []string{`
+				CREATE ROLE {group} NOLOGIN;
+				CREATE ROLE {role} LOGIN IN ROLE {group};
+				GRANT UPDATE (actor_id) ON bulwark.transition_log TO {group}`},
+			Want: []string{"table_privileges bulwark.transition_log"},
+		},
+		{
 			Name: "UpdateGrantedToApp",
 			SQL:  []string{`GRANT UPDATE ON app.articles TO bulwark_app`},
 			Want: []string{"table_privileges app.articles"},
@@ -571,6 +604,127 @@ func Fixtures() []Fixture {
 	}
 }
 
+// ClusterFixtures returns the kinds of drift of the cluster's roles that
+// verify detects in any database: a member of bulwark_engine (check
+// engine_members) and a role with CREATEROLE (check createrole). Roles are
+// cluster-wide and verify accepts none of these in any database, so a
+// committed one would fail every verify that other tests run on a shared
+// server at the time: make them with [ApplyTx], in a transaction that is
+// never committed, and run verify inside it.
+func ClusterFixtures() []Fixture {
+	return []Fixture{
+		{
+			Name: "EngineMembers",
+			// Not only a login role: a group role's members, present or
+			// later, would be the engine too.
+			SQL: []string{`
+				CREATE ROLE {group} NOLOGIN;
+				CREATE ROLE {role} LOGIN;
+				GRANT bulwark_engine TO {group}, {role}`},
+			Want:    []string{"engine_members {group}", "engine_members {role}"},
+			cluster: true,
+		},
+		{
+			Name: "CreateRoleLogin",
+			// Up to PostgreSQL 15 it may GRANT bulwark_engine TO itself,
+			// write as the engine, and revoke the membership again.
+			SQL:     []string{`CREATE ROLE {role} LOGIN CREATEROLE`},
+			Want:    []string{"createrole {role}"},
+			cluster: true,
+			before:  160000,
+		},
+		{
+			Name: "CreateRoleGroup",
+			// Its members may SET ROLE to it, then grant it the engine.
+			SQL: []string{`
+				CREATE ROLE {group} NOLOGIN CREATEROLE;
+				CREATE ROLE {role} LOGIN IN ROLE {group}`},
+			Want:    []string{"createrole {group}"},
+			cluster: true,
+			before:  160000,
+		},
+		{
+			Name: "CreateRoleMigrationRole",
+			// The migration role, CREATEROLE kept after the core's
+			// migrations needed it: allowed in bulwark_owner, not that.
+			SQL:            []string{`CREATE ROLE {role} LOGIN CREATEROLE IN ROLE bulwark_owner`},
+			Want:           []string{"createrole {role}"},
+			MigrationRoles: []string{"{role}"},
+			cluster:        true,
+			before:         160000,
+		},
+	}
+}
+
+// Applied is what [ApplyTx] made.
+type Applied struct {
+	// Want is the fixture's Want, its placeholders filled in.
+	Want []string
+	// MigrationRoles names the roles of the fixture's MigrationRoles.
+	MigrationRoles []string
+}
+
+// ApplyTx makes f's drift, one of [ClusterFixtures], in tx, which the
+// caller must never commit, and returns what verify must report when it
+// runs inside tx. It skips t when the server is too new for the drift to
+// be one, and fails t if a statement fails.
+func ApplyTx(t testing.TB, tx pgx.Tx, f Fixture) Applied {
+	t.Helper()
+	require.True(t, f.cluster, "fixture %s: apply it with Apply", f.Name)
+	ctx := context.Background()
+
+	var database, sessionUser string
+	var version int
+	require.NoError(t, tx.QueryRow(ctx, `
+		SELECT pg_catalog.current_database(), session_user, pg_catalog.current_setting('server_version_num')::int`,
+	).Scan(&database, &sessionUser, &version))
+	if f.before != 0 && version >= f.before {
+		t.Skipf("fixture %s: no drift on server version %d", f.Name, version)
+	}
+	roles := newRoles("cluster")
+	fillSQL, fillWant := fillers(database, sessionUser, "", roles)
+	for _, stmt := range f.SQL {
+		_, err := tx.Exec(ctx, fillSQL(stmt))
+		require.NoError(t, err, "fixture %s: %s", f.Name, stmt)
+	}
+	applied := Applied{Want: make([]string, 0, len(f.Want))}
+	for _, w := range f.Want {
+		applied.Want = append(applied.Want, fillWant(w))
+	}
+	for _, r := range f.MigrationRoles {
+		applied.MigrationRoles = append(applied.MigrationRoles, fillWant(r))
+	}
+	return applied
+}
+
+// newRoles names the roles of rolePlaceholders afresh: lower-case, so that
+// verify reports them unquoted.
+func newRoles(tag string) map[string]string {
+	suffix := strings.ToLower(rand.Text())[:12]
+	roles := make(map[string]string, len(rolePlaceholders))
+	for _, p := range rolePlaceholders {
+		roles[p] = "bulwark_drift_" + tag + "_" + strings.Trim(p, "{}") + "_" + suffix
+	}
+	return roles
+}
+
+// fillers return the functions that fill in the placeholders of a
+// fixture's SQL (names quoted) and of its Want (names as verify reports
+// them).
+func fillers(database, sessionUser, ownerLogin string, roles map[string]string) (sql, want func(string) string) {
+	sqlPairs := []string{
+		"{database}", pgx.Identifier{database}.Sanitize(),
+		"{owner_login}", pgx.Identifier{ownerLogin}.Sanitize(),
+		"{session_user}", pgx.Identifier{sessionUser}.Sanitize(),
+	}
+	wantPairs := []string{"{database}", database, "{owner_login}", ownerLogin}
+	for _, p := range rolePlaceholders {
+		sqlPairs = append(sqlPairs, p, pgx.Identifier{roles[p]}.Sanitize())
+		wantPairs = append(wantPairs, p, roles[p])
+	}
+	return strings.NewReplacer(sqlPairs...).Replace, strings.NewReplacer(wantPairs...).Replace
+}
+
 // OwnerLogin is the login role the LoginRoleInOwner fixture of tag makes.
 func OwnerLogin(tag string) string { return ownerLoginPrefix + tag }
 
@@ -586,13 +740,40 @@ func Apply(t testing.TB, url, tag string, f Fixture) []string {
 	require.NoError(t, err)
 	defer conn.Close(ctx)
 
+	require.False(t, f.cluster, "fixture %s: a drift of the cluster's roles: apply it with ApplyTx", f.Name)
+
 	var database, sessionUser string
 	require.NoError(t, conn.QueryRow(ctx, `SELECT pg_catalog.current_database(), session_user`).Scan(&database, &sessionUser))
-	fill := strings.NewReplacer(
-		"{database}", pgx.Identifier{database}.Sanitize(),
-		"{owner_login}", OwnerLogin(tag),
-		"{session_user}", pgx.Identifier{sessionUser}.Sanitize(),
-	).Replace
+	roles := newRoles(tag)
+	fill, fillWant := fillers(database, sessionUser, OwnerLogin(tag), roles)
+
+	// The roles the fixture creates hold privileges in this database only,
+	// which DROP OWNED BY revokes; the database is dropped after this
+	// Cleanup runs.
+	var created []string
+	for _, p := range rolePlaceholders {
+		if slices.ContainsFunc(f.SQL, func(stmt string) bool { return strings.Contains(stmt, p) }) {
+			created = append(created, roles[p])
+		}
+	}
+	if len(created) > 0 {
+		t.Cleanup(func() {
+			ctx := context.Background()
+			conn, err := pgx.Connect(ctx, url)
+			require.NoError(t, err)
+			defer conn.Close(ctx)
+			// Those the fixture got to create.
+			var names []string
+			require.NoError(t, conn.QueryRow(ctx, `
+				SELECT coalesce(pg_catalog.array_agg(pg_catalog.quote_ident(r.rolname)), '{}')
+				FROM pg_catalog.pg_roles AS r WHERE r.rolname = ANY ($1)`, created).Scan(&names))
+			if len(names) > 0 {
+				list := strings.Join(names, ", ")
+				_, err = conn.Exec(ctx, `DROP OWNED BY `+list+`; DROP ROLE `+list)
+				require.NoError(t, err)
+			}
+		})
+	}
 
 	if f.ownsLogin {
 		login := pgx.Identifier{OwnerLogin(tag)}.Sanitize()
@@ -615,7 +796,7 @@ func Apply(t testing.TB, url, tag string, f Fixture) []string {
 	want := make([]string, 0, len(f.Want))
 	for _, w := range f.Want {
 		// Objects are reported as the catalog names them, unquoted.
-		want = append(want, strings.NewReplacer("{database}", database, "{owner_login}", OwnerLogin(tag)).Replace(w))
+		want = append(want, fillWant(w))
 	}
 	return want
 }

@@ -1094,7 +1094,6 @@ DECLARE
     v_marker text;
     v_role   text;
     v_seqscan text;
-    v_set    text; -- set_config's answer: an assignment runs as a simple expression, PERFORM as a query
     v_to     text;
 BEGIN
     CASE p_action
@@ -1166,9 +1165,11 @@ BEGIN
         -- every later call. A rule's query plans with the session's
         -- setting (off, a query no index serves would be JIT-compiled).
         v_seqscan := current_setting('enable_seqscan');
-        v_set := set_config('enable_seqscan', 'off', true);
+        PERFORM set_config('enable_seqscan', 'off', true);
         SELECT * INTO v_key FROM bulwark.idempotency_keys AS k WHERE k.actor_id = p_actor AND k.key = p_idem_key;
-        v_set := set_config('enable_seqscan', v_seqscan, true);
+        -- An assignment, not PERFORM: PERFORM would set FOUND, which
+        -- must stay the look-up's.
+        v_seqscan := set_config('enable_seqscan', v_seqscan, true);
         IF FOUND THEN
             IF v_key.request_hash <> v_hash THEN
                 RAISE EXCEPTION USING ERRCODE = 'BWC02', MESSAGE = 'idempotency key reused with different arguments',
@@ -1210,7 +1211,7 @@ BEGIN
     -- a trigger of the table) puts back the marker it found.
     v_from := r.@col@;
     v_marker := current_setting('bulwark.engine_write', true);
-    v_set := set_config('bulwark.engine_write', CASE
+    PERFORM set_config('bulwark.engine_write', CASE
         WHEN v_kind = 'create' THEN @marker_lit@ || v_id::text || ':0'
         ELSE @marker_lit@ || r.id::text || ':' || r.version::text
     END, true);
@@ -1220,7 +1221,7 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'BWI04',
             MESSAGE = format('%s %s on %s changed no row: a trigger or policy of the table skipped the write', @machine_lit@, p_action, @table_lit@);
     END IF;
-    v_set := set_config('bulwark.engine_write', coalesce(v_marker, ''), true);
+    PERFORM set_config('bulwark.engine_write', coalesce(v_marker, ''), true);
 
     -- Its audit row, chained to the entity's previous one: the hash is
     -- bulwark.log_row_hash(the previous hash, the row), inlined.

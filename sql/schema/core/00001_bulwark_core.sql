@@ -950,11 +950,46 @@ BEGIN
     -- they were declared, which is the order they are checked in. A rule's
     -- body and message go in verbatim: each is formatted at the depth it
     -- is used (never re-indented: a newline may be inside a literal).
+    WITH r AS (
+        -- Each rule's test, formatted at the depths it is used: 8 spaces
+        -- in a branch of the CASE (or alone), 12 inside the ELSE's test.
+        SELECT x.id, x.kind, x.action,
+               pg_catalog.format(E'IF (%s) IS FALSE THEN\n            RAISE EXCEPTION USING ERRCODE = %L, MESSAGE = (%s);\n        END IF;',
+                   x.body, x.sqlstate, x.message) AS src8,
+               pg_catalog.format(E'IF (%s) IS FALSE THEN\n                RAISE EXCEPTION USING ERRCODE = %L, MESSAGE = (%s);\n            END IF;',
+                   x.body, x.sqlstate, x.message) AS src12
+        FROM bulwark.action_rules AS x
+        WHERE x.machine = p_machine AND x.kind IN ('arg_check', 'row_check')
+    ),
+    shared AS (
+        -- Per kind, its rules of no action.
+        SELECT r.kind,
+               pg_catalog.string_agg(r.src8, E'\n        ' ORDER BY r.id) AS rules8,
+               pg_catalog.string_agg(r.src12, E'\n            ' ORDER BY r.id) AS rules12
+        FROM r
+        WHERE r.action IS NULL
+        GROUP BY r.kind
+    ),
+    branches AS (
+        -- Per kind, a WHEN for each action with rules of its own.
+        SELECT w.kind, pg_catalog.string_agg(w.src, E'\n    ' ORDER BY w.action) AS branches
+        FROM (
+            SELECT r.kind, xa.name AS action,
+                   pg_catalog.format(E'WHEN %L THEN\n        %s', xa.name,
+                       pg_catalog.string_agg(r.src8, E'\n        ' ORDER BY r.id)) AS src
+            FROM bulwark.actions AS xa
+            JOIN r ON r.action = xa.name OR (r.action IS NULL AND xa.kind <> 'create')
+            WHERE xa.machine = p_machine
+              AND EXISTS (SELECT FROM r AS o WHERE o.kind = r.kind AND o.action = xa.name)
+            GROUP BY r.kind, xa.name
+        ) AS w
+        GROUP BY w.kind
+    )
     SELECT pg_catalog.max(k.src) FILTER (WHERE k.kind = 'arg_check'),
            pg_catalog.max(k.src) FILTER (WHERE k.kind = 'row_check')
     INTO v_args, v_rows
     FROM (
-        SELECT n.kind,
+        SELECT coalesce(b.kind, n.kind) AS kind,
                CASE WHEN b.branches IS NULL THEN
                         E'IF v_kind <> ''create'' THEN\n        ' || n.rules8 || E'\n    END IF;'
                     ELSE
@@ -962,45 +997,8 @@ BEGIN
                         || coalesce(E'IF v_kind <> ''create'' THEN\n            ' || n.rules12 || E'\n        END IF;', 'NULL;')
                         || E'\n    END CASE;'
                END AS src
-        FROM (
-            -- Per kind, its rules of no action at two depths (NULL if none).
-            SELECT k.kind,
-                   pg_catalog.string_agg(r.src8, E'\n        ' ORDER BY r.id) FILTER (WHERE r.action IS NULL) AS rules8,
-                   pg_catalog.string_agg(r.src12, E'\n            ' ORDER BY r.id) FILTER (WHERE r.action IS NULL) AS rules12
-            FROM (VALUES ('arg_check'), ('row_check')) AS k(kind)
-            JOIN (
-                SELECT x.id, x.kind, x.action,
-                       pg_catalog.format(E'IF (%s) IS FALSE THEN\n            RAISE EXCEPTION USING ERRCODE = %L, MESSAGE = (%s);\n        END IF;',
-                           x.body, x.sqlstate, x.message) AS src8,
-                       pg_catalog.format(E'IF (%s) IS FALSE THEN\n                RAISE EXCEPTION USING ERRCODE = %L, MESSAGE = (%s);\n            END IF;',
-                           x.body, x.sqlstate, x.message) AS src12
-                FROM bulwark.action_rules AS x
-                WHERE x.machine = p_machine
-            ) AS r ON r.kind = k.kind
-            GROUP BY k.kind
-        ) AS n
-        LEFT JOIN (
-            -- Per kind, a WHEN for each action with rules of its own.
-            SELECT w.kind, pg_catalog.string_agg(w.src, E'\n    ' ORDER BY w.action) AS branches
-            FROM (
-                SELECT r.kind, xa.name AS action,
-                       pg_catalog.format(E'WHEN %L THEN\n        %s', xa.name, pg_catalog.string_agg(
-                           pg_catalog.format(E'IF (%s) IS FALSE THEN\n            RAISE EXCEPTION USING ERRCODE = %L, MESSAGE = (%s);\n        END IF;',
-                               r.body, r.sqlstate, r.message),
-                           E'\n        ' ORDER BY r.id)) AS src
-                FROM bulwark.actions AS xa
-                JOIN bulwark.action_rules AS r
-                  ON r.machine = xa.machine
-                 AND (r.action = xa.name OR (r.action IS NULL AND xa.kind <> 'create'))
-                WHERE xa.machine = p_machine
-                  AND r.kind IN ('arg_check', 'row_check')
-                  AND EXISTS (SELECT FROM bulwark.action_rules AS o
-                              WHERE o.machine = xa.machine AND o.kind = r.kind AND o.action = xa.name)
-                GROUP BY r.kind, xa.name
-            ) AS w
-            GROUP BY w.kind
-        ) AS b ON b.kind = n.kind
-        WHERE n.rules8 IS NOT NULL OR b.branches IS NOT NULL
+        FROM shared AS n
+        FULL JOIN branches AS b ON b.kind = n.kind
     ) AS k;
 
     SELECT pg_catalog.string_agg(

@@ -867,7 +867,8 @@ COMMENT ON FUNCTION bulwark.idempotency_purge(integer) IS 'Removes idempotency k
 --       p_idem_key, p_args jsonb, p_note) RETURNS <table>
 --     every action in one documented order: the action and its capability
 --     (BWP01, with the principal's database-role binding); the arguments
---     (key and note bounds, arg_check rules: class 22); for a create, the
+--     (key and note bounds, the expected version unless the machine was
+--     declared not to pin versions, arg_check rules: class 22); for a create, the
 --     idempotency key's lock, else the row lock (BWN01); a replay returns the first result,
 --     another request under the key is BWC02; the version (BWC01); the
 --     transition (BWI01); row_check rules (their SQLSTATE); the write with

@@ -2,12 +2,10 @@ package schema_test
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
 	"github.com/bulwarkdb/bulwark/internal/pgtest"
@@ -26,13 +24,6 @@ func TestInputBounds(t *testing.T) {
 	require.NoError(t, err)
 	defer conn.Close(ctx)
 
-	sqlState := func(err error) string {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) {
-			return pgErr.Code
-		}
-		return ""
-	}
 	count := func(sql string, args ...any) int {
 		var n int
 		require.NoError(t, conn.QueryRow(ctx, sql, args...).Scan(&n))

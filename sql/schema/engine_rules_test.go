@@ -2,11 +2,9 @@ package schema_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
 	"github.com/bulwarkdb/bulwark/internal/pgtest"
@@ -63,16 +61,8 @@ note''', '22Z01', '''that note is forbidden''');
 		return v
 	}
 
-	sqlStateOf := func(err error) string {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) {
-			return pgErr.Code
-		}
-		return ""
-	}
-
 	t.Run("NewlineInsideALiteral", func(t *testing.T) {
-		require.Equal(t, "22Z01", sqlStateOf(apply("note", "", "forbidden\nnote")))
+		require.Equal(t, "22Z01", sqlState(apply("note", "", "forbidden\nnote")))
 		// The text the rule would hold if the generator had indented it.
 		require.NoError(t, apply("note", "", "forbidden\n    note"))
 	})

@@ -2,11 +2,9 @@ package schema_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
 	"github.com/bulwarkdb/bulwark/internal/pgtest"
@@ -22,14 +20,6 @@ import (
 func TestEngineWriteMarker(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-
-	sqlState := func(err error) string {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) {
-			return pgErr.Code
-		}
-		return ""
-	}
 
 	// setup returns a connection as the migration role to a fresh
 	// database, one draft article and the function that counts its log

@@ -2,14 +2,12 @@ package schema_test
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
 	"github.com/bulwarkdb/bulwark/internal/drift"
@@ -75,14 +73,6 @@ func TestSecondDomain(t *testing.T) {
 	_, err = tx.Exec(ctx, secondDomainSQL(t))
 	require.NoError(t, err)
 	require.NoError(t, tx.Commit(ctx))
-
-	sqlState := func(err error) string {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) {
-			return pgErr.Code
-		}
-		return ""
-	}
 
 	// The owner cannot insert an invoice directly: the write guard.
 	_, err = conn.Exec(ctx, `INSERT INTO billing.invoices (total) VALUES (10)`)

@@ -159,6 +159,13 @@
 //   - state_machines: every machine's initial state and every transition's
 //     states are declared, and every state is reachable from the initial
 //     state.
+//   - action_rules: every rule of every guarded machine (declare_check,
+//     declare_arg_check, declare_set, declare_after) compiles against its
+//     table as the engine runs it: bulwark.rule_problems parses and
+//     analyzes each (names, types, the assignment to its column), never
+//     runs it. A declaration whose rule does not compile is refused; this
+//     catches a rule broken later, by a column renamed, dropped or
+//     retyped, or a function it calls dropped.
 //   - history: every guarded row's version equals the number of its log
 //     rows, its log replays from its creation along the machine's declared
 //     transitions to its state, and the log's hash chain holds

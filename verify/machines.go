@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -53,6 +54,40 @@ func (s *session) checkStateMachines(ctx context.Context, c *Check) error {
 	var object, problem, fix string
 	_, err = pgx.ForEachRow(rows, []any{&object, &problem, &fix}, func() error {
 		c.fail(object, problem, fix)
+		return nil
+	})
+	return err
+}
+
+// checkActionRules requires every rule of every guarded machine to compile
+// against its table as the engine runs it (bulwark.rule_problems: parsed
+// and analyzed, never run). A declaration is refused when its rule does
+// not compile; a rule that stops compiling later (a column it names
+// renamed, dropped or retyped, a function it calls gone) fails every call
+// of its action as an invariant until this check reports it.
+func (s *session) checkActionRules(ctx context.Context, c *Check) error {
+	if err := s.tx.QueryRow(ctx, `
+		SELECT count(*)
+		FROM bulwark.action_rules AS r
+		JOIN bulwark.guarded_tables AS g ON g.machine = r.machine`,
+	).Scan(&c.Checked); err != nil {
+		return err
+	}
+	rows, err := s.tx.Query(ctx, `
+		SELECT p.machine, p.rule_id, p.error_code, p.problem
+		FROM bulwark.rule_problems(NULL) AS p
+		ORDER BY p.machine COLLATE "C", p.rule_id`)
+	if err != nil {
+		return err
+	}
+	var (
+		machine, code, problem string
+		id                     int64
+	)
+	_, err = pgx.ForEachRow(rows, []any{&machine, &id, &code, &problem}, func() error {
+		c.fail(fmt.Sprintf("%s/rule %d", machine, id), fmt.Sprintf("%s (SQLSTATE %s)", problem, code),
+			fmt.Sprintf("put back what the rule names, or, in a migration under bulwark.maintenance_begin, delete rule %d from bulwark.action_rules, declare it again as it should read, and SELECT bulwark.engine_build(%s)",
+				id, quoteLiteral(machine)))
 		return nil
 	})
 	return err

@@ -47,6 +47,7 @@ const (
 	CheckCapabilityNames      = "capability_names"
 	CheckRoleCapabilities     = "role_capabilities"
 	CheckStateMachines        = "state_machines"
+	CheckActionRules          = "action_rules"
 	CheckHistory              = "history"
 	CheckMigrations           = "migrations"
 )
@@ -177,6 +178,7 @@ var checks = []struct {
 	{CheckCapabilityNames, "capabilities", (*session).checkCapabilityNames},
 	{CheckRoleCapabilities, "grants", (*session).checkRoleCapabilities},
 	{CheckStateMachines, "state machines", (*session).checkStateMachines},
+	{CheckActionRules, "rules of guarded machines", (*session).checkActionRules},
 	{CheckHistory, "rows", (*session).checkHistory},
 	{CheckMigrations, "migrations", (*session).checkMigrations},
 }

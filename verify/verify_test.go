@@ -55,6 +55,7 @@ var allChecks = []string{
 	verify.CheckCapabilityNames,
 	verify.CheckRoleCapabilities,
 	verify.CheckStateMachines,
+	verify.CheckActionRules,
 	verify.CheckHistory,
 	verify.CheckMigrations,
 }

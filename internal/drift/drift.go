@@ -146,6 +146,22 @@ func Fixtures() []Fixture {
 			Want: []string{"columns app.articles.state"},
 		},
 		{
+			Name: "ColumnRenamed",
+			// A rename "for clarity": the constraints follow it, the
+			// engine's rules, which are code, do not (publish's check that
+			// a summary is there, edit's assignment of it).
+			SQL: []string{`ALTER TABLE app.articles RENAME COLUMN summary TO abstract`},
+			Want: []string{
+				"action_rules article/rule 14",
+				"action_rules article/rule 24",
+				"columns app.articles.abstract",
+				"columns app.articles.summary",
+				"constraints app.articles.article_published_complete",
+				"constraints app.articles.article_summary_length",
+				"constraints app.articles.article_summary_text",
+			},
+		},
+		{
 			Name: "ConstraintDropped",
 			SQL:  []string{`ALTER TABLE app.articles DROP CONSTRAINT article_title_length`},
 			Want: []string{"constraints app.articles.article_title_length"},
@@ -281,8 +297,13 @@ func Fixtures() []Fixture {
 		},
 		{
 			Name: "FunctionDropped",
-			SQL:  []string{`DROP FUNCTION app.article_lock_approved(uuid)`},
-			Want: []string{"function_fingerprints app.article_lock_approved(uuid)"},
+			// The schedule's check that its article is approved calls it:
+			// every schedule would now fail as an invariant.
+			SQL: []string{`DROP FUNCTION app.article_lock_approved(uuid)`},
+			Want: []string{
+				"function_fingerprints app.article_lock_approved(uuid)",
+				"action_rules article_schedule/rule 27",
+			},
 		},
 		{
 			Name: "FunctionNotDefiner",

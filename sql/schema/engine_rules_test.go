@@ -79,3 +79,101 @@ note''', '22Z01', '''that note is forbidden''');
 		require.Equal(t, "on", setting)
 	})
 }
+
+// TestEngineRulesCompileWhenDeclared declares rules with the mistakes a
+// migration makes (a misspelt column, an unqualified one, an unknown
+// variable or function, a check that is no boolean, an assignment of the
+// wrong type, an after rule calling nothing) and requires each to be
+// refused at its declaration with the SQLSTATE of the mistake, leaving the
+// rules and the generated engine as they were; rules rules may legally use
+// (every name the engine gives them) are accepted. Then a column renamed
+// under a declared rule is reported by bulwark.rule_problems.
+func TestEngineRulesCompileWhenDeclared(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	conn, err := pgx.Connect(ctx, pgtest.NewDatabase(t))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close(ctx) })
+
+	_, err = conn.Exec(ctx, `
+		CREATE SCHEMA rc AUTHORIZATION bulwark_owner;
+		SET ROLE bulwark_owner;
+		SELECT bulwark.declare_capability('rc.act', 'act on rc rows');
+		SELECT bulwark.declare_machine('rcm', 'a', ARRAY['a', 'b']);
+		SELECT bulwark.declare_action('rcm', 'mk', 'create', 'rc.act');
+		SELECT bulwark.declare_transition('rcm', 'go', 'a', 'b', 'rc.act');
+		CREATE TABLE rc.rcm (
+		    id uuid PRIMARY KEY, state text NOT NULL DEFAULT 'a', version integer NOT NULL DEFAULT 1,
+		    label text NOT NULL DEFAULT '', done_at timestamptz
+		);
+		-- Declared before guard(): compiled when the table is known.
+		SELECT bulwark.declare_check('rcm', 'go', $$r.label <> p_note$$, 'BWI02', $$'label is ' || r.label$$);
+		SELECT bulwark.guard('rc.rcm', 'rcm', 'state');
+		RESET ROLE`)
+	require.NoError(t, err)
+
+	engine := func() (rules int, src string) {
+		require.NoError(t, conn.QueryRow(ctx, `
+			SELECT (SELECT count(*) FROM bulwark.action_rules WHERE machine = 'rcm'),
+			       pg_catalog.pg_get_functiondef('rc.rcm_apply(text, uuid, uuid, integer, text, jsonb, text)'::regprocedure)`,
+		).Scan(&rules, &src))
+		return rules, src
+	}
+	declare := func(sql string) error {
+		_, err := conn.Exec(ctx, "SET ROLE bulwark_owner; "+sql+"; RESET ROLE")
+		_, _ = conn.Exec(ctx, "RESET ROLE")
+		return err
+	}
+
+	rulesBefore, srcBefore := engine()
+	for _, tc := range []struct {
+		name, sql, code string
+	}{
+		{"MisspeltColumn", `SELECT bulwark.declare_check('rcm', 'go', $$r.lable <> ''$$, 'BWI02', $$'x'$$)`, "42703"},
+		{"UnqualifiedColumn", `SELECT bulwark.declare_check('rcm', 'go', $$label <> ''$$, 'BWI02', $$'x'$$)`, "42702"},
+		{"UnknownVariable", `SELECT bulwark.declare_arg_check('rcm', 'go', $$p_argz ? 'x'$$, '22023', $$'x'$$)`, "42703"},
+		{"EngineInternalVariable", `SELECT bulwark.declare_arg_check('rcm', 'go', $$v_cap IS NOT NULL$$, '22023', $$'x'$$)`, "42703"},
+		{"NotABoolean", `SELECT bulwark.declare_check('rcm', 'go', $$r.label$$, 'BWI02', $$'x'$$)`, "42804"},
+		{"MessageTypo", `SELECT bulwark.declare_check('rcm', 'go', $$true$$, 'BWI02', $$'label ' || r.lable$$)`, "42703"},
+		{"UnknownFunction", `SELECT bulwark.declare_check('rcm', NULL, $$rc.missing(r.label)$$, 'BWI02', $$'x'$$)`, "42883"},
+		{"SetWrongType", `SELECT bulwark.declare_set('rcm', 'go', 'done_at', $$p_note$$)`, "42804"},
+		{"SetUnknownColumn", `SELECT bulwark.declare_set('rcm', 'go', 'finished_at', $$pg_catalog.now()$$)`, "42703"},
+		{"AfterCallsNothing", `SELECT bulwark.declare_after('rcm', 'go', $$PERFORM rc.enqueue(r)$$)`, "42883"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.code, sqlState(declare(tc.sql)))
+			rules, src := engine()
+			require.Equal(t, rulesBefore, rules)
+			require.Equal(t, srcBefore, src)
+		})
+	}
+
+	t.Run("EveryNameARuleMayUse", func(t *testing.T) {
+		require.NoError(t, declare(`
+			SELECT bulwark.declare_arg_check('rcm', 'go',
+			    $$p_action = 'go' AND p_actor IS NOT NULL AND p_id IS NOT NULL AND p_expected_version > 0
+			      AND coalesce(p_idem_key, '') <> 'x' AND NOT (coalesce(p_args, '{}') ? 'forbidden') AND coalesce(p_note, '') <> 'x'$$,
+			    '22023', $$'refused ' || p_action$$);
+			SELECT bulwark.declare_check('rcm', 'go', $$v_to = 'b' AND r.version > 0$$, 'BWI02', $$format('%s at %s', r.id, r.version)$$);
+			SELECT bulwark.declare_set('rcm', 'go', 'done_at', $$pg_catalog.now()$$);
+			SELECT bulwark.declare_set('rcm', 'mk', 'label', $$coalesce(p_args ->> 'label', '')$$)`))
+		var problems int
+		require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM bulwark.rule_problems('rcm')`).Scan(&problems))
+		require.Zero(t, problems)
+	})
+
+	t.Run("ColumnRenamedUnderARule", func(t *testing.T) {
+		_, err := conn.Exec(ctx, `ALTER TABLE rc.rcm RENAME COLUMN label TO title`)
+		require.NoError(t, err)
+		rows, err := conn.Query(ctx, `SELECT kind, error_code FROM bulwark.rule_problems('rcm') ORDER BY rule_id`)
+		require.NoError(t, err)
+		type problem struct{ Kind, Code string }
+		got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[problem])
+		require.NoError(t, err)
+		// The check of before guard() (body and message), the set of mk.
+		require.Equal(t, []problem{{"row_check", "42703"}, {"set", "42703"}}, got)
+		// So is the next declaration of the machine, whatever rule it adds.
+		require.Equal(t, "42703", sqlState(declare(`SELECT bulwark.declare_set('rcm', 'go', 'done_at', $$NULL$$)`)))
+	})
+}

@@ -892,6 +892,74 @@ COMMENT ON FUNCTION bulwark.idempotency_purge(integer) IS 'Removes idempotency k
 -- a transition runs static SQL with cached plans and reads no declaration
 -- table. Every declare_* call regenerates; the code is owned by
 -- bulwark_engine, so nobody else can replace it.
+-- Compiles every rule of a guarded machine (of p_machine, or of every
+-- machine when NULL) the way its engine will run it, without running or
+-- planning it: PREPARE parses and analyzes the rule's statement (names,
+-- types, functions, the assignment to its column) against the guarded
+-- table and the names a rule may use. One row per rule that does not
+-- compile, with its SQLSTATE: a typo fails its declaration
+-- (engine_build), not its first call, and a column renamed or dropped
+-- under a rule later is reported by bulwark verify. A rule names the row's
+-- columns as r.<column>; the other names it may use are p_action,
+-- p_actor, p_id, p_expected_version, p_idem_key, p_args, p_note and v_to
+-- (an unqualified column name is refused: inside the engine it names
+-- nothing).
+-- +goose StatementBegin
+CREATE FUNCTION bulwark.rule_problems(p_machine text DEFAULT NULL)
+RETURNS TABLE (machine text, rule_id bigint, action text, kind text, error_code text, problem text)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    x       record;
+    v_from  text;
+    v_probe text;
+    v_name  text := 'bulwark_rule_probe_' || pg_catalog.md5(pg_catalog.random()::text || pg_catalog.clock_timestamp()::text);
+    v_state text;
+    v_msg   text;
+BEGIN
+    FOR x IN
+        SELECT r.id, r.machine, r.action, r.kind, r.body, r.message, r.col, g.relation::text AS tbl
+        FROM bulwark.action_rules AS r
+        JOIN bulwark.guarded_tables AS g ON g.machine = r.machine
+        WHERE p_machine IS NULL OR r.machine = p_machine
+        ORDER BY r.machine, r.id
+    LOOP
+        -- r is the row; a second copy of it makes an unqualified column
+        -- name ambiguous, as it is undefined inside the engine.
+        v_from := pg_catalog.format(
+            'FROM %s AS r, %s AS r__unqualified, (SELECT $1 AS p_action, $2 AS p_actor, $3 AS p_id, '
+            || '$4 AS p_expected_version, $5 AS p_idem_key, $6 AS p_args, $7 AS p_note, $8 AS v_to) AS v__',
+            x.tbl, x.tbl);
+        v_probe := CASE x.kind
+            WHEN 'set' THEN pg_catalog.format('UPDATE %s AS t__ SET %I = (%s) %s WHERE false',
+                x.tbl, x.col, x.body, v_from)
+            WHEN 'after' THEN pg_catalog.format('SELECT %s %s',
+                pg_catalog.regexp_replace(x.body, '^\s*PERFORM\s+', ''), v_from)
+            ELSE pg_catalog.format('SELECT (%s) IS FALSE, (%s) %s', x.body, x.message, v_from)
+        END;
+        BEGIN
+            EXECUTE pg_catalog.format('PREPARE %I (text, uuid, uuid, integer, text, jsonb, text, text) AS %s', v_name, v_probe);
+            EXECUTE pg_catalog.format('DEALLOCATE %I', v_name);
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
+            machine := x.machine;
+            rule_id := x.id;
+            action := x.action;
+            kind := x.kind;
+            error_code := v_state;
+            problem := pg_catalog.format('the %s rule %s of %s.%s does not compile: %s',
+                x.kind, x.id, x.machine, coalesce(x.action, '*'), v_msg);
+            RETURN NEXT;
+        END;
+    END LOOP;
+END;
+$$;
+-- +goose StatementEnd
+
+COMMENT ON FUNCTION bulwark.rule_problems(text) IS 'The rules of a guarded machine (every machine when NULL) that do not compile against its table: parsed and analyzed as the engine runs them, never run. Called by engine_build (a declaration fails on its rule) and bulwark verify.';
+
 -- +goose StatementBegin
 CREATE FUNCTION bulwark.engine_build(p_machine text)
 RETURNS void
@@ -921,10 +989,18 @@ DECLARE
     v_vals     text;
     v_after    text;
     v_src      text;
+    v_problem  record;
 BEGIN
     SELECT * INTO g FROM bulwark.guarded_tables AS t WHERE t.machine = p_machine;
     IF NOT FOUND THEN
         RETURN;
+    END IF;
+    -- A rule that does not compile fails here, at its declaration (or at
+    -- guard(), for rules declared before it), not at its first call.
+    SELECT * INTO v_problem FROM bulwark.rule_problems(p_machine) AS p LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = v_problem.error_code, MESSAGE = v_problem.problem,
+            HINT = 'a rule names the row''s columns as r.<column>, and may use p_action, p_actor, p_id, p_expected_version, p_idem_key, p_args, p_note and v_to';
     END IF;
     SELECT * INTO m FROM bulwark.machines AS x WHERE x.name = p_machine;
     SELECT n.nspname::text INTO v_schema
@@ -2280,6 +2356,7 @@ GRANT EXECUTE ON FUNCTION
     bulwark.role_revoke(uuid, uuid, text),
     bulwark.capability_name_problem(text),
     bulwark.contract_catalog(regclass),
+    bulwark.rule_problems(text),
     bulwark.idempotency_key_used(uuid, text)
 TO bulwark_app, bulwark_jobs;
 GRANT EXECUTE ON FUNCTION bulwark.idempotency_purge(integer) TO bulwark_jobs;
@@ -2291,6 +2368,7 @@ GRANT EXECUTE ON FUNCTION
     bulwark.capability_name_problem(text),
     bulwark.contract_catalog(regclass),
     bulwark.idempotency_ttl(),
+    bulwark.rule_problems(text),
     bulwark.engine_build(text)
 TO bulwark_engine;
 
@@ -2333,6 +2411,7 @@ GRANT EXECUTE ON FUNCTION
     bulwark.role_revoke(uuid, uuid, text),
     bulwark.capability_name_problem(text),
     bulwark.contract_catalog(regclass),
+    bulwark.rule_problems(text),
     bulwark.idempotency_key_used(uuid, text)
 TO bulwark_app, bulwark_jobs;
 GRANT EXECUTE ON FUNCTION bulwark.idempotency_purge(integer) TO bulwark_jobs;

@@ -753,6 +753,7 @@ SELECT bulwark.declare_callable('bulwark.role_grant(uuid, uuid, text)', 'role.gr
 SELECT bulwark.declare_callable('bulwark.role_revoke(uuid, uuid, text)', 'role.revoke', 'Revokes a domain role.');
 SELECT bulwark.declare_callable('bulwark.capability_name_problem(text)', NULL, 'The capability naming rule, for the Go registry.');
 SELECT bulwark.declare_callable('bulwark.contract_catalog(regclass)', NULL, 'The live constraints of a table, for bulwark verify.');
+SELECT bulwark.declare_callable('bulwark.rule_problems(text)', NULL, 'The rules that do not compile against their tables, for bulwark verify (parses, never runs them).');
 SELECT bulwark.declare_callable('bulwark.idempotency_key_used(uuid, text)', NULL, 'Whether an actor used an idempotency key, for the gate.');
 SELECT bulwark.declare_callable('bulwark.idempotency_purge(integer)', NULL, 'Housekeeping by the job runners: removes expired idempotency keys.');
 SELECT bulwark.declare_callable('bulwark.boundary_catalog(text)', NULL, 'The boundary''s objects as they are, for bulwark verify.');

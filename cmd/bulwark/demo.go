@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 
@@ -18,6 +19,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	databaseURL := fs.String("database-url", os.Getenv("DATABASE_URL"),
 		"a server to use (a fresh database is created there and dropped); default $DATABASE_URL, else a throwaway PostgreSQL")
 	keep := fs.Bool("keep", false, "keep the demo's database on the --database-url server, to read its history with bulwark log")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: bulwark demo [--database-url URL [--keep]]")
+		fmt.Fprintln(stderr, "Walks the article story through every layer (permission, policy, conflict, invariant) in a fresh database;")
+		fmt.Fprintln(stderr, "exit 0 when every layer behaved, 1 when a step did not.")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}

@@ -42,6 +42,14 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	retentionAge := fs.Duration("retention-age", 0, "archive published articles older than this (e.g. 2160h); needs the article line (migrate up --with-examples); leave it out to disable retention")
 	retentionInterval := fs.Duration("retention-interval", jobs.DefaultRetentionInterval, "how often the retention job runs")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long running jobs may take to finish on shutdown")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: bulwark jobs [--database-url URL] [--id NAME] [--max-workers N] [--job-timeout D] [--poll-interval D]")
+		fmt.Fprintln(stderr, "                    [--reconcile-interval D] [--rescue-after D] [--retention-age D [--retention-interval D]]")
+		fmt.Fprintln(stderr, "                    [--metrics-addr ADDR] [--shutdown-timeout D]")
+		fmt.Fprintln(stderr, "Runs bulwark's River workers as a member of bulwark_jobs until interrupted: the idempotency-key purge, and with")
+		fmt.Fprintln(stderr, "the article line its scheduled publications, their reconciler and (with --retention-age) retention.")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}

@@ -26,6 +26,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -71,7 +73,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		err := c.run(ctx, args[1:], stdout, stderr)
-		if err == nil {
+		if err == nil || errors.Is(err, flag.ErrHelp) {
+			// -h or --help: the command's flag set printed its usage.
 			return 0
 		}
 		code := exitCode(err)

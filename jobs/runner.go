@@ -266,20 +266,18 @@ func NewRunner(ctx context.Context, pool *pgxpool.Pool, opts *RunnerOpts) (*Runn
 
 	workers := river.NewWorkers()
 	// Periodic jobs are queued by the leader only.
-	var periodic []*river.PeriodicJob
-	var kinds []string
-	var grants *authz.Grants
-	var retention *river.PeriodicJob
+	var article articleJobs
 	if articleLine {
-		if grants, retention, err = addArticleJobs(ctx, pool, o, workers, &periodic, &kinds); err != nil {
+		if article, err = addArticleJobs(ctx, pool, o, workers); err != nil {
 			return nil, err
 		}
 	}
+	grants := article.grants
 	river.AddWorker(workers, &purgeWorker{logger: o.Logger, pool: pool})
-	periodic = append(periodic, purgePeriodic(DefaultPurgeInterval))
-	kinds = append(kinds, PurgeArgs{}.Kind())
-	if retention != nil {
-		periodic = append(periodic, retention)
+	periodic := append(article.periodic, purgePeriodic(DefaultPurgeInterval))
+	kinds := append(article.kinds, PurgeArgs{}.Kind())
+	if article.retention != nil {
+		periodic = append(periodic, article.retention)
 		kinds = append(kinds, RetentionArgs{}.Kind())
 	}
 
@@ -328,15 +326,13 @@ func NewRunner(ctx context.Context, pool *pgxpool.Pool, opts *RunnerOpts) (*Runn
 }
 
 // addArticleJobs registers the article line's workers, scheduled
-// publication and its reconciler, and retention's if o enables it; it
-// appends the reconciler's periodic job to periodic and the kinds to
-// kinds. It returns the grant cache of the article service they share,
-// and retention's periodic job (nil when disabled).
-func addArticleJobs(ctx context.Context, pool *pgxpool.Pool, o RunnerOpts, workers *river.Workers, periodic *[]*river.PeriodicJob, kinds *[]string) (*authz.Grants, *river.PeriodicJob, error) {
+// publication and its reconciler, and retention's if o enables it, and
+// returns what the runner needs of them.
+func addArticleJobs(ctx context.Context, pool *pgxpool.Pool, o RunnerOpts, workers *river.Workers) (articleJobs, error) {
 	q := db.New()
 	scheduler, err := q.PrincipalGetByName(ctx, pool, PrincipalScheduler)
 	if err != nil {
-		return nil, nil, fmt.Errorf("find principal %s: %w", PrincipalScheduler, db.InterpretError(err))
+		return articleJobs{}, fmt.Errorf("find principal %s: %w", PrincipalScheduler, db.InterpretError(err))
 	}
 
 	observer, err := otelbulwark.NewObserver(&otelbulwark.ObserverOpts{
@@ -345,36 +341,48 @@ func addArticleJobs(ctx context.Context, pool *pgxpool.Pool, o RunnerOpts, worke
 		TracerProvider: o.TracerProvider,
 	})
 	if err != nil {
-		return nil, nil, err
+		return articleJobs{}, err
 	}
-	grants := authz.NewGrants(pool, &authz.GrantsOpts{Logger: o.Logger, Observer: observer})
-	gate := authz.NewGate(pool, grants, &authz.GateOpts{Observer: observer})
+	a := articleJobs{grants: authz.NewGrants(pool, &authz.GrantsOpts{Logger: o.Logger, Observer: observer})}
+	gate := authz.NewGate(pool, a.grants, &authz.GateOpts{Observer: observer})
 	svc, err := articles.NewService(ctx, gate, nil)
 	if err != nil {
-		return nil, nil, err
+		return articleJobs{}, err
 	}
 
 	river.AddWorker(workers, &scheduledPublishWorker{logger: o.Logger, pool: pool, scheduler: scheduler.ID, svc: svc})
 	river.AddWorker(workers, &reconcileWorker{logger: o.Logger, pool: pool, scheduler: scheduler.ID, svc: svc})
-	*periodic = append(*periodic, river.NewPeriodicJob(
+	a.periodic = append(a.periodic, river.NewPeriodicJob(
 		river.PeriodicInterval(o.ReconcileInterval),
 		func() (river.JobArgs, *river.InsertOpts) { return ReconcileArgs{}, nil },
 		&river.PeriodicJobOpts{RunOnStart: true},
 	))
-	*kinds = append(*kinds, ScheduledPublishArgs{}.Kind(), ReconcileArgs{}.Kind())
+	a.kinds = append(a.kinds, ScheduledPublishArgs{}.Kind(), ReconcileArgs{}.Kind())
 	if o.RetentionAge <= 0 {
-		return grants, nil, nil
+		return a, nil
 	}
 	retention, err := q.PrincipalGetByName(ctx, pool, PrincipalRetention)
 	if err != nil {
-		return nil, nil, fmt.Errorf("find principal %s: %w", PrincipalRetention, db.InterpretError(err))
+		return articleJobs{}, fmt.Errorf("find principal %s: %w", PrincipalRetention, db.InterpretError(err))
 	}
 	river.AddWorker(workers, &retentionWorker{age: o.RetentionAge, logger: o.Logger, pool: pool, retention: retention.ID, svc: svc})
-	return grants, river.NewPeriodicJob(
+	a.retention = river.NewPeriodicJob(
 		river.PeriodicInterval(o.RetentionInterval),
 		func() (river.JobArgs, *river.InsertOpts) { return RetentionArgs{}, nil },
 		&river.PeriodicJobOpts{RunOnStart: true},
-	), nil
+	)
+	return a, nil
+}
+
+// articleJobs is what the article line adds to a runner: the grants cache
+// its gate reads (started and stopped with the runner), the reconciler's
+// periodic job and the kinds it works, and retention's periodic job (nil
+// when disabled; its kind is the runner's to list).
+type articleJobs struct {
+	grants    *authz.Grants
+	periodic  []*river.PeriodicJob
+	kinds     []string
+	retention *river.PeriodicJob
 }
 
 // jobsRole is the group role of job runners' logins.

@@ -18,16 +18,18 @@ func TestHelp(t *testing.T) {
 		for _, flag := range []string{"-h", "--help"} {
 			t.Run(c.name+flag, func(t *testing.T) {
 				t.Parallel()
-				var stdout, stderr bytes.Buffer
-				args := []string{c.name, flag}
+				calls := [][]string{{c.name, flag}}
 				if c.name == "migrate" {
-					args = []string{c.name, "up", flag}
+					calls = append(calls, []string{c.name, "up", flag})
 				}
-				code := run(context.Background(), args, &stdout, &stderr)
-				require.Equal(t, 0, code, stderr.String())
-				require.Contains(t, stderr.String(), "Usage: bulwark "+c.name)
-				require.Contains(t, stderr.String(), "\n  -", "the flags are listed")
-				require.NotContains(t, stderr.String(), "help requested")
+				for _, args := range calls {
+					var stdout, stderr bytes.Buffer
+					code := run(context.Background(), args, &stdout, &stderr)
+					require.Equal(t, 0, code, stderr.String())
+					require.Contains(t, stderr.String(), "Usage: bulwark "+c.name)
+					require.Contains(t, stderr.String(), "\n  -", "the flags are listed")
+					require.NotContains(t, stderr.String(), "help requested")
+				}
 			})
 		}
 		t.Run(c.name+"-unknown-flag", func(t *testing.T) {

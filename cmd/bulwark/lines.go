@@ -66,3 +66,17 @@ func (f *ownLineFlags) line() (*schema.Line, error) {
 	}
 	return l, nil
 }
+
+// checkFiles returns an exitUsage error naming the line and the file when
+// goose cannot take a migration file of one of lines (see
+// [schema.Line.Check]). Like a --migrations directory that is not one, a
+// file that does not parse is bad input: found before connecting, it
+// stops the run before anything is migrated.
+func checkFiles(lines []*schema.Line) error {
+	for _, l := range lines {
+		if err := l.Check(); err != nil {
+			return &exitError{code: exitUsage, err: fmt.Errorf("%w (nothing was run: fix the file, then run again)", err)}
+		}
+	}
+	return nil
+}

@@ -56,6 +56,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stderr, "up applies every line; down and redo act on the newest migration of the last line given that has one applied.")
 		fmt.Fprintln(stderr, "up and redo then run bulwark verify and fail (exit 1) when the enforcement boundary is weakened.")
 		fmt.Fprintln(stderr, "status, down and redo on a database never migrated say so and change nothing (exit 0).")
+		fmt.Fprintln(stderr, "up, redo and status first check that goose parses every file of every line: a bad one stops them before connecting (exit 2).")
 		fs.PrintDefaults()
 	}
 	if len(args) == 0 {
@@ -63,6 +64,10 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return &exitError{code: exitUsage, err: errors.New("missing subcommand")}
 	}
 	sub := args[0]
+	if sub == "-h" || sub == "--help" || sub == "-help" {
+		fs.Usage()
+		return flag.ErrHelp
+	}
 	if !slices.Contains(migrateSubcommands, sub) {
 		fs.Usage()
 		return &exitError{code: exitUsage, err: fmt.Errorf("unknown subcommand %q", sub)}
@@ -93,6 +98,13 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if ownLine != nil {
 		lines = append(lines, ownLine)
+	}
+	if sub != "down" {
+		// Before connecting: up would otherwise apply the lines before a
+		// bad file's, and leave the database half-migrated.
+		if err := checkFiles(lines); err != nil {
+			return err
+		}
 	}
 	opts := &migrateOpts{databaseURL: *databaseURL, lines: lines, noVerify: *noVerify, own: ownLine, roles: roles}
 	return withDeadline(ctx, *timeout, func(ctx context.Context) error {
@@ -127,7 +139,7 @@ func migrate(ctx context.Context, sub string, opts *migrateOpts, stdout, stderr 
 		results, err := schema.Up(ctx, db, opts.lines...)
 		printResults(stdout, opts.lines, results)
 		if err != nil {
-			return fmt.Errorf("migrate up: %w", err)
+			return migrateError(sub, err)
 		}
 		if len(results) == 0 {
 			fmt.Fprintln(stdout, "no pending migrations")
@@ -168,7 +180,7 @@ func migrate(ctx context.Context, sub string, opts *migrateOpts, stdout, stderr 
 			return &exitError{code: exitUsage, err: fmt.Errorf("migrate %s: %w (%s)", sub, err, dependentHint(dependent.Dependent))}
 		}
 		if err != nil {
-			return fmt.Errorf("migrate %s: %w", sub, err)
+			return migrateError(sub, err)
 		}
 		if sub == "redo" {
 			return verifyAfterMigrate(ctx, opts, stdout, stderr)
@@ -181,9 +193,34 @@ func migrate(ctx context.Context, sub string, opts *migrateOpts, stdout, stderr 
 		if err != nil {
 			return fmt.Errorf("migrate status: %w", err)
 		}
-		return printStatus(stdout, opts.lines, statuses)
+		if err := printStatus(stdout, opts.lines, statuses); err != nil {
+			return err
+		}
+		// A line the database applied but the flags did not name would
+		// otherwise go unmentioned: say how to bring it in.
+		applied, err := schema.AppliedLines(ctx, db)
+		if err != nil {
+			return fmt.Errorf("migrate status: %w", err)
+		}
+		for _, name := range applied {
+			if lineNamed(opts.lines, name) == nil {
+				fmt.Fprintf(stdout, "line %s is applied in this database but not listed: %s to include it\n", name, includeHint(name))
+			}
+		}
 	}
 	return nil
+}
+
+// migrateError wraps the error of a migrate run: a migration file goose
+// cannot take, changed since [checkFiles] read it, is the user's input
+// (exit 2) as it is before connecting; the rest is a failed migration.
+func migrateError(sub string, err error) error {
+	err = fmt.Errorf("migrate %s: %w", sub, err)
+	var fileErr *schema.MigrationFileError
+	if errors.As(err, &fileErr) {
+		return &exitError{code: exitUsage, err: err}
+	}
+	return err
 }
 
 // newestLine returns the last of lines that has an applied migration, nil
@@ -211,6 +248,20 @@ func dependentHint(line string) string {
 		return "pass --with-examples to roll the article domain back first"
 	}
 	return "pass that line's --migrations DIR to roll it back first"
+}
+
+// includeHint says which flags bring the applied line named line into a
+// migrate run (the core's is in every run).
+func includeHint(line string) string {
+	switch line {
+	case schema.LineRiver:
+		return "pass --with-river"
+	case schema.LineArticles:
+		return "pass --with-examples"
+	case schema.DefaultOwnName:
+		return "pass --migrations DIR (and its --version-table, unless " + schema.DefaultVersionTable + ")"
+	}
+	return "pass --migrations DIR --line-name " + line + " (and its --version-table, unless " + schema.DefaultVersionTable + ")"
 }
 
 // lineNamed returns the line of lines named name, nil if none is.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -209,6 +210,73 @@ func TestMigrateCommand(t *testing.T) {
 		res = runCLI(t, "migrate", "down", "--database-url", url)
 		require.Equal(t, exitUsage, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
 		require.Contains(t, res.stderr, "line team is applied and requires line core: roll it back first (pass that line's --migrations DIR to roll it back first)")
+	})
+
+	// A team's file that goose cannot parse is bad input, found before
+	// connecting: up, redo and status exit 2 naming the line and the file,
+	// and a database never migrated stays empty (up would otherwise apply
+	// the core before it reached the team's line).
+	t.Run("BadFileExitsTwoAndMigratesNothing", func(t *testing.T) {
+		t.Parallel()
+
+		url := emptyDatabase(t)
+		for name, tc := range map[string]struct {
+			file string
+			sql  string
+		}{
+			"MissingUpAnnotation": {file: "00002_tags.sql", sql: "CREATE TABLE public.tags (id bigint PRIMARY KEY);\n"},
+			"OpenStatementBegin":  {file: "00002_touch.sql", sql: "-- +goose Up\n-- +goose StatementBegin\nCREATE FUNCTION public.touch() RETURNS void LANGUAGE sql AS $$ SELECT 1 $$;\n"},
+		} {
+			dir := t.TempDir()
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "00001_notes.sql"), []byte(notesMigration), 0o600))
+			require.NoError(t, os.WriteFile(filepath.Join(dir, tc.file), []byte(tc.sql), 0o600))
+			for _, sub := range []string{"up", "redo", "status"} {
+				res := runCLI(t, "migrate", sub, "--with-examples", "--migrations", dir, "--line-name", "team", "--database-url", url)
+				require.Equal(t, exitUsage, res.code, "%s %s\nstdout:\n%s\nstderr:\n%s", name, sub, res.stdout, res.stderr)
+				require.Empty(t, res.stdout, "%s %s", name, sub)
+				require.Contains(t, res.stderr, "bulwark migrate: schema: line team: migration "+tc.file+": ", "%s %s", name, sub)
+				require.Contains(t, res.stderr, "(nothing was run: fix the file, then run again)", "%s %s", name, sub)
+				require.Zero(t, userRelations(t, url), "%s: migrate %s wrote to the database", name, sub)
+			}
+		}
+	})
+
+	// status lists the lines it is given, and names every other line the
+	// database has applied, with the flags that bring it in.
+	t.Run("StatusNamesAppliedLinesNotGiven", func(t *testing.T) {
+		t.Parallel()
+
+		url := pgtest.NewDatabase(t)
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "00001_notes.sql"), []byte(notesMigration), 0o600))
+		res := runCLI(t, "migrate", "up", "--with-examples", "--migrations", dir, "--line-name", "team", "--database-url", url, "--no-verify")
+		require.Equal(t, 0, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
+
+		const (
+			river    = "line river is applied in this database but not listed: pass --with-river to include it\n"
+			articles = "line articles is applied in this database but not listed: pass --with-examples to include it\n"
+			team     = "line team is applied in this database but not listed: pass --migrations DIR --line-name team (and its --version-table, unless public.goose_db_version) to include it\n"
+		)
+		for _, tc := range []struct {
+			args []string
+			want []string
+		}{
+			{args: nil, want: []string{articles, river, team}},
+			{args: []string{"--with-river"}, want: []string{articles, team}},
+			{args: []string{"--with-examples"}, want: []string{team}},
+			{args: []string{"--with-examples", "--migrations", dir, "--line-name", "team"}, want: nil},
+		} {
+			res := runCLI(t, append([]string{"migrate", "status", "--database-url", url}, tc.args...)...)
+			require.Equal(t, 0, res.code, "%v\nstdout:\n%s\nstderr:\n%s", tc.args, res.stdout, res.stderr)
+			require.Regexp(t, `(?m)^core +00001 +applied `, res.stdout, "%v", tc.args)
+			var got []string
+			for _, line := range strings.SplitAfter(res.stdout, "\n") {
+				if strings.HasPrefix(line, "line ") {
+					got = append(got, line)
+				}
+			}
+			require.Equal(t, tc.want, got, "%v", tc.args)
+		}
 	})
 
 	// Each attempt must fail for want of permission and change nothing:

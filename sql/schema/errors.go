@@ -54,3 +54,29 @@ type DependentError struct {
 func (e *DependentError) Error() string {
 	return fmt.Sprintf("schema: line %s is applied and requires line %s: roll it back first", e.Dependent, e.Line)
 }
+
+// MigrationFileError reports a line whose migration files goose cannot
+// take: a file that does not parse (no `-- +goose Up` annotation, a
+// StatementBegin without its StatementEnd), two migrations with one
+// version, or no migration at all. Returned by [Line.Check], and by [Up],
+// [Redo] and [Reset] before they touch the database: nothing was applied
+// or rolled back, in any line. Running again cannot help; fix the files.
+type MigrationFileError struct {
+	// Line is the line's name.
+	Line string
+	// File is the file at fault, by its path in the line's file system:
+	// the one that does not parse, or the later of two with one version.
+	// Empty when no single file is (a line without migrations).
+	File string
+	// Err is goose's error, which says what is wrong.
+	Err error
+}
+
+func (e *MigrationFileError) Error() string {
+	if e.File == "" {
+		return fmt.Sprintf("schema: line %s: %v", e.Line, e.Err)
+	}
+	return fmt.Sprintf("schema: line %s: migration %s: %v", e.Line, e.File, e.Err)
+}
+
+func (e *MigrationFileError) Unwrap() error { return e.Err }

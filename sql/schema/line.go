@@ -3,7 +3,9 @@ package schema
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"regexp"
@@ -218,17 +220,22 @@ func (l *Line) NewProvider(db *sql.DB, opts ...goose.ProviderOption) (*goose.Pro
 	if err != nil {
 		return nil, fmt.Errorf("create migration lock: %w", err)
 	}
-	all := append([]goose.ProviderOption{
-		goose.WithDisableGlobalRegistry(true),
-		goose.WithGoMigrations(l.goMigrations...),
-		goose.WithSessionLocker(locker),
-		goose.WithTableName(l.versionTable),
-	}, opts...)
-	p, err := goose.NewProvider(goose.DialectPostgres, db, l.fsys, all...)
+	p, err := l.newProvider(db, append([]goose.ProviderOption{goose.WithSessionLocker(locker)}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("line %s: create migration provider: %w", l.name, err)
 	}
 	return p, nil
+}
+
+// newProvider is [Line.NewProvider] without the lock, returning goose's
+// error as it is.
+func (l *Line) newProvider(db *sql.DB, opts ...goose.ProviderOption) (*goose.Provider, error) {
+	all := append([]goose.ProviderOption{
+		goose.WithDisableGlobalRegistry(true),
+		goose.WithGoMigrations(l.goMigrations...),
+		goose.WithTableName(l.versionTable),
+	}, opts...)
+	return goose.NewProvider(goose.DialectPostgres, db, l.fsys, all...)
 }
 
 // Migrated reports whether the line was ever migrated in db, that is
@@ -244,3 +251,119 @@ func (l *Line) Migrated(ctx context.Context, db *sql.DB) (bool, error) {
 	}
 	return exists, nil
 }
+
+// Check reports whether goose can take every migration of the line, without
+// a database: a goose provider can be made of it (no two migrations share a
+// version, the line has one at all) and every SQL file parses, Up and Down
+// alike (it starts with `-- +goose Up`, each StatementBegin has its
+// StatementEnd). It returns a [*MigrationFileError] naming the line and the
+// file. [Up], [Redo] and [Reset] check every line they are given this way
+// before they touch the database, so that a bad file in the last line
+// leaves the first ones unapplied too.
+func (l *Line) Check() error {
+	// Making a provider and listing its migrations never connects; only
+	// the dry runs of parse take a connection, which executes nothing.
+	db := sql.OpenDB(dryRunConnector{})
+	defer db.Close()
+	p, err := l.newProvider(db)
+	if err != nil {
+		return &MigrationFileError{Line: l.name, File: l.sharedVersion(), Err: err}
+	}
+	sources := p.ListSources()
+	for _, src := range sources {
+		if src.Type != goose.TypeSQL {
+			continue
+		}
+		if err := l.parse(db, src, sources); err != nil {
+			return &MigrationFileError{Line: l.name, File: src.Path, Err: err}
+		}
+	}
+	return nil
+}
+
+// parse has goose parse the SQL migration src, one of sources (the line's
+// migrations), and returns goose's error if it cannot.
+//
+// goose's parser is internal to goose, but its provider parses every
+// migration it is about to run, in both directions, before it runs any
+// (so that a bad file leaves nothing half-applied). A provider of src
+// alone, without a version table, run over db, whose connections refuse
+// every statement and transaction, therefore parses src and applies
+// nothing: a parse error comes back as such, a parsed file as
+// errDryRun (or as no error at all when, outside a transaction, it has
+// no statement to run).
+func (l *Line) parse(db *sql.DB, src *goose.Source, sources []*goose.Source) error {
+	var others []int64
+	for _, s := range sources {
+		if s.Version != src.Version {
+			others = append(others, s.Version)
+		}
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, l.fsys,
+		goose.WithDisableGlobalRegistry(true),
+		goose.WithDisableVersioning(true),
+		goose.WithExcludeVersions(others),
+	)
+	if err != nil {
+		return err
+	}
+	if _, err := p.Up(context.Background()); err != nil && !errors.Is(err, errDryRun) {
+		return err
+	}
+	return nil
+}
+
+// sharedVersion returns the line's SQL file that has the version of an
+// earlier one by name, or of one of its Go migrations, for naming in an
+// error after goose refused the line; "" when no file does (the line has
+// no migration at all, say). goose.NumericComponent reads the versions as
+// goose does.
+func (l *Line) sharedVersion() string {
+	if l.fsys == nil {
+		return ""
+	}
+	// fs.Glob lists in lexical order, as goose collects.
+	names, err := fs.Glob(l.fsys, "*.sql")
+	if err != nil {
+		return ""
+	}
+	byVersion := make(map[int64]string)
+	for _, name := range names {
+		v, err := goose.NumericComponent(name)
+		if err != nil {
+			// goose skips a file without a version too.
+			continue
+		}
+		if _, ok := byVersion[v]; ok {
+			return name
+		}
+		byVersion[v] = name
+	}
+	for _, m := range l.goMigrations {
+		if name, ok := byVersion[m.Version]; ok {
+			return name
+		}
+	}
+	return ""
+}
+
+// errDryRun is what a connection of [dryRunConnector] answers to every
+// statement and transaction.
+var errDryRun = errors.New("schema: a dry run executes nothing")
+
+// dryRunConnector is a database/sql connector whose connections open but
+// refuse every statement and transaction with errDryRun: goose may take
+// one, and parse what it would run on it (see [Line.parse]), but can
+// change nothing through it.
+type dryRunConnector struct{}
+
+func (dryRunConnector) Connect(context.Context) (driver.Conn, error) { return dryRunConn{}, nil }
+func (c dryRunConnector) Driver() driver.Driver                      { return c }
+func (dryRunConnector) Open(string) (driver.Conn, error)             { return dryRunConn{}, nil }
+
+// dryRunConn is a connection of [dryRunConnector].
+type dryRunConn struct{}
+
+func (dryRunConn) Begin() (driver.Tx, error)           { return nil, errDryRun }
+func (dryRunConn) Close() error                        { return nil }
+func (dryRunConn) Prepare(string) (driver.Stmt, error) { return nil, errDryRun }

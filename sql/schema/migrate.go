@@ -47,12 +47,18 @@ type MigrationStatus struct {
 //
 // Each line must come after the lines it requires ([Core] first); Up
 // returns a [*RequirementError] or a [*LineError] before touching the
-// database otherwise. It stops at the first migration that fails and
+// database otherwise. Before touching it too, it has goose read every file
+// of every line (see [Line.Check]) and returns a [*MigrationFileError] for
+// one that does not parse: nothing is applied, in any line, and no version
+// table is created. It stops at the first migration that fails and
 // returns the results so far, the failed one last, with the error; what
 // succeeded is recorded. db must connect as the migration role, and must
 // allow two connections (the run's lock holds one).
 func Up(ctx context.Context, db *sql.DB, lines ...*Line) ([]*MigrationResult, error) {
 	if err := checkLines(lines, true); err != nil {
+		return nil, err
+	}
+	if err := checkFiles(lines); err != nil {
 		return nil, err
 	}
 	var results []*MigrationResult
@@ -136,8 +142,15 @@ func DownTo(ctx context.Context, db *sql.DB, l *Line, version int64) ([]*Migrati
 
 // Redo rolls back the newest applied migration of l and applies it again,
 // recording both as [Down] and [Up] do. It returns [ErrNothingApplied] and
-// [*DependentError] as [Down] does.
+// [*DependentError] as [Down] does, and, before touching the database, a
+// [*MigrationFileError] when a file of l does not parse, as [Up] does.
 func Redo(ctx context.Context, db *sql.DB, l *Line) ([]*MigrationResult, error) {
+	if err := checkLines([]*Line{l}, false); err != nil {
+		return nil, err
+	}
+	if err := checkFiles([]*Line{l}); err != nil {
+		return nil, err
+	}
 	return downLocked(ctx, db, l, func(p *goose.Provider) ([]*goose.MigrationResult, error) {
 		down, err := p.Down(ctx)
 		if down == nil {
@@ -158,9 +171,14 @@ func Redo(ctx context.Context, db *sql.DB, l *Line) ([]*MigrationResult, error) 
 // [DownTo] does; lines never migrated are skipped. The lines must be in
 // the order [Up] wants, so that each line's dependents go first; a line
 // outside them that requires one of them makes it return a
-// [*DependentError].
+// [*DependentError]. As [Up] does, it returns a [*MigrationFileError]
+// before touching the database when a file of any line does not parse, so
+// that no line is rolled back when another could not be.
 func Reset(ctx context.Context, db *sql.DB, lines ...*Line) ([]*MigrationResult, error) {
 	if err := checkLines(lines, false); err != nil {
+		return nil, err
+	}
+	if err := checkFiles(lines); err != nil {
 		return nil, err
 	}
 	var results []*MigrationResult
@@ -282,32 +300,53 @@ func dependentOf(ctx context.Context, db *sql.DB, l *Line) (string, error) {
 	if l.name != LineCore && l.name != LineRiver {
 		return "", nil
 	}
+	applied, err := AppliedLines(ctx, db)
+	if err != nil {
+		return "", err
+	}
+	for _, name := range applied {
+		if !slices.ContainsFunc(builtin(), func(b *Line) bool { return b.name == name }) {
+			return name, nil
+		}
+	}
+	return "", nil
+}
+
+// AppliedLines returns the names of the lines that have applied
+// migrations recorded in bulwark.migration_checksums, sorted: the built-in
+// lines and the teams' own that [Up] migrated, whether or not the caller
+// knows their files. It returns none for a database without the record
+// (never migrated, or the core rolled back to zero), and the query's error
+// when the database cannot answer. It never writes.
+func AppliedLines(ctx context.Context, db *sql.DB) ([]string, error) {
 	var recorded bool
 	if err := db.QueryRowContext(ctx,
 		`SELECT pg_catalog.to_regclass('bulwark.migration_checksums') IS NOT NULL`,
 	).Scan(&recorded); err != nil {
-		return "", fmt.Errorf("look up the recorded lines: %w", err)
+		return nil, fmt.Errorf("look up the recorded lines: %w", err)
 	}
 	if !recorded {
-		return "", nil
+		return nil, nil
 	}
-	var names []string
-	for _, b := range builtin() {
-		names = append(names, b.name)
-	}
-	var line string
-	err := db.QueryRowContext(ctx, `
-		SELECT m.line FROM bulwark.migration_checksums AS m
-		WHERE m.line <> ALL ($1::text[])
-		ORDER BY m.line
-		LIMIT 1`, names).Scan(&line)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
+	rows, err := db.QueryContext(ctx, `
+		SELECT DISTINCT m.line COLLATE "C" FROM bulwark.migration_checksums AS m
+		ORDER BY 1`)
 	if err != nil {
-		return "", fmt.Errorf("look up the recorded lines: %w", err)
+		return nil, fmt.Errorf("look up the recorded lines: %w", err)
 	}
-	return line, nil
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, fmt.Errorf("look up the recorded lines: %w", err)
+		}
+		names = append(names, name)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("look up the recorded lines: %w", err)
+	}
+	return names, nil
 }
 
 // appliedCount returns how many migrations the goose version table table
@@ -399,6 +438,19 @@ func checkLines(lines []*Line, ordered bool) error {
 		}
 		seen[l.name] = true
 		tables[l.versionTable] = l.name
+	}
+	return nil
+}
+
+// checkFiles returns the [*MigrationFileError] of the first of lines whose
+// files goose cannot take (see [Line.Check]). Down and DownTo do without:
+// goose parses every migration they roll back before it rolls back any,
+// and a file they do not touch need not stop a rollback.
+func checkFiles(lines []*Line) error {
+	for _, l := range lines {
+		if err := l.Check(); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -7,15 +7,18 @@
 //	bulwark verify [--migrations DIR] [--database-url URL] [--format text|json] [--migration-role ROLE]... [--timeout D]
 //	bulwark demo [--database-url URL]
 //	bulwark bench [--database-url URL] [--duration D] [--clients 1,8,32] [--articles N] [--seed N] [--json]
-//	bulwark jobs [--database-url URL] [--retention-age D] [--max-workers N]
+//	bulwark jobs [--database-url URL] [--retention-age D] [--max-workers N] (see bulwark jobs --help)
 //	bulwark log [--database-url URL] [--entity ID] [--actor NAME|ID] [--machine M] [--transition T] [--correlation-id ID] [--since T] [--until T] [--after ID] [--limit N] [--format table|json] [--follow]
 //	bulwark log --check [--database-url URL] [--machine M] [--entity ID] [--format text|json]
 //	bulwark new [--out DIR] [--force] [--version N] DECLARATION.json
 //
+// Every command prints its synopsis and flags for -h or --help (exit 0).
+//
 // Exit status: 0 success, 1 a failure the command reports (drift, a
 // migration that failed, a demo step or a bench check that broke), 2 the
-// command could not run (bad flags, no connection, a deadline passed,
-// permission denied, a read-only database). migrate and verify take a
+// command could not run (bad flags, a migration file goose cannot parse,
+// no connection, a deadline passed, permission denied, a read-only
+// database). migrate and verify take a
 // team's own migration directory with --migrations (or $BULWARK_MIGRATIONS),
 // recorded in its own version table (--version-table, default goose's
 // public.goose_db_version); demo and bench migrate bulwark with its

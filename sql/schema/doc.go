@@ -23,7 +23,10 @@
 //
 // # Running them
 //
-// [Up] applies the lines in the order given, each after the lines it
+// [Up], [Redo] and [Reset] first check every line they are given
+// ([Line.Check]: goose parses each file), so that a bad file anywhere
+// applies nothing anywhere ([MigrationFileError]). [Up] applies the lines
+// in the order given, each after the lines it
 // requires, and records the checksum of every applied migration of every
 // line (bulwark.migration_checksums, by line and version) and what the run
 // changed behind the boundary (bulwark.contract_objects), both of which

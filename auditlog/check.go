@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -41,15 +42,48 @@ type Problem struct {
 	// Entity is the entity's id.
 	Entity uuid.UUID `json:"entity"`
 	// LogID is the log row where the gap shows (for a gap at the end of a
-	// history, its last row), or 0 for an entity with no log rows.
+	// history, its last row; for an acknowledged history with no log row
+	// since, the acknowledgement's LogID), or 0 for an entity with no log
+	// rows.
 	LogID int64 `json:"log_id"`
 	// Machine is the entity's machine.
 	Machine string `json:"machine"`
 }
 
+// Acknowledgement is an explained gap in one entity's history, written by
+// bulwark.history_acknowledge into bulwark.history_acknowledgements.
+// [Check] replays that entity's history only after LogID, from State and
+// Version, as bulwark verify does: what came before is not checked, what
+// came after is.
+type Acknowledgement struct {
+	// AcknowledgedAt is when it was acknowledged.
+	AcknowledgedAt time.Time `json:"acknowledged_at"`
+	// DBUser is the login that acknowledged it.
+	DBUser string `json:"db_user"`
+	// Entity is the entity's id.
+	Entity uuid.UUID `json:"entity"`
+	// LogID is the entity's last log row when it was acknowledged (0 when
+	// it had none): the replay starts with the row after it.
+	LogID int64 `json:"log_id"`
+	// Machine is the entity's machine.
+	Machine string `json:"machine"`
+	// Reason says what happened, in the acknowledger's words.
+	Reason string `json:"reason"`
+	// State is the row's state when it was acknowledged: the replay starts
+	// from it.
+	State string `json:"state"`
+	// Version is the row's version when it was acknowledged: each log row
+	// after LogID adds one to it.
+	Version int32 `json:"version"`
+}
+
 // MachineSummary is what [Check] read of one machine.
 type MachineSummary struct {
-	// Entities counts the entities with a row or a log row.
+	// Acknowledged counts the entities whose history is checked from an
+	// [Acknowledgement] rather than from their creation.
+	Acknowledged int64 `json:"acknowledged"`
+	// Entities counts the entities with a row, a log row or an
+	// acknowledgement.
 	Entities int64 `json:"entities"`
 	// LogRows counts the machine's log rows that name an entity.
 	LogRows int64  `json:"log_rows"`
@@ -71,6 +105,12 @@ type CheckReport struct {
 	Problems []Problem `json:"problems"`
 	// ProblemCount counts every gap found, listed or not.
 	ProblemCount int `json:"problem_count"`
+	// Acknowledgements lists the entities whose history is checked from an
+	// acknowledgement, by machine and entity; [], never null. At most
+	// [CheckOpts].MaxAcknowledgements.
+	Acknowledgements []Acknowledgement `json:"acknowledgements"`
+	// AcknowledgementCount counts them, listed or not.
+	AcknowledgementCount int `json:"acknowledgement_count"`
 }
 
 // CheckOpts are options for [Check]. A nil *CheckOpts means defaults.
@@ -79,6 +119,9 @@ type CheckOpts struct {
 	Entity uuid.UUID
 	// Machine checks only this machine. Default: every guarded machine.
 	Machine string
+	// MaxAcknowledgements bounds the acknowledgements listed (all are
+	// counted and honoured). Default 1000.
+	MaxAcknowledgements int
 	// MaxProblems bounds the problems listed (all are counted). Default
 	// 1000.
 	MaxProblems int
@@ -97,10 +140,11 @@ type machineInfo struct {
 
 // Check replays the log of every guarded entity against its current row
 // and its machine's declarations, in one READ ONLY, REPEATABLE READ
-// transaction, so rows and log are seen at one instant. Gaps are not
-// errors: they are in the report, whose OK is then false. It returns an
-// error only when it could not read: [ErrNotInstalled] or a
-// [*ReadError].
+// transaction, so rows and log are seen at one instant. An acknowledged
+// entity's history is replayed from its [Acknowledgement] and listed in
+// the report. Gaps are not errors: they are in the report, whose OK is
+// then false. It returns an error only when it could not read:
+// [ErrNotInstalled] or a [*ReadError].
 func Check(ctx context.Context, conn Conn, opts *CheckOpts) (*CheckReport, error) {
 	if opts == nil {
 		opts = &CheckOpts{}
@@ -109,11 +153,26 @@ func Check(ctx context.Context, conn Conn, opts *CheckOpts) (*CheckReport, error
 	if maxProblems <= 0 {
 		maxProblems = 1000
 	}
-	report := &CheckReport{SchemaVersion: CheckSchemaVersion, Machines: []MachineSummary{}, Problems: []Problem{}}
+	maxAcks := opts.MaxAcknowledgements
+	if maxAcks <= 0 {
+		maxAcks = 1000
+	}
+	report := &CheckReport{
+		SchemaVersion:    CheckSchemaVersion,
+		Acknowledgements: []Acknowledgement{},
+		Machines:         []MachineSummary{},
+		Problems:         []Problem{},
+	}
 	add := func(p Problem) {
 		report.ProblemCount++
 		if len(report.Problems) < maxProblems {
 			report.Problems = append(report.Problems, p)
+		}
+	}
+	acknowledged := func(a Acknowledgement) {
+		report.AcknowledgementCount++
+		if len(report.Acknowledgements) < maxAcks {
+			report.Acknowledgements = append(report.Acknowledgements, a)
 		}
 	}
 	err := readTx(ctx, conn, "the declarations", func(tx pgx.Tx) error {
@@ -125,7 +184,7 @@ func Check(ctx context.Context, conn Conn, opts *CheckOpts) (*CheckReport, error
 			return err
 		}
 		for _, m := range machines {
-			summary, err := checkMachine(ctx, tx, m, opts.Entity, add)
+			summary, err := checkMachine(ctx, tx, m, opts.Entity, add, acknowledged)
 			if err != nil {
 				return fmt.Errorf("machine %s: %w", m.name, err)
 			}
@@ -195,7 +254,7 @@ func loadMachines(ctx context.Context, tx pgx.Tx, only string) ([]*machineInfo, 
 	return machines, nil
 }
 
-// logRow is one log row of an entity with the entity's current row.
+// logRow is one log row of an entity.
 type logRow struct {
 	entity     uuid.UUID
 	from, to   *string
@@ -210,7 +269,25 @@ type current struct {
 	version *int32
 }
 
-func checkMachine(ctx context.Context, tx pgx.Tx, m *machineInfo, only uuid.UUID, add func(Problem)) (MachineSummary, error) {
+// ackStart is where an acknowledged history starts: the replay reads the
+// log rows after logID, from state and version.
+type ackStart struct {
+	logID   int64
+	state   string
+	version int32
+}
+
+// entityHistory is what one entity's replay reads.
+type entityHistory struct {
+	// ack is its acknowledgement, or nil: replayed from creation.
+	ack    *ackStart
+	entity uuid.UUID
+	now    current
+	// rows are its log rows in id order, after ack.logID when acknowledged.
+	rows []logRow
+}
+
+func checkMachine(ctx context.Context, tx pgx.Tx, m *machineInfo, only uuid.UUID, add func(Problem), acknowledged func(Acknowledgement)) (MachineSummary, error) {
 	table := pgx.Identifier{m.schema, m.table}.Sanitize()
 	col := pgx.Identifier{m.stateColumn}.Sanitize()
 	summary := MachineSummary{Machine: m.name, Table: m.schema + "." + m.table}
@@ -221,38 +298,58 @@ func checkMachine(ctx context.Context, tx pgx.Tx, m *machineInfo, only uuid.UUID
 		entityCond = " AND l.entity_id = $2"
 	}
 	// One pass over the machine's log in entity order (the log's
-	// (entity_id, id) index), with each entity's row beside it.
+	// (entity_id, id) index), with each entity's row and acknowledgement
+	// beside it.
 	rows, err := tx.Query(ctx, `
 		SELECT l.id, l.entity_id, l.transition, l.from_state, l.to_state,
-		       t.id IS NOT NULL, t.`+col+`::text, t.version
+		       t.id IS NOT NULL, t.`+col+`::text, t.version,
+		       a.log_id, a.state, a.version
 		FROM bulwark.transition_log AS l
 		LEFT JOIN `+table+` AS t ON t.id = l.entity_id
+		LEFT JOIN bulwark.history_acknowledgements AS a ON a.machine = l.machine AND a.entity_id = l.entity_id
 		WHERE l.machine = $1 AND l.entity_id IS NOT NULL`+entityCond+`
 		ORDER BY l.entity_id, l.id`, args...)
 	if err != nil {
 		return summary, err
 	}
 	var (
-		history []logRow
-		now     current
+		h       entityHistory
+		started bool // h holds an entity
 		r       logRow
 		cur     current
+		ack     struct {
+			logID   *int64
+			state   *string
+			version *int32
+		}
 	)
 	flush := func() {
-		if len(history) > 0 {
+		if started {
 			summary.Entities++
-			replay(m, history, now, add)
+			replay(m, h, add)
 		}
-		history = history[:0]
+		h = entityHistory{rows: h.rows[:0]}
+		started = false
 	}
-	_, err = pgx.ForEachRow(rows, []any{&r.id, &r.entity, &r.transition, &r.from, &r.to, &cur.exists, &cur.state, &cur.version}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&r.id, &r.entity, &r.transition, &r.from, &r.to, &cur.exists, &cur.state, &cur.version,
+		&ack.logID, &ack.state, &ack.version}, func() error {
 		summary.LogRows++
-		if len(history) > 0 && history[0].entity != r.entity {
+		if started && h.entity != r.entity {
 			flush()
 		}
+		if !started {
+			started, h.entity = true, r.entity
+			if ack.logID != nil {
+				h.ack = &ackStart{logID: *ack.logID, state: *ack.state, version: *ack.version}
+			}
+		}
 		// Copies: the scan targets are reused for the next row.
-		history = append(history, logRow{entity: r.entity, from: clone(r.from), id: r.id, to: clone(r.to), transition: r.transition})
-		now = current{exists: cur.exists, state: clone(cur.state), version: clone(cur.version)}
+		h.now = current{exists: cur.exists, state: clone(cur.state), version: clone(cur.version)}
+		if h.ack != nil && r.id <= h.ack.logID {
+			// Before the acknowledgement: explained, not replayed.
+			return nil
+		}
+		h.rows = append(h.rows, logRow{entity: r.entity, from: clone(r.from), id: r.id, to: clone(r.to), transition: r.transition})
 		return nil
 	})
 	if err != nil {
@@ -267,8 +364,9 @@ func checkMachine(ctx context.Context, tx pgx.Tx, m *machineInfo, only uuid.UUID
 		entityCond = " AND t.id = $2"
 	}
 	rows, err = tx.Query(ctx, `
-		SELECT t.id, t.`+col+`::text, t.version
+		SELECT t.id, t.`+col+`::text, t.version, a.log_id, a.state, a.version
 		FROM `+table+` AS t
+		LEFT JOIN bulwark.history_acknowledgements AS a ON a.machine = $1 AND a.entity_id = t.id
 		WHERE NOT EXISTS (
 		    SELECT FROM bulwark.transition_log AS l WHERE l.entity_id = t.id AND l.machine = $1
 		)`+entityCond+`
@@ -277,25 +375,67 @@ func checkMachine(ctx context.Context, tx pgx.Tx, m *machineInfo, only uuid.UUID
 		return summary, err
 	}
 	var id uuid.UUID
-	var state *string
-	var version *int32
-	_, err = pgx.ForEachRow(rows, []any{&id, &state, &version}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&id, &cur.state, &cur.version, &ack.logID, &ack.state, &ack.version}, func() error {
 		summary.Entities++
+		if ack.logID != nil {
+			// Acknowledged with no log row (a row written with the audit
+			// trigger off, then explained): its history starts there.
+			replay(m, entityHistory{
+				ack:    &ackStart{logID: *ack.logID, state: *ack.state, version: *ack.version},
+				entity: id,
+				now:    current{exists: true, state: cur.state, version: cur.version},
+			}, add)
+			return nil
+		}
 		add(Problem{
 			Code: ProblemNoHistory, Entity: id, Machine: m.name,
-			Detail: fmt.Sprintf("the row (state %s, version %s) has no log row at all: it was written with the audit trigger off", show(state), showVersion(version)),
+			Detail: fmt.Sprintf("the row (state %s, version %s) has no log row at all: it was written with the audit trigger off", show(cur.state), showVersion(cur.version)),
 		})
+		return nil
+	})
+	if err != nil {
+		return summary, err
+	}
+
+	// The acknowledgements, for the report, and the entities they leave
+	// with neither a row nor a log row: gone since, with no logged delete.
+	args = []any{m.name}
+	entityCond = ""
+	if only != uuid.Nil {
+		args = append(args, only)
+		entityCond = " AND a.entity_id = $2"
+	}
+	rows, err = tx.Query(ctx, `
+		SELECT a.acknowledged_at, a.db_user, a.entity_id, a.log_id, a.reason, a.state, a.version,
+		       NOT EXISTS (SELECT FROM `+table+` AS t WHERE t.id = a.entity_id)
+		       AND NOT EXISTS (SELECT FROM bulwark.transition_log AS l WHERE l.entity_id = a.entity_id AND l.machine = $1)
+		FROM bulwark.history_acknowledgements AS a
+		WHERE a.machine = $1`+entityCond+`
+		ORDER BY a.entity_id`, args...)
+	if err != nil {
+		return summary, err
+	}
+	a := Acknowledgement{Machine: m.name}
+	var vanished bool
+	_, err = pgx.ForEachRow(rows, []any{&a.AcknowledgedAt, &a.DBUser, &a.Entity, &a.LogID, &a.Reason, &a.State, &a.Version, &vanished}, func() error {
+		summary.Acknowledged++
+		acknowledged(a)
+		if vanished {
+			summary.Entities++
+			replay(m, entityHistory{ack: &ackStart{logID: a.LogID, state: a.State, version: a.Version}, entity: a.Entity}, add)
+		}
 		return nil
 	})
 	return summary, err
 }
 
-// replay walks one entity's history (at least one row) and reports its
-// gaps.
-func replay(m *machineInfo, history []logRow, now current, add func(Problem)) {
-	entity := history[0].entity
+// replay walks one entity's history and reports its gaps. Without an
+// acknowledgement the history has at least one row and must start with a
+// creation; with one (as bulwark verify reads it) the rows are those
+// after it, and the entity starts in the acknowledged state and version.
+func replay(m *machineInfo, h entityHistory, add func(Problem)) {
 	problem := func(code string, logID int64, format string, args ...any) {
-		add(Problem{Code: code, Detail: fmt.Sprintf(format, args...), Entity: entity, LogID: logID, Machine: m.name})
+		add(Problem{Code: code, Detail: fmt.Sprintf(format, args...), Entity: h.entity, LogID: logID, Machine: m.name})
 	}
 	var (
 		exists     bool    // the log says the entity exists
@@ -303,8 +443,24 @@ func replay(m *machineInfo, history []logRow, now current, add func(Problem)) {
 		count      int     // rows since its logged creation
 		countKnown bool    // a creation was logged
 		deleted    bool    // the last row deleted it
+		stateAck   bool    // state is the acknowledgement's
+		countAck   bool    // count started at the acknowledged version
+		lastID     int64   // the last row read, or the acknowledged one
 	)
-	for i, r := range history {
+	if h.ack != nil {
+		ackState := h.ack.state
+		exists, state, count, countKnown, lastID = true, &ackState, int(h.ack.version), true, h.ack.logID
+		stateAck, countAck = true, true
+	}
+	// previous names what left the entity in state, for the details.
+	previous := func() string {
+		if stateAck {
+			return "the acknowledgement (bulwark.history_acknowledge)"
+		}
+		return "the previous log row"
+	}
+	for i, r := range h.rows {
+		lastID = r.id
 		if r.from == nil {
 			// A creation (from_state is NULL only on insert).
 			if exists {
@@ -317,6 +473,7 @@ func replay(m *machineInfo, history []logRow, now current, add func(Problem)) {
 				problem(ProblemIllegalEdge, r.id, "created in state %s, not in the initial state %s", show(r.to), m.initial)
 			}
 			exists, deleted, state, count, countKnown = true, false, r.to, 1, true
+			stateAck, countAck = false, false
 			continue
 		}
 		switch {
@@ -327,32 +484,40 @@ func replay(m *machineInfo, history []logRow, now current, add func(Problem)) {
 			problem(ProblemNoCreation, r.id, "%s from %s after a logged delete: the entity came back with no log row", r.transition, show(r.from))
 			exists, deleted, countKnown = true, false, false
 		case *r.from != show(state):
-			problem(ProblemUnloggedChange, r.id, "%s starts from %s, but the previous log row left it in %s: %s",
-				r.transition, *r.from, show(state), describeEdge(m, show(state), *r.from))
+			problem(ProblemUnloggedChange, r.id, "%s starts from %s, but %s left it in %s: %s",
+				r.transition, *r.from, previous(), show(state), describeEdge(m, show(state), *r.from))
 		}
 		count++
 		if r.transition == maintenanceDelete {
-			exists, deleted, state, countKnown = false, true, nil, false
+			exists, deleted, state, countKnown, stateAck = false, true, nil, false, false
 			continue
 		}
 		checkStep(m, r, problem)
-		state = r.to
+		state, stateAck = r.to, false
 	}
-	last := history[len(history)-1]
+	last := "the last log row"
+	if len(h.rows) == 0 {
+		last = "the acknowledgement (bulwark.history_acknowledge)"
+	}
 	switch {
-	case now.exists && deleted:
-		problem(ProblemNoCreation, last.id, "the row exists (state %s), but the last log row deleted it: it came back with no log row", show(now.state))
-	case now.exists:
-		if show(now.state) != show(state) {
-			problem(ProblemUnloggedChange, last.id, "the row is in %s, but the last log row left it in %s: %s",
-				show(now.state), show(state), describeEdge(m, show(state), show(now.state)))
+	case h.now.exists && deleted:
+		problem(ProblemNoCreation, lastID, "the row exists (state %s), but the last log row deleted it: it came back with no log row", show(h.now.state))
+	case h.now.exists:
+		if show(h.now.state) != show(state) {
+			problem(ProblemUnloggedChange, lastID, "the row is in %s, but %s left it in %s: %s",
+				show(h.now.state), last, show(state), describeEdge(m, show(state), show(h.now.state)))
 		}
-		if countKnown && (now.version == nil || int(*now.version) != count) {
-			problem(ProblemVersionSkipped, last.id, "the row is at version %s, but %d log rows record its writes since its creation",
-				showVersion(now.version), count)
+		switch {
+		case !countKnown || (h.now.version != nil && int(*h.now.version) == count):
+		case countAck:
+			problem(ProblemVersionSkipped, lastID, "the row is at version %s, but it was acknowledged at version %d and %d log rows record its writes since",
+				showVersion(h.now.version), h.ack.version, count-int(h.ack.version))
+		default:
+			problem(ProblemVersionSkipped, lastID, "the row is at version %s, but %d log rows record its writes since its creation",
+				showVersion(h.now.version), count)
 		}
 	case exists:
-		problem(ProblemMissingRow, last.id, "the last log row left it in %s, but the row is gone with no logged delete", show(state))
+		problem(ProblemMissingRow, lastID, "%s left it in %s, but the row is gone with no logged delete", last, show(state))
 	}
 }
 

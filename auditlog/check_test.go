@@ -229,3 +229,192 @@ func TestCheck(t *testing.T) {
 		require.Equal(t, b.logIDs(t, a.ID)[1], decoded.Problems[0].LogID)
 	})
 }
+
+// acknowledgementOf returns the report's acknowledgement of entity.
+func acknowledgementOf(t *testing.T, r *auditlog.CheckReport, entity uuid.UUID) auditlog.Acknowledgement {
+	t.Helper()
+	for _, a := range r.Acknowledgements {
+		if a.Entity == entity {
+			return a
+		}
+	}
+	t.Fatalf("no acknowledgement of %s in %+v", entity, r.Acknowledgements)
+	return auditlog.Acknowledgement{}
+}
+
+// TestCheckAcknowledged holds Check to bulwark verify's reading of
+// bulwark.history_acknowledgements: an acknowledged entity's log is
+// replayed after the acknowledged log row, from the acknowledged state and
+// version.
+func TestCheckAcknowledged(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+
+	t.Run("GapBeforeIsExplained", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t)
+		a := b.article(t, articles.StateDraft)
+		healthy := b.article(t, articles.StateInReview)
+		var ghost uuid.UUID
+		require.NoError(t, b.admin.QueryRow(ctx, `SELECT pg_catalog.gen_random_uuid()`).Scan(&ghost))
+		b.quietly(t,
+			fmt.Sprintf(`UPDATE app.articles SET state = 'in_review' WHERE id = '%s'`, a.ID),
+			fmt.Sprintf(`INSERT INTO app.articles (id, author_id, title, body) VALUES ('%s', '%s', 'Imported', 'No history.')`, ghost, b.alice))
+		r := b.check(t, nil)
+		require.Equal(t, []string{auditlog.ProblemUnloggedChange, auditlog.ProblemVersionSkipped}, codes(r, a.ID))
+		require.Equal(t, []string{auditlog.ProblemNoHistory}, codes(r, ghost))
+		require.Zero(t, r.AcknowledgementCount)
+
+		b.acknowledge(t, a.ID, "00007 moved drafts to review with the audit off")
+		b.acknowledge(t, ghost, "imported from the old system")
+		r = b.check(t, nil)
+		require.True(t, r.OK, "problems: %+v", r.Problems)
+		require.Equal(t, 2, r.AcknowledgementCount)
+		require.Len(t, r.Acknowledgements, 2)
+		ack := acknowledgementOf(t, r, a.ID)
+		require.Equal(t, b.logIDs(t, a.ID)[1], ack.LogID, "its last log row when acknowledged: the edit")
+		require.Equal(t, "article", ack.Machine)
+		require.Equal(t, "in_review", ack.State)
+		require.EqualValues(t, 3, ack.Version)
+		require.Equal(t, "00007 moved drafts to review with the audit off", ack.Reason)
+		require.NotEmpty(t, ack.DBUser)
+		require.WithinDuration(t, time.Now(), ack.AcknowledgedAt, time.Hour)
+		ghostAck := acknowledgementOf(t, r, ghost)
+		require.Zero(t, ghostAck.LogID, "no log row when acknowledged")
+		require.Equal(t, "draft", ghostAck.State)
+		require.EqualValues(t, 1, ghostAck.Version)
+		require.Equal(t, "article", r.Machines[0].Machine)
+		require.Equal(t, int64(2), r.Machines[0].Acknowledged)
+		require.Equal(t, int64(3), r.Machines[0].Entities)
+
+		// The history after it replays from the acknowledged state and
+		// version: approve from in_review, an edit of the imported row.
+		_, err := b.svc.Approve(ctx, b.erin, articles.TransitionRequest{ID: a.ID}, nil)
+		require.NoError(t, err)
+		title := "Imported, edited"
+		_, err = b.svc.Edit(ctx, b.alice, articles.EditRequest{ID: ghost, Title: &title}, nil)
+		require.NoError(t, err)
+		r = b.check(t, nil)
+		require.True(t, r.OK, "problems: %+v", r.Problems)
+
+		var text bytes.Buffer
+		require.NoError(t, r.WriteText(&text))
+		require.Contains(t, text.String(), "2 histories checked from its acknowledgement (bulwark.history_acknowledge), not from creation:")
+		require.Regexp(t, fmt.Sprintf(`(?m)^article +%s +%d +in_review +3 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +\S+ +00007 moved drafts to review with the audit off$`,
+			a.ID, ack.LogID), text.String())
+		require.Regexp(t, fmt.Sprintf(`(?m)^article +%s +- +draft +1 +.* imported from the old system$`, ghost), text.String())
+		require.Contains(t, text.String(), "article (app.articles): 3 entities, 7 log rows, 2 checked from an acknowledgement")
+		require.Contains(t, text.String(), "ok: every entity's history replays to its row")
+
+		var out bytes.Buffer
+		require.NoError(t, r.WriteJSON(&out))
+		var decoded struct {
+			OK               bool `json:"ok"`
+			Acknowledgements []struct {
+				AcknowledgedAt time.Time `json:"acknowledged_at"`
+				Entity         string    `json:"entity"`
+				LogID          int64     `json:"log_id"`
+				Reason         string    `json:"reason"`
+				State          string    `json:"state"`
+				Version        int32     `json:"version"`
+			} `json:"acknowledgements"`
+			AcknowledgementCount int `json:"acknowledgement_count"`
+			Machines             []struct {
+				Acknowledged int64 `json:"acknowledged"`
+			} `json:"machines"`
+		}
+		require.NoError(t, json.Unmarshal(out.Bytes(), &decoded))
+		require.True(t, decoded.OK)
+		require.Equal(t, 2, decoded.AcknowledgementCount)
+		require.Equal(t, int64(2), decoded.Machines[0].Acknowledged)
+		var found bool
+		for _, d := range decoded.Acknowledgements {
+			if d.Entity == a.ID.String() {
+				found = true
+				require.Equal(t, ack.LogID, d.LogID)
+				require.Equal(t, "in_review", d.State)
+				require.EqualValues(t, 3, d.Version)
+				require.Equal(t, ack.Reason, d.Reason)
+				require.False(t, d.AcknowledgedAt.IsZero())
+			}
+		}
+		require.True(t, found, "%s", out.String())
+
+		// Only the entities asked for, and a bounded list.
+		r = b.check(t, &auditlog.CheckOpts{Entity: healthy.ID})
+		require.Zero(t, r.AcknowledgementCount)
+		require.NotNil(t, r.Acknowledgements, "[] in JSON, never null")
+		r = b.check(t, &auditlog.CheckOpts{Entity: a.ID})
+		require.Equal(t, 1, r.AcknowledgementCount)
+		require.Equal(t, a.ID, r.Acknowledgements[0].Entity)
+		r = b.check(t, &auditlog.CheckOpts{MaxAcknowledgements: 1})
+		require.Equal(t, 2, r.AcknowledgementCount)
+		require.Len(t, r.Acknowledgements, 1)
+		text.Reset()
+		require.NoError(t, r.WriteText(&text))
+		require.Contains(t, text.String(), "2 histories checked from its acknowledgement (bulwark.history_acknowledge), not from creation (1 listed; the JSON report lists up to 1):")
+	})
+
+	t.Run("GapAfterIsReported", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t)
+		a := b.article(t, articles.StateDraft)
+		b.quietly(t, fmt.Sprintf(`UPDATE app.articles SET state = 'in_review' WHERE id = '%s'`, a.ID))
+		b.acknowledge(t, a.ID, "00007 moved drafts to review with the audit off")
+		ackRow := b.logIDs(t, a.ID)[1]
+		require.True(t, b.check(t, nil).OK)
+
+		// A write after it with no log row: the version moves past the
+		// acknowledged one with nothing logged since.
+		b.quietly(t, fmt.Sprintf(`UPDATE app.articles SET title = 'Quietly again' WHERE id = '%s'`, a.ID))
+		r := b.check(t, nil)
+		require.Equal(t, []string{auditlog.ProblemVersionSkipped}, codes(r, a.ID))
+		require.Equal(t, ackRow, r.Problems[0].LogID, "no log row since: the gap shows at the acknowledged one")
+		require.Contains(t, r.Problems[0].Detail, "the row is at version 4, but it was acknowledged at version 3 and 0 log rows record its writes since")
+		require.Equal(t, 1, r.AcknowledgementCount, "still listed beside the gap")
+
+		// A logged transition from the acknowledged state does not make
+		// up for it.
+		_, err := b.svc.Approve(ctx, b.erin, articles.TransitionRequest{ID: a.ID}, nil)
+		require.NoError(t, err)
+		r = b.check(t, nil)
+		require.Equal(t, []string{auditlog.ProblemVersionSkipped}, codes(r, a.ID))
+		require.Equal(t, b.logIDs(t, a.ID)[2], r.Problems[0].LogID, "the approve row, the last one")
+		require.Contains(t, r.Problems[0].Detail, "the row is at version 5, but it was acknowledged at version 3 and 1 log rows record its writes since")
+
+		// A state change after it with no log row.
+		c := b.article(t, articles.StateDraft)
+		b.quietly(t, fmt.Sprintf(`UPDATE app.articles SET title = 'Quietly' WHERE id = '%s'`, c.ID))
+		b.acknowledge(t, c.ID, "a title fixed by hand on a Sunday")
+		require.Empty(t, codes(b.check(t, nil), c.ID))
+		b.quietly(t, fmt.Sprintf(`UPDATE app.articles SET state = 'in_review' WHERE id = '%s'`, c.ID))
+		r = b.check(t, nil)
+		require.Equal(t, []string{auditlog.ProblemUnloggedChange, auditlog.ProblemVersionSkipped}, codes(r, c.ID))
+		for _, p := range r.Problems {
+			if p.Entity == c.ID && p.Code == auditlog.ProblemUnloggedChange {
+				require.Contains(t, p.Detail, "the row is in in_review, but the acknowledgement (bulwark.history_acknowledge) left it in draft")
+			}
+		}
+
+		// A row gone since, with no log row ever: only its acknowledgement
+		// says it existed.
+		var ghost uuid.UUID
+		require.NoError(t, b.admin.QueryRow(ctx, `SELECT pg_catalog.gen_random_uuid()`).Scan(&ghost))
+		b.quietly(t, fmt.Sprintf(`INSERT INTO app.articles (id, author_id, title, body) VALUES ('%s', '%s', 'Imported', 'No history.')`, ghost, b.alice))
+		b.acknowledge(t, ghost, "imported from the old system")
+		require.Empty(t, codes(b.check(t, nil), ghost))
+		b.quietly(t, fmt.Sprintf(`DELETE FROM app.articles WHERE id = '%s'`, ghost))
+		r = b.check(t, nil)
+		require.Equal(t, []string{auditlog.ProblemMissingRow}, codes(r, ghost))
+		require.Equal(t, 3, r.AcknowledgementCount)
+		for _, p := range r.Problems {
+			if p.Entity == ghost {
+				require.Zero(t, p.LogID)
+				require.Contains(t, p.Detail, "the acknowledgement (bulwark.history_acknowledge) left it in draft, but the row is gone with no logged delete")
+			}
+		}
+	})
+}

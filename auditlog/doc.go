@@ -38,8 +38,9 @@
 // # Checking
 //
 // [Check] walks, for every guarded table (bulwark.guarded_tables), each
-// entity's log rows in id order beside its current row and reports every
-// gap ([Problem]):
+// entity's log rows in id order beside its current row (from its
+// acknowledgement, if it has one: see below) and reports every gap
+// ([Problem]):
 //
 //   - no_history: a row with no log row at all (written with the audit
 //     trigger off).
@@ -63,4 +64,23 @@
 // Maintenance writes (transition maintenance_insert, maintenance_update,
 // maintenance_delete) are replayed like any other: they may change columns
 // and follow the machine's edges, nothing more.
+//
+// # Acknowledged gaps
+//
+// A gap that was investigated is acknowledged with
+// bulwark.history_acknowledge(table, id, reason), which records the
+// entity's last log row and the row's state and version in
+// bulwark.history_acknowledgements. Check reads it exactly as bulwark verify
+// does, so that the two give one answer: the log rows up to the
+// acknowledged one are not replayed, and the history after it starts from
+// the acknowledged state and version, with no creation required. An
+// acknowledgement explains only what came before it. A write after it with
+// no log row (the version moves past the acknowledged version plus the log
+// rows since), a state change with no log row, an illegal edge, a row gone
+// without a logged delete: each is a gap again, reported at the
+// acknowledged log row when no log row follows it. A row with no log row at
+// all that was acknowledged is not no_history. The report lists each
+// acknowledged entity ([CheckReport].Acknowledgements, with who, when and
+// why) and counts them per machine, so an OK says which histories it
+// vouches for only since an acknowledgement.
 package auditlog

@@ -101,3 +101,26 @@ func (b *testBundle) maintenance(t *testing.T, stmts ...string) {
 	}
 	require.NoError(t, tx.Commit(ctx))
 }
+
+// acknowledge explains a gap in an article's history as a migration does:
+// bulwark.history_acknowledge as the owner, in a transaction of its own.
+func (b *testBundle) acknowledge(t *testing.T, id uuid.UUID, reason string) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := b.admin.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	_, err = tx.Exec(ctx, `SET LOCAL ROLE `+bulwarktest.RoleOwner)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `SELECT bulwark.history_acknowledge('app.articles', $1, $2)`, id, reason)
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit(ctx))
+}
+
+// quietly runs stmts under the maintenance switch with the audit trigger
+// off: writes that leave no log row.
+func (b *testBundle) quietly(t *testing.T, stmts ...string) {
+	t.Helper()
+	all := append([]string{`ALTER TABLE app.articles DISABLE TRIGGER bulwark_90_audit`}, stmts...)
+	b.maintenance(t, append(all, `ALTER TABLE app.articles ENABLE TRIGGER bulwark_90_audit`)...)
+}

@@ -25,9 +25,9 @@ func TestReplay(t *testing.T) {
 	row := func(id int64, transition string, from, to *string) logRow {
 		return logRow{entity: entity, from: from, id: id, to: to, transition: transition}
 	}
-	run := func(history []logRow, now current) []Problem {
+	run := func(ack *ackStart, rows []logRow, now current) []Problem {
 		var got []Problem
-		replay(m, history, now, func(p Problem) { got = append(got, p) })
+		replay(m, entityHistory{ack: ack, entity: entity, now: now, rows: rows}, func(p Problem) { got = append(got, p) })
 		return got
 	}
 	codesOf := func(ps []Problem) []string {
@@ -75,13 +75,87 @@ func TestReplay(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 
-			got := run(tc.history, tc.now)
+			got := run(nil, tc.history, tc.now)
 			require.Equal(t, tc.want, codesOf(got), "%+v", got)
 			for _, p := range got {
 				require.Equal(t, entity, p.Entity)
 				require.Equal(t, "invoice", p.Machine)
 				require.NotZero(t, p.LogID)
 				require.NotEmpty(t, p.Detail)
+			}
+		})
+	}
+}
+
+// TestReplayAcknowledged covers a history replayed from an acknowledgement
+// (bulwark verify's reading of bulwark.history_acknowledgements): the rows
+// after it, from its state and version.
+func TestReplayAcknowledged(t *testing.T) {
+	t.Parallel()
+
+	m := &machineInfo{
+		name:    "invoice",
+		initial: "open",
+		actions: map[string]string{"create": "create", "pay": "transition", "void": "transition", "amend": "update"},
+		edges:   map[[2]string]string{{"open", "paid"}: "pay", {"open", "voided"}: "void"},
+	}
+	entity := uuid.New()
+	s := func(v string) *string { return &v }
+	v := func(n int32) *int32 { return &n }
+	row := func(id int64, transition string, from, to *string) logRow {
+		return logRow{entity: entity, from: from, id: id, to: to, transition: transition}
+	}
+	// Acknowledged after log row 4, with the row open at version 5 (one
+	// write more than the log has rows: the gap that was explained).
+	ack := &ackStart{logID: 4, state: "open", version: 5}
+
+	for _, tc := range []struct {
+		name   string
+		ack    *ackStart
+		rows   []logRow
+		now    current
+		want   []string
+		logIDs []int64
+		detail string
+	}{
+		{name: "NothingSince", ack: ack, now: current{true, s("open"), v(5)}},
+		{name: "LoggedSince", ack: ack, rows: []logRow{row(6, "amend", s("open"), s("open")), row(9, "pay", s("open"), s("paid"))},
+			now: current{true, s("paid"), v(7)}},
+		{name: "NoLogAtAllThenAcknowledged", ack: &ackStart{state: "open", version: 1},
+			rows: []logRow{row(3, "pay", s("open"), s("paid"))}, now: current{true, s("paid"), v(2)}},
+		{name: "LoggedDeleteSince", ack: ack, rows: []logRow{row(6, "maintenance_delete", s("open"), s("open"))}},
+		{name: "UnloggedWriteSince", ack: ack, now: current{true, s("open"), v(6)},
+			want: []string{ProblemVersionSkipped}, logIDs: []int64{4},
+			detail: "the row is at version 6, but it was acknowledged at version 5 and 0 log rows record its writes since"},
+		{name: "UnloggedChangeSince", ack: ack, rows: []logRow{row(6, "amend", s("open"), s("open"))}, now: current{true, s("paid"), v(6)},
+			want: []string{ProblemUnloggedChange}, logIDs: []int64{6}, detail: "the row is in paid, but the last log row left it in open"},
+		{name: "FirstRowStartsElsewhere", ack: ack, rows: []logRow{row(6, "amend", s("paid"), s("paid"))}, now: current{true, s("paid"), v(6)},
+			want: []string{ProblemUnloggedChange}, logIDs: []int64{6},
+			detail: "amend starts from paid, but the acknowledgement (bulwark.history_acknowledge) left it in open"},
+		{name: "IllegalEdgeSince", ack: ack, rows: []logRow{row(6, "maintenance_update", s("open"), s("gone"))}, now: current{true, s("gone"), v(6)},
+			want: []string{ProblemIllegalEdge}, logIDs: []int64{6}},
+		{name: "CreatedAgainSince", ack: ack, rows: []logRow{row(6, "create", nil, s("open"))}, now: current{true, s("open"), v(1)},
+			want: []string{ProblemWrongAction}, logIDs: []int64{6}},
+		{name: "GoneSince", ack: ack, want: []string{ProblemMissingRow}, logIDs: []int64{4},
+			detail: "the acknowledgement (bulwark.history_acknowledge) left it in open, but the row is gone"},
+		{name: "NeverLoggedAndGone", ack: &ackStart{state: "open", version: 1}, want: []string{ProblemMissingRow}, logIDs: []int64{0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+
+			var got []Problem
+			replay(m, entityHistory{ack: tc.ack, entity: entity, now: tc.now, rows: tc.rows}, func(p Problem) { got = append(got, p) })
+			var codes []string
+			var logIDs []int64
+			for _, p := range got {
+				codes = append(codes, p.Code)
+				logIDs = append(logIDs, p.LogID)
+				require.Equal(t, entity, p.Entity)
+			}
+			require.Equal(t, tc.want, codes, "%+v", got)
+			require.Equal(t, tc.logIDs, logIDs)
+			if tc.detail != "" {
+				require.Contains(t, got[0].Detail, tc.detail)
 			}
 		})
 	}

@@ -109,13 +109,19 @@ func deref(s *string, def string) string {
 	return *s
 }
 
-// WriteText writes r for people: one row per problem, then a line per
-// machine and a verdict. It returns the writer's error.
+// WriteText writes r for people: one row per problem, one row per
+// acknowledged entity (its history checked from the acknowledgement, the
+// reason cut at 80 characters), then a line per machine and a verdict. It
+// returns the writer's error.
 //
 //	MACHINE  ENTITY                                LOG ROW  PROBLEM          DETAIL
 //	article  0b4c2a1e-…                            17       unlogged_change  approve starts from in_review, but …
 //
-//	article (app.articles): 12 entities, 57 log rows
+//	1 history checked from its acknowledgement (bulwark.history_acknowledge), not from creation:
+//	MACHINE  ENTITY      AFTER LOG ROW  FROM STATE  FROM VERSION  ACKNOWLEDGED (UTC)   BY        REASON
+//	article  5d0e9b3c-…  9              draft       3             2025-06-01 12:00:00  migrator  00007 changed the column type
+//
+//	article (app.articles): 12 entities, 57 log rows, 1 checked from an acknowledgement
 //	FAIL: 2 problems in the history of database app: the log does not account for every write
 func (r *CheckReport) WriteText(w io.Writer) error {
 	if len(r.Problems) > 0 {
@@ -135,8 +141,15 @@ func (r *CheckReport) WriteText(w io.Writer) error {
 			return err
 		}
 	}
+	if err := r.writeAcknowledgements(w); err != nil {
+		return err
+	}
 	for _, m := range r.Machines {
-		if _, err := fmt.Fprintf(w, "%s (%s): %d entities, %d log rows\n", m.Machine, m.Table, m.Entities, m.LogRows); err != nil {
+		acked := ""
+		if m.Acknowledged > 0 {
+			acked = fmt.Sprintf(", %d checked from an acknowledgement", m.Acknowledged)
+		}
+		if _, err := fmt.Fprintf(w, "%s (%s): %d entities, %d log rows%s\n", m.Machine, m.Table, m.Entities, m.LogRows, acked); err != nil {
 			return err
 		}
 	}
@@ -156,6 +169,48 @@ func (r *CheckReport) WriteText(w io.Writer) error {
 		_, err = fmt.Fprintf(w, "FAIL: %d %s%s in the history of database %s: the log does not account for every write\n",
 			r.ProblemCount, noun, shown, r.Database)
 	}
+	return err
+}
+
+// textAcknowledgements bounds the acknowledged entities the text report
+// lists.
+const textAcknowledgements = 20
+
+// writeAcknowledgements writes the acknowledged entities, if any: whoever
+// reads an ok must see which histories it vouches for only in part.
+func (r *CheckReport) writeAcknowledgements(w io.Writer) error {
+	if r.AcknowledgementCount == 0 {
+		return nil
+	}
+	noun := "histories"
+	if r.AcknowledgementCount == 1 {
+		noun = "history"
+	}
+	// A table rewrite acknowledges every row of the table, for good: the
+	// text lists a few, the JSON up to CheckOpts.MaxAcknowledgements.
+	list := r.Acknowledgements[:min(len(r.Acknowledgements), textAcknowledgements)]
+	shown := ""
+	if len(list) < r.AcknowledgementCount {
+		shown = fmt.Sprintf(" (%d listed; the JSON report lists up to %d)", len(list), len(r.Acknowledgements))
+	}
+	if _, err := fmt.Fprintf(w, "%d %s checked from its acknowledgement (bulwark.history_acknowledge), not from creation%s:\n",
+		r.AcknowledgementCount, noun, shown); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MACHINE\tENTITY\tAFTER LOG ROW\tFROM STATE\tFROM VERSION\tACKNOWLEDGED (UTC)\tBY\tREASON")
+	for _, a := range list {
+		logID := "-"
+		if a.LogID != 0 {
+			logID = fmt.Sprint(a.LogID)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", printable(a.Machine), a.Entity, logID, printable(a.State), a.Version,
+			a.AcknowledgedAt.UTC().Format("2006-01-02 15:04:05"), printable(a.DBUser), printable(cut(a.Reason, maxNoteRunes)))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(w)
 	return err
 }
 

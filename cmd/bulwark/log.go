@@ -45,7 +45,7 @@ func runLog(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&f.databaseURL, "database-url", os.Getenv("DATABASE_URL"), "PostgreSQL URL (default $DATABASE_URL); any login that may read the log, such as a member of bulwark_app")
 	fs.StringVar(&f.actor, "actor", "", "only what this principal did (a name or an id)")
 	fs.Int64Var(&f.after, "after", 0, "only entries after this log id (the next page: the id printed after a full page)")
-	fs.BoolVar(&f.check, "check", false, "replay every entity's history against its row and its machine; exit 1 on a gap")
+	fs.BoolVar(&f.check, "check", false, "replay every entity's history against its row and its machine (after its acknowledgement, as verify does, if bulwark.history_acknowledge explained a gap); exit 1 on a gap")
 	fs.StringVar(&f.correlationID, "correlation-id", "", "only the entries of this request")
 	fs.StringVar(&f.entity, "entity", "", "only this entity's history (its id)")
 	fs.BoolVar(&f.follow, "follow", false, "keep printing entries as they commit, until interrupted (from --after, else --since, else the end of the log)")
@@ -62,7 +62,8 @@ func runLog(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintln(stderr, "Usage: bulwark log [--entity ID] [--actor NAME|ID] [--machine M] [--transition T] [--correlation-id ID]")
 		fmt.Fprintln(stderr, "                   [--since T] [--until T] [--after ID] [--limit N] [--format table|json] [--follow]")
 		fmt.Fprintln(stderr, "       bulwark log --check [--machine M] [--entity ID] [--format text|json]")
-		fmt.Fprintln(stderr, "Reads the audit trail (bulwark.transition_log), read-only. --check exits 1 when the log does not account for every write.")
+		fmt.Fprintln(stderr, "Reads the audit trail (bulwark.transition_log), read-only. --check exits 1 when the log does not account for every write")
+		fmt.Fprintln(stderr, "since each entity's creation or its acknowledgement (bulwark.history_acknowledge), and lists the acknowledged entities.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

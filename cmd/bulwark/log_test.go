@@ -204,6 +204,71 @@ func TestLogCommand(t *testing.T) {
 		require.Len(t, report.Problems, 2)
 	})
 
+	t.Run("CheckHonoursAcknowledgements", func(t *testing.T) {
+		t.Parallel()
+
+		// The README's way out of an explained gap (a migration that wrote
+		// with the audit off, acknowledged in the same migration): verify
+		// passes after it, and so must log --check, on the same reading.
+		ctx := context.Background()
+		f := newLogFixture(t)
+		migration := func(t *testing.T, stmts ...string) {
+			t.Helper()
+			tx, err := f.admin.Begin(ctx)
+			require.NoError(t, err)
+			defer func() { _ = tx.Rollback(ctx) }()
+			for _, s := range stmts {
+				_, err := tx.Exec(ctx, s)
+				require.NoError(t, err, s)
+			}
+			require.NoError(t, tx.Commit(ctx))
+		}
+		unlogged := func(update string) []string {
+			return []string{
+				`SELECT bulwark.maintenance_begin('move drafts to review')`,
+				`ALTER TABLE app.articles DISABLE TRIGGER bulwark_90_audit`,
+				fmt.Sprintf(`UPDATE app.articles SET %s WHERE id = '%s'`, update, f.draft.ID),
+				`ALTER TABLE app.articles ENABLE TRIGGER bulwark_90_audit`,
+			}
+		}
+		migration(t, unlogged(`state = 'in_review'`)...)
+		res := runCLI(t, "log", "--check", "--database-url", f.appURL)
+		require.Equal(t, exitFailure, res.code, "before the acknowledgement: stdout %s", res.stdout)
+
+		migration(t,
+			`SET LOCAL ROLE bulwark_owner`,
+			fmt.Sprintf(`SELECT bulwark.history_acknowledge('app.articles', '%s', '00007 moved drafts to review')`, f.draft.ID))
+		res = runCLI(t, "log", "--check", "--database-url", f.appURL)
+		require.Equal(t, 0, res.code, "after it: stdout %s\nstderr: %s", res.stdout, res.stderr)
+		require.Contains(t, res.stdout, "1 history checked from its acknowledgement (bulwark.history_acknowledge), not from creation:")
+		require.Regexp(t, `(?m)^article +`+f.draft.ID.String()+` +\d+ +in_review +2 +.* 00007 moved drafts to review$`, res.stdout)
+		require.Contains(t, res.stdout, "article (app.articles): 2 entities, 5 log rows, 1 checked from an acknowledgement")
+		require.Contains(t, res.stdout, "ok: every entity's history replays to its row")
+
+		res = runCLI(t, "log", "--check", "--format", "json", "--database-url", f.appURL)
+		require.Equal(t, 0, res.code, "stdout: %s", res.stdout)
+		var report struct {
+			OK               bool `json:"ok"`
+			Acknowledgements []struct {
+				Entity string `json:"entity"`
+				State  string `json:"state"`
+			} `json:"acknowledgements"`
+			AcknowledgementCount int `json:"acknowledgement_count"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(res.stdout), &report))
+		require.True(t, report.OK)
+		require.Equal(t, 1, report.AcknowledgementCount)
+		require.Equal(t, f.draft.ID.String(), report.Acknowledgements[0].Entity)
+		require.Equal(t, "in_review", report.Acknowledgements[0].State)
+
+		// It explains what came before it, nothing after.
+		migration(t, unlogged(`title = 'Quietly'`)...)
+		res = runCLI(t, "log", "--check", "--database-url", f.appURL)
+		require.Equal(t, exitFailure, res.code, "a gap after it: stdout %s", res.stdout)
+		require.Regexp(t, `(?m)^article +`+f.draft.ID.String()+` +\d+ +version_skipped +the row is at version 3, but it was acknowledged at version 2`, res.stdout)
+		require.Contains(t, res.stderr, "the log does not account for every write: 1 gap")
+	})
+
 	t.Run("FollowPrintsNewEntriesUntilInterrupted", func(t *testing.T) {
 		t.Parallel()
 

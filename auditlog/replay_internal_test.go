@@ -13,18 +13,7 @@ import (
 func TestReplay(t *testing.T) {
 	t.Parallel()
 
-	m := &machineInfo{
-		name:    "invoice",
-		initial: "open",
-		actions: map[string]string{"create": "create", "pay": "transition", "void": "transition", "amend": "update"},
-		edges:   map[[2]string]string{{"open", "paid"}: "pay", {"open", "voided"}: "void"},
-	}
-	entity := uuid.New()
-	s := func(v string) *string { return &v }
-	v := func(n int32) *int32 { return &n }
-	row := func(id int64, transition string, from, to *string) logRow {
-		return logRow{entity: entity, from: from, id: id, to: to, transition: transition}
-	}
+	m, entity, s, v, row := invoiceFixture()
 	run := func(ack *ackStart, rows []logRow, now current) []Problem {
 		var got []Problem
 		replay(m, entityHistory{ack: ack, entity: entity, now: now, rows: rows}, func(p Problem) { got = append(got, p) })
@@ -93,18 +82,7 @@ func TestReplay(t *testing.T) {
 func TestReplayAcknowledged(t *testing.T) {
 	t.Parallel()
 
-	m := &machineInfo{
-		name:    "invoice",
-		initial: "open",
-		actions: map[string]string{"create": "create", "pay": "transition", "void": "transition", "amend": "update"},
-		edges:   map[[2]string]string{{"open", "paid"}: "pay", {"open", "voided"}: "void"},
-	}
-	entity := uuid.New()
-	s := func(v string) *string { return &v }
-	v := func(n int32) *int32 { return &n }
-	row := func(id int64, transition string, from, to *string) logRow {
-		return logRow{entity: entity, from: from, id: id, to: to, transition: transition}
-	}
+	m, entity, s, v, row := invoiceFixture()
 	// Acknowledged after log row 4, with the row open at version 5 (one
 	// write more than the log has rows: the gap that was explained).
 	ack := &ackStart{logID: 4, state: "open", version: 5}
@@ -159,4 +137,23 @@ func TestReplayAcknowledged(t *testing.T) {
 			}
 		})
 	}
+}
+
+// invoiceFixture is the machine the replay tests use, an entity of it, and
+// helpers: s and v point at a state and a version, row makes a log row of
+// the entity.
+func invoiceFixture() (m *machineInfo, entity uuid.UUID, s func(string) *string, v func(int32) *int32, row func(int64, string, *string, *string) logRow) {
+	m = &machineInfo{
+		name:    "invoice",
+		initial: "open",
+		actions: map[string]string{"create": "create", "pay": "transition", "void": "transition", "amend": "update"},
+		edges:   map[[2]string]string{{"open", "paid"}: "pay", {"open", "voided"}: "void"},
+	}
+	entity = uuid.New()
+	s = func(x string) *string { return &x }
+	v = func(n int32) *int32 { return &n }
+	row = func(id int64, transition string, from, to *string) logRow {
+		return logRow{entity: entity, from: from, id: id, to: to, transition: transition}
+	}
+	return m, entity, s, v, row
 }

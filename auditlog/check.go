@@ -537,6 +537,10 @@ func checkStep(m *machineInfo, r logRow, problem func(code string, logID int64, 
 		problem(ProblemWrongAction, r.id, "%s moved it from %s to %s, which is transition %s", r.transition, from, to, edge)
 	case from == to && kind != "update" && !legal:
 		problem(ProblemWrongAction, r.id, "%s left it in %s, but it is %s", r.transition, from, describeAction(m, r.transition))
+	case from == to && kind != "update" && edge != r.transition:
+		// A self-loop is its transition's, as any edge is (verify's
+		// reading too).
+		problem(ProblemWrongAction, r.id, "%s left it in %s, which is transition %s", r.transition, from, edge)
 	}
 }
 

@@ -60,6 +60,11 @@ func TestReplay(t *testing.T) {
 		{"UpdatedAfterALoggedDelete", []logRow{row(1, "create", nil, s("open")), row(2, "maintenance_delete", s("open"), s("open")),
 			row(3, "maintenance_update", s("open"), s("open"))}, current{true, s("open"), v(1)}, []string{ProblemNoCreation}},
 		{"GoneUnlogged", []logRow{row(1, "create", nil, s("open"))}, current{}, []string{ProblemMissingRow}},
+		{"SelfLoop", []logRow{row(1, "create", nil, s("open")), row(2, "pay", s("open"), s("paid")), row(3, "remind", s("paid"), s("paid"))},
+			current{true, s("paid"), v(3)}, nil},
+		// paid -> paid is an edge, but remind's, not void's.
+		{"SelfLoopUnderAnotherName", []logRow{row(1, "create", nil, s("open")), row(2, "pay", s("open"), s("paid")), row(3, "void", s("paid"), s("paid"))},
+			current{true, s("paid"), v(3)}, []string{ProblemWrongAction}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -139,15 +144,16 @@ func TestReplayAcknowledged(t *testing.T) {
 	}
 }
 
-// invoiceFixture is the machine the replay tests use, an entity of it, and
+// invoiceFixture is the machine the replay tests use (paid -> paid is
+// remind's self-loop), an entity of it, and
 // helpers: s and v point at a state and a version, row makes a log row of
 // the entity.
 func invoiceFixture() (m *machineInfo, entity uuid.UUID, s func(string) *string, v func(int32) *int32, row func(int64, string, *string, *string) logRow) {
 	m = &machineInfo{
 		name:    "invoice",
 		initial: "open",
-		actions: map[string]string{"create": "create", "pay": "transition", "void": "transition", "amend": "update"},
-		edges:   map[[2]string]string{{"open", "paid"}: "pay", {"open", "voided"}: "void"},
+		actions: map[string]string{"create": "create", "pay": "transition", "void": "transition", "amend": "update", "remind": "transition"},
+		edges:   map[[2]string]string{{"open", "paid"}: "pay", {"open", "voided"}: "void", {"paid", "paid"}: "remind"},
 	}
 	entity = uuid.New()
 	s = func(x string) *string { return &x }

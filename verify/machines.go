@@ -60,11 +60,14 @@ func (s *session) checkStateMachines(ctx context.Context, c *Check) error {
 }
 
 // checkActionRules requires every rule of every guarded machine to compile
-// against its table as the engine runs it (bulwark.rule_problems: parsed
-// and analyzed, never run). A declaration is refused when its rule does
-// not compile; a rule that stops compiling later (a column it names
-// renamed, dropped or retyped, a function it calls gone) fails every call
-// of its action as an invariant until this check reports it.
+// against its table as the engine runs it (bulwark.rule_problems: parsed,
+// planned and started as the engine, never run). A declaration is refused
+// when its rule does not compile; a rule that stops compiling later (a
+// column it names renamed, dropped or retyped, a function it calls gone, a
+// privilege the engine lost) fails every call of its action as an
+// invariant until this check reports it. An error of the probe itself (a
+// lock it could not take in time) ends the run: it says nothing of the
+// rules.
 func (s *session) checkActionRules(ctx context.Context, c *Check) error {
 	if err := s.tx.QueryRow(ctx, `
 		SELECT count(*)

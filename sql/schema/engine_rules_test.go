@@ -107,6 +107,10 @@ func TestEngineRulesCompileWhenDeclared(t *testing.T) {
 		    id uuid PRIMARY KEY, state text NOT NULL DEFAULT 'a', version integer NOT NULL DEFAULT 1,
 		    label text NOT NULL DEFAULT '', done_at timestamptz
 		);
+		-- An owner's helper and table, which the engine was given no
+		-- right to (a helper for rules is made with declare_function).
+		CREATE FUNCTION rc.ok_to_go(uuid) RETURNS boolean LANGUAGE sql STABLE AS 'SELECT true';
+		CREATE TABLE rc.secrets (id uuid PRIMARY KEY);
 		-- Declared before guard(): compiled when the table is known.
 		SELECT bulwark.declare_check('rcm', 'go', $$r.label <> p_note$$, 'BWI02', $$'label is ' || r.label$$);
 		SELECT bulwark.guard('rc.rcm', 'rcm', 'state');
@@ -140,6 +144,12 @@ func TestEngineRulesCompileWhenDeclared(t *testing.T) {
 		{"SetWrongType", `SELECT bulwark.declare_set('rcm', 'go', 'done_at', $$p_note$$)`, "42804"},
 		{"SetUnknownColumn", `SELECT bulwark.declare_set('rcm', 'go', 'finished_at', $$pg_catalog.now()$$)`, "42703"},
 		{"AfterCallsNothing", `SELECT bulwark.declare_after('rcm', 'go', $$PERFORM rc.enqueue(r)$$)`, "42883"},
+		// Only the engine's names: not the probe's target or its own.
+		{"CreateSetNamesTheUpdateTarget", `SELECT bulwark.declare_set('rcm', 'mk', 'label', $$t__.label$$)`, "42P01"},
+		// What the engine may not run fails every call: its privileges
+		// are checked too (PREPARE alone checks none).
+		{"HelperTheEngineMayNotExecute", `SELECT bulwark.declare_check('rcm', 'go', $$rc.ok_to_go(r.id)$$, 'BWI02', $$'x'$$)`, "42501"},
+		{"TableTheEngineMayNotRead", `SELECT bulwark.declare_check('rcm', 'go', $$EXISTS (SELECT FROM rc.secrets AS s WHERE s.id = r.id)$$, 'BWI02', $$'x'$$)`, "42501"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			require.Equal(t, tc.code, sqlState(declare(tc.sql)))
@@ -161,6 +171,59 @@ func TestEngineRulesCompileWhenDeclared(t *testing.T) {
 		var problems int
 		require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM bulwark.rule_problems('rcm')`).Scan(&problems))
 		require.Zero(t, problems)
+		// An after statement is a PERFORM, with its own FROM and WHERE.
+		require.NoError(t, declare(`
+			SELECT bulwark.declare_after('rcm', 'go', $$PERFORM pg_catalog.pg_notify('rc', r.label) WHERE r.version > 0$$);
+			SELECT bulwark.declare_after('rcm', 'go',
+			    $$PERFORM pg_catalog.pg_notify('rc', o.label) FROM rc.rcm AS o WHERE o.id = r.id AND o.state = v_to$$)`))
+	})
+
+	t.Run("RowsThatAreNotOneExpression", func(t *testing.T) {
+		// An owner writing the table directly, around declare_rule, still
+		// cannot store a second statement for the probe or the engine.
+		_, err := conn.Exec(ctx, `
+			BEGIN;
+			SET LOCAL ROLE bulwark_owner;
+			SELECT bulwark.maintenance_begin('test: a rule around declare_rule');
+			INSERT INTO bulwark.action_rules (machine, action, kind, body, sqlstate, message)
+			VALUES ('rcm', 'go', 'row_check', 'true) IS FALSE; CREATE TABLE rc.planted (); PREPARE p (int) AS SELECT (true', 'BWI02', $m$'x'$m$)`)
+		require.Equal(t, "23514", sqlState(err))
+		_, err = conn.Exec(ctx, `ROLLBACK`)
+		require.NoError(t, err)
+	})
+
+	t.Run("ProbesLeaveNoLockAndNoStatement", func(t *testing.T) {
+		tx, err := conn.Begin(ctx)
+		require.NoError(t, err)
+		defer func() { _ = tx.Rollback(ctx) }()
+		_, err = tx.Exec(ctx, `SELECT * FROM bulwark.rule_problems(NULL)`)
+		require.NoError(t, err)
+		var locks, statements int
+		require.NoError(t, tx.QueryRow(ctx, `
+			SELECT (SELECT count(*) FROM pg_catalog.pg_locks
+			        WHERE pid = pg_catalog.pg_backend_pid() AND relation = 'rc.rcm'::regclass AND mode <> 'AccessShareLock'),
+			       (SELECT count(*) FROM pg_catalog.pg_prepared_statements WHERE name LIKE 'bulwark%')`).Scan(&locks, &statements))
+		require.Zero(t, locks, "a set rule's probe is an UPDATE: its lock ends with it")
+		require.Zero(t, statements)
+	})
+
+	t.Run("ALockTimeoutIsNotTheRules", func(t *testing.T) {
+		other, err := pgx.Connect(ctx, conn.Config().ConnString())
+		require.NoError(t, err)
+		defer func() { _ = other.Close(ctx) }()
+		tx, err := other.Begin(ctx)
+		require.NoError(t, err)
+		defer func() { _ = tx.Rollback(ctx) }()
+		_, err = tx.Exec(ctx, `LOCK TABLE rc.rcm IN SHARE MODE`)
+		require.NoError(t, err)
+
+		_, err = conn.Exec(ctx, `SET lock_timeout = '200ms'`)
+		require.NoError(t, err)
+		defer func() { _, _ = conn.Exec(ctx, `RESET lock_timeout`) }()
+		// The probe could not take its lock: an error of the call, not a
+		// problem of a rule (verify: could not run, not drift).
+		_, err = conn.Exec(ctx, `SELECT * FROM bulwark.rule_problems('rcm')`)
+		require.Equal(t, "55P03", sqlState(err))
 	})
 
 	t.Run("ColumnRenamedUnderARule", func(t *testing.T) {
@@ -171,8 +234,9 @@ func TestEngineRulesCompileWhenDeclared(t *testing.T) {
 		type problem struct{ Kind, Code string }
 		got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[problem])
 		require.NoError(t, err)
-		// The check of before guard() (body and message), the set of mk.
-		require.Equal(t, []problem{{"row_check", "42703"}, {"set", "42703"}}, got)
+		// The check of before guard() (body and message), the set of mk,
+		// the two after statements that name the label.
+		require.Equal(t, []problem{{"row_check", "42703"}, {"set", "42703"}, {"after", "42703"}, {"after", "42703"}}, got)
 		// So is the next declaration of the machine, whatever rule it adds.
 		require.Equal(t, "42703", sqlState(declare(`SELECT bulwark.declare_set('rcm', 'go', 'done_at', $$NULL$$)`)))
 	})

@@ -253,7 +253,11 @@ CREATE TABLE bulwark.action_rules (
     CONSTRAINT action_rule_sqlstate CHECK (sqlstate ~ '^[0-9A-Z]{5}$'),
     CONSTRAINT action_rule_length CHECK (
         pg_catalog.char_length(body) <= 4000 AND pg_catalog.char_length(message) <= 1000 AND pg_catalog.char_length(col) <= 63
-    )
+    ),
+    -- A rule is one expression spliced into engine code: never a statement
+    -- separator or a comment, whoever writes the row (declare_rule says so
+    -- first, with a message).
+    CONSTRAINT action_rule_one_expression CHECK (body !~ ';|--|/\*' AND message !~ ';|--|/\*')
 );
 
 COMMENT ON TABLE bulwark.action_rules IS 'Checks, column assignments and after-statements of each action, in order; a set rule with no action applies to every update of the machine. Generated into the machine''s engine functions.';
@@ -893,72 +897,121 @@ COMMENT ON FUNCTION bulwark.idempotency_purge(integer) IS 'Removes idempotency k
 -- table. Every declare_* call regenerates; the code is owned by
 -- bulwark_engine, so nobody else can replace it.
 -- Compiles every rule of a guarded machine (of p_machine, or of every
--- machine when NULL) the way its engine will run it, without running or
--- planning it: PREPARE parses and analyzes the rule's statement (names,
--- types, functions, the assignment to its column) against the guarded
--- table and the names a rule may use. One row per rule that does not
--- compile, with its SQLSTATE: a typo fails its declaration
--- (engine_build), not its first call, and a column renamed or dropped
--- under a rule later is reported by bulwark verify. A rule names the row's
--- columns as r.<column>; the other names it may use are p_action,
--- p_actor, p_id, p_expected_version, p_idem_key, p_args, p_note and v_to
--- (an unqualified column name is refused: inside the engine it names
--- nothing).
+-- machine when NULL) the way its engine will run it, without running it:
+-- PREPARE parses and analyzes the rule's statement (names, types,
+-- functions, the assignment to its column) against the guarded table and
+-- the names a rule may use, and EXPLAIN of its generic plan checks that
+-- the engine may read the tables and execute the functions it names. One
+-- row per rule that does not compile, with its SQLSTATE: a typo fails its
+-- declaration (engine_build), not its first call, and a column renamed or
+-- dropped under a rule later is reported by bulwark verify. Each probe
+-- runs in a subtransaction that is always rolled back, so the locks its
+-- analysis takes (ROW EXCLUSIVE for a set rule's UPDATE) end with it. An
+-- error other than the rule's own (a lock timeout, a cancel) is raised,
+-- not reported as the rule's. A rule names the row's columns as
+-- r.<column>, in every kind and action alike (unqualified, a column would
+-- name the written row in an update's set, nothing in a create's); the
+-- other names it may use are p_action, p_actor, p_id, p_expected_version,
+-- p_idem_key, p_args, p_note and v_to.
 -- +goose StatementBegin
 CREATE FUNCTION bulwark.rule_problems(p_machine text DEFAULT NULL)
 RETURNS TABLE (machine text, rule_id bigint, action text, kind text, error_code text, problem text)
 LANGUAGE plpgsql
+-- As the engine, whose privileges the probe checks. Nothing but a rule's
+-- single expression is ever executed as text, and it is never run.
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    x       record;
-    v_from  text;
-    v_probe text;
-    v_name  text := 'bulwark_rule_probe_' || pg_catalog.md5(pg_catalog.random()::text || pg_catalog.clock_timestamp()::text);
-    v_state text;
-    v_msg   text;
+    x        record;
+    v_from   text;
+    v_probe  text;
+    v_name   text := 'bulwark_rule_probe_' || pg_catalog.md5(pg_catalog.random()::text || pg_catalog.clock_timestamp()::text);
+    v_state  text;
+    v_msg    text;
+    v_detail text;
+    v_hint   text;
 BEGIN
+    -- A probe cancelled between its PREPARE and its DEALLOCATE (prepared
+    -- statements are not transactional) is not left for the next.
+    FOR v_msg IN SELECT s.name FROM pg_catalog.pg_prepared_statements AS s WHERE s.name LIKE 'bulwark\_rule\_probe\_%' LOOP
+        EXECUTE pg_catalog.format('DEALLOCATE %I', v_msg);
+    END LOOP;
     FOR x IN
-        SELECT r.id, r.machine, r.action, r.kind, r.body, r.message, r.col, g.relation::text AS tbl
+        SELECT r.id, r.machine, r.action, r.kind, r.body, r.message, r.col, g.relation::text AS tbl,
+               coalesce(a.kind = 'create', false) AS creates
         FROM bulwark.action_rules AS r
         JOIN bulwark.guarded_tables AS g ON g.machine = r.machine
+        LEFT JOIN bulwark.actions AS a ON a.machine = r.machine AND a.name = r.action
         WHERE p_machine IS NULL OR r.machine = p_machine
         ORDER BY r.machine, r.id
     LOOP
+        machine := x.machine;
+        rule_id := x.id;
+        action := x.action;
+        kind := x.kind;
+        -- The table's CHECK says so too; a row that got past it is never
+        -- run, not even as a probe.
+        IF x.body ~ ';|--|/\*' OR x.message ~ ';|--|/\*' THEN
+            error_code := '22023';
+            problem := pg_catalog.format('the %s rule %s of %s.%s is not one expression: it holds a statement separator or a comment',
+                x.kind, x.id, x.machine, coalesce(x.action, '*'));
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
         -- r is the row; a second copy of it makes an unqualified column
-        -- name ambiguous, as it is undefined inside the engine.
+        -- name ambiguous.
         v_from := pg_catalog.format(
             'FROM %s AS r, %s AS r__unqualified, (SELECT $1 AS p_action, $2 AS p_actor, $3 AS p_id, '
-            || '$4 AS p_expected_version, $5 AS p_idem_key, $6 AS p_args, $7 AS p_note, $8 AS v_to) AS v__',
+            || '$4 AS p_expected_version, $5 AS p_idem_key, $6 AS p_args, $7 AS p_note, $8 AS v_to) AS probe__args',
             x.tbl, x.tbl);
         v_probe := CASE x.kind
-            WHEN 'set' THEN pg_catalog.format('UPDATE %s AS t__ SET %I = (%s) %s WHERE false',
-                x.tbl, x.col, x.body, v_from)
-            WHEN 'after' THEN pg_catalog.format('SELECT %s %s',
-                pg_catalog.regexp_replace(x.body, '^\s*PERFORM\s+', ''), v_from)
+            -- As the engine writes: a create's INSERT, an update's UPDATE
+            -- of t__ (a set of no action is every update's).
+            WHEN 'set' THEN CASE WHEN x.creates
+                THEN pg_catalog.format('INSERT INTO %s (%I) SELECT (%s) %s', x.tbl, x.col, x.body, v_from)
+                ELSE pg_catalog.format('UPDATE %s AS t__ SET %I = (%s) %s WHERE false', x.tbl, x.col, x.body, v_from)
+            END
+            -- PERFORM is a SELECT that may have its own FROM and WHERE.
+            WHEN 'after' THEN pg_catalog.format('SELECT %s, LATERAL (SELECT %s) AS q__',
+                v_from, pg_catalog.regexp_replace(x.body, '^\s*PERFORM\s+', ''))
             ELSE pg_catalog.format('SELECT (%s) IS FALSE, (%s) %s', x.body, x.message, v_from)
         END;
+        v_state := NULL;
         BEGIN
             EXECUTE pg_catalog.format('PREPARE %I (text, uuid, uuid, integer, text, jsonb, text, text) AS %s', v_name, v_probe);
+            -- A generic plan folds no argument into the rule, and EXPLAIN
+            -- starts its executor without running it: the privileges to
+            -- read and execute what the rule names are checked there.
+            PERFORM pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true);
+            EXECUTE pg_catalog.format('EXPLAIN EXECUTE %I (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)', v_name);
             EXECUTE pg_catalog.format('DEALLOCATE %I', v_name);
-        EXCEPTION WHEN OTHERS THEN
-            GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
-            machine := x.machine;
-            rule_id := x.id;
-            action := x.action;
-            kind := x.kind;
-            error_code := v_state;
-            problem := pg_catalog.format('the %s rule %s of %s.%s does not compile: %s',
-                x.kind, x.id, x.machine, coalesce(x.action, '*'), v_msg);
-            RETURN NEXT;
+            -- Undo everything the probe did, its locks and setting too.
+            RAISE EXCEPTION USING ERRCODE = 'BWZ99';
+        EXCEPTION
+            WHEN SQLSTATE 'BWZ99' THEN
+                NULL;
+            WHEN syntax_error_or_access_rule_violation OR data_exception OR feature_not_supported THEN
+                GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT,
+                    v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
         END;
+        IF v_state IS NOT NULL THEN
+            -- The probe may have failed after its PREPARE.
+            IF EXISTS (SELECT FROM pg_catalog.pg_prepared_statements AS s WHERE s.name = v_name) THEN
+                EXECUTE pg_catalog.format('DEALLOCATE %I', v_name);
+            END IF;
+            error_code := v_state;
+            problem := pg_catalog.format('the %s rule %s of %s.%s does not compile: %s%s%s',
+                x.kind, x.id, x.machine, coalesce(x.action, '*'), v_msg,
+                coalesce(' (' || nullif(v_detail, '') || ')', ''), coalesce(' (' || nullif(v_hint, '') || ')', ''));
+            RETURN NEXT;
+        END IF;
     END LOOP;
 END;
 $$;
 -- +goose StatementEnd
 
-COMMENT ON FUNCTION bulwark.rule_problems(text) IS 'The rules of a guarded machine (every machine when NULL) that do not compile against its table: parsed and analyzed as the engine runs them, never run. Called by engine_build (a declaration fails on its rule) and bulwark verify.';
+COMMENT ON FUNCTION bulwark.rule_problems(text) IS 'The rules of a guarded machine (every machine when NULL) that do not compile against its table, or that the engine may not run: parsed, analyzed and started as the engine runs them, never run, in a subtransaction rolled back. Called by engine_build (a declaration fails on its rule) and bulwark verify.';
 
 -- +goose StatementBegin
 CREATE FUNCTION bulwark.engine_build(p_machine text)
@@ -1000,7 +1053,7 @@ BEGIN
     SELECT * INTO v_problem FROM bulwark.rule_problems(p_machine) AS p LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION USING ERRCODE = v_problem.error_code, MESSAGE = v_problem.problem,
-            HINT = 'a rule names the row''s columns as r.<column>, and may use p_action, p_actor, p_id, p_expected_version, p_idem_key, p_args, p_note and v_to';
+            HINT = 'a rule names the row''s columns as r.<column>, may use p_action, p_actor, p_id, p_expected_version, p_idem_key, p_args, p_note and v_to, and calls helpers made with bulwark.declare_function';
     END IF;
     SELECT * INTO m FROM bulwark.machines AS x WHERE x.name = p_machine;
     SELECT n.nspname::text INTO v_schema

@@ -8,14 +8,21 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestHelp asks every command for its help, both ways: each prints its own
-// synopsis ("Usage: bulwark <command>") and its flags to stderr and exits
-// 0. An unknown flag is still a usage error (2).
+// TestHelp asks bulwark and every command for help, each way Go's flag
+// package reads it: each prints its own synopsis ("Usage: bulwark
+// <command>") and its flags to stderr and exits 0. An unknown flag is
+// still a usage error (2).
 func TestHelp(t *testing.T) {
 	t.Parallel()
 
+	for _, flag := range []string{"-h", "--h", "-help", "--help", "help"} {
+		var stdout, stderr bytes.Buffer
+		require.Equal(t, 0, run(context.Background(), []string{flag}, &stdout, &stderr), flag)
+		require.Contains(t, stderr.String(), "Usage: bulwark <command>", flag)
+	}
+
 	for _, c := range commands() {
-		for _, flag := range []string{"-h", "--help"} {
+		for _, flag := range []string{"-h", "--h", "-help", "--help"} {
 			t.Run(c.name+flag, func(t *testing.T) {
 				t.Parallel()
 				calls := [][]string{{c.name, flag}}

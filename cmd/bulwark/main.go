@@ -64,7 +64,7 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 || isHelp(args[0]) || args[0] == "help" {
 		usage(stderr)
 		if len(args) == 0 {
 			return exitUsage
@@ -91,6 +91,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "bulwark: unknown command %q\n\n", args[0])
 	usage(stderr)
 	return exitUsage
+}
+
+// isHelp reports whether arg asks for help as Go's flag package reads it
+// (-h, --h, -help, --help): where a command takes a word before its flags
+// (migrate's subcommand, bulwark's command), the same spellings work.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "--h", "-help", "--help":
+		return true
+	}
+	return false
 }
 
 func usage(w io.Writer) {

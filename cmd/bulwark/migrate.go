@@ -64,7 +64,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return &exitError{code: exitUsage, err: errors.New("missing subcommand")}
 	}
 	sub := args[0]
-	if sub == "-h" || sub == "--help" || sub == "-help" {
+	if isHelp(sub) {
 		fs.Usage()
 		return flag.ErrHelp
 	}

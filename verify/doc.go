@@ -161,14 +161,14 @@
 //     state.
 //   - action_rules: every rule of every guarded machine (declare_check,
 //     declare_arg_check, declare_set, declare_after) compiles against its
-//     table as the engine runs it: bulwark.rule_problems parses, analyzes
-//     and plans each (names, types, the assignment to its column) and
-//     starts its executor as the engine (its privileges), never runs it,
-//     in a subtransaction rolled back with its locks. A declaration whose
-//     rule does not compile is refused; this catches a rule broken later,
-//     by a column renamed, dropped or retyped, a function it calls
-//     dropped, a privilege the engine lost. A probe that cannot take its
-//     lock in time fails the run (exit 2), it is no rule's problem.
+//     table as the engine runs it: bulwark.rule_problems parses and
+//     analyzes each (names, types, the assignment to its column), never
+//     plans or runs it, in a subtransaction rolled back with its locks. A
+//     declaration whose rule does not compile is refused; this catches a
+//     rule broken later, by a column renamed, dropped or retyped, or a
+//     function it calls dropped (privileges are not checked). A probe
+//     that cannot take its lock in time fails the run (exit 2): it is no
+//     rule's problem.
 //   - history: every guarded row's version equals the number of its log
 //     rows, its log replays from its creation along the machine's declared
 //     transitions to its state, and the log's hash chain holds

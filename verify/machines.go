@@ -60,14 +60,13 @@ func (s *session) checkStateMachines(ctx context.Context, c *Check) error {
 }
 
 // checkActionRules requires every rule of every guarded machine to compile
-// against its table as the engine runs it (bulwark.rule_problems: parsed,
-// planned and started as the engine, never run). A declaration is refused
-// when its rule does not compile; a rule that stops compiling later (a
-// column it names renamed, dropped or retyped, a function it calls gone, a
-// privilege the engine lost) fails every call of its action as an
-// invariant until this check reports it. An error of the probe itself (a
-// lock it could not take in time) ends the run: it says nothing of the
-// rules.
+// against its table as the engine runs it (bulwark.rule_problems: parsed
+// and analyzed, never planned or run). A declaration is refused when its
+// rule does not compile; a rule that stops compiling later (a column it
+// names renamed, dropped or retyped, a function it calls gone) fails every
+// call of its action as an invariant until this check reports it. An error
+// of the probe itself (a lock it could not take in time) ends the run: it
+// says nothing of the rules.
 func (s *session) checkActionRules(ctx context.Context, c *Check) error {
 	if err := s.tx.QueryRow(ctx, `
 		SELECT count(*)
@@ -89,7 +88,7 @@ func (s *session) checkActionRules(ctx context.Context, c *Check) error {
 	)
 	_, err = pgx.ForEachRow(rows, []any{&machine, &id, &code, &problem}, func() error {
 		c.fail(fmt.Sprintf("%s/rule %d", machine, id), fmt.Sprintf("%s (SQLSTATE %s)", problem, code),
-			fmt.Sprintf("put back what the rule names, or, in a migration under bulwark.maintenance_begin, delete rule %d from bulwark.action_rules, declare it again as it should read, and SELECT bulwark.engine_build(%s)",
+			fmt.Sprintf("put back what the rule names (the column or function the problem names, as a migration left it); if the change was meant, replace the rule in a migration: under bulwark.maintenance_begin delete rule %d from bulwark.action_rules, declare it again as it should now read, then SELECT bulwark.engine_build(%s)",
 				id, quoteLiteral(machine)))
 		return nil
 	})

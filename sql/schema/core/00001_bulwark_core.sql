@@ -257,7 +257,11 @@ CREATE TABLE bulwark.action_rules (
     -- A rule is one expression spliced into engine code: never a statement
     -- separator or a comment, whoever writes the row (declare_rule says so
     -- first, with a message).
-    CONSTRAINT action_rule_one_expression CHECK (body !~ ';|--|/\*' AND message !~ ';|--|/\*')
+    CONSTRAINT action_rule_one_expression CHECK (body !~ ';|--|/\*' AND message !~ ';|--|/\*'),
+    -- The engine splices an after rule in as a statement: one call.
+    CONSTRAINT action_rule_after_shape CHECK (
+        kind <> 'after' OR body ~ '^\s*PERFORM\s+[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*\s*\('
+    )
 );
 
 COMMENT ON TABLE bulwark.action_rules IS 'Checks, column assignments and after-statements of each action, in order; a set rule with no action applies to every update of the machine. Generated into the machine''s engine functions.';
@@ -897,28 +901,31 @@ COMMENT ON FUNCTION bulwark.idempotency_purge(integer) IS 'Removes idempotency k
 -- table. Every declare_* call regenerates; the code is owned by
 -- bulwark_engine, so nobody else can replace it.
 -- Compiles every rule of a guarded machine (of p_machine, or of every
--- machine when NULL) the way its engine will run it, without running it:
--- PREPARE parses and analyzes the rule's statement (names, types,
--- functions, the assignment to its column) against the guarded table and
--- the names a rule may use, and EXPLAIN of its generic plan checks that
--- the engine may read the tables and execute the functions it names. One
--- row per rule that does not compile, with its SQLSTATE: a typo fails its
+-- machine when NULL) the way its engine will run it, without running,
+-- planning or evaluating any of it: PREPARE parses, analyzes and rewrites
+-- the rule's statement (names, types, functions, the assignment to its
+-- column) against the guarded table and the names a rule may use. One row
+-- per rule that does not compile, with its SQLSTATE: a typo fails its
 -- declaration (engine_build), not its first call, and a column renamed or
--- dropped under a rule later is reported by bulwark verify. Each probe
--- runs in a subtransaction that is always rolled back, so the locks its
--- analysis takes (ROW EXCLUSIVE for a set rule's UPDATE) end with it. An
--- error other than the rule's own (a lock timeout, a cancel) is raised,
--- not reported as the rule's. A rule names the row's columns as
--- r.<column>, in every kind and action alike (unqualified, a column would
--- name the written row in an update's set, nothing in a create's); the
--- other names it may use are p_action, p_actor, p_id, p_expected_version,
--- p_idem_key, p_args, p_note and v_to.
+-- dropped under a rule later, or a function it calls dropped, is reported
+-- by bulwark verify. Each probe runs in a subtransaction that is always
+-- rolled back, so the locks its analysis takes (ROW EXCLUSIVE for a set
+-- rule's UPDATE) end with it; only analysis errors (classes 42, 22, 0A)
+-- are the rule's, any other (a lock timeout, a cancel) is raised.
+-- Privileges are not checked (PostgreSQL checks them when a statement
+-- starts, which would evaluate the rule's stable and immutable parts): a
+-- helper a rule calls is made with bulwark.declare_function, so the engine
+-- owns it. A rule names the row's columns as r.<column>, in every kind and
+-- action alike (unqualified, a column would name the written row in an
+-- update's set, nothing in a create's); the other names it may use are
+-- p_action, p_actor, p_id, p_expected_version, p_idem_key, p_args, p_note
+-- and v_to.
 -- +goose StatementBegin
 CREATE FUNCTION bulwark.rule_problems(p_machine text DEFAULT NULL)
 RETURNS TABLE (machine text, rule_id bigint, action text, kind text, error_code text, problem text)
 LANGUAGE plpgsql
--- As the engine, whose privileges the probe checks. Nothing but a rule's
--- single expression is ever executed as text, and it is never run.
+-- As the engine, whose code the rules become. Nothing is executed but
+-- PREPARE and DEALLOCATE of one rule's statement, which is never run.
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -927,6 +934,7 @@ DECLARE
     v_from   text;
     v_probe  text;
     v_name   text := 'bulwark_rule_probe_' || pg_catalog.md5(pg_catalog.random()::text || pg_catalog.clock_timestamp()::text);
+    v_done   boolean;
     v_state  text;
     v_msg    text;
     v_detail text;
@@ -950,12 +958,19 @@ BEGIN
         rule_id := x.id;
         action := x.action;
         kind := x.kind;
-        -- The table's CHECK says so too; a row that got past it is never
-        -- run, not even as a probe.
+        -- The table's CHECKs say so too; a row that got past them is
+        -- never prepared, not even as a probe.
         IF x.body ~ ';|--|/\*' OR x.message ~ ';|--|/\*' THEN
             error_code := '22023';
             problem := pg_catalog.format('the %s rule %s of %s.%s is not one expression: it holds a statement separator or a comment',
                 x.kind, x.id, x.machine, coalesce(x.action, '*'));
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        IF x.kind = 'after' AND x.body !~ '^\s*PERFORM\s+[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*\s*\(' THEN
+            error_code := '22023';
+            problem := pg_catalog.format('the after rule %s of %s.%s is not PERFORM schema.function(...)',
+                x.id, x.machine, coalesce(x.action, '*'));
             RETURN NEXT;
             CONTINUE;
         END IF;
@@ -966,10 +981,11 @@ BEGIN
             || '$4 AS p_expected_version, $5 AS p_idem_key, $6 AS p_args, $7 AS p_note, $8 AS v_to) AS probe__args',
             x.tbl, x.tbl);
         v_probe := CASE x.kind
-            -- As the engine writes: a create's INSERT, an update's UPDATE
-            -- of t__ (a set of no action is every update's).
+            -- As the engine writes: a create's INSERT ... VALUES, an
+            -- update's UPDATE of t__ (a set of no action is every
+            -- update's).
             WHEN 'set' THEN CASE WHEN x.creates
-                THEN pg_catalog.format('INSERT INTO %s (%I) SELECT (%s) %s', x.tbl, x.col, x.body, v_from)
+                THEN pg_catalog.format('INSERT INTO %s (%I) SELECT v__.x %s, LATERAL (VALUES ((%s))) AS v__(x)', x.tbl, x.col, v_from, x.body)
                 ELSE pg_catalog.format('UPDATE %s AS t__ SET %I = (%s) %s WHERE false', x.tbl, x.col, x.body, v_from)
             END
             -- PERFORM is a SELECT that may have its own FROM and WHERE.
@@ -978,22 +994,22 @@ BEGIN
             ELSE pg_catalog.format('SELECT (%s) IS FALSE, (%s) %s', x.body, x.message, v_from)
         END;
         v_state := NULL;
+        v_done := false;
         BEGIN
             EXECUTE pg_catalog.format('PREPARE %I (text, uuid, uuid, integer, text, jsonb, text, text) AS %s', v_name, v_probe);
-            -- A generic plan folds no argument into the rule, and EXPLAIN
-            -- starts its executor without running it: the privileges to
-            -- read and execute what the rule names are checked there.
-            PERFORM pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true);
-            EXECUTE pg_catalog.format('EXPLAIN EXECUTE %I (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)', v_name);
             EXECUTE pg_catalog.format('DEALLOCATE %I', v_name);
-            -- Undo everything the probe did, its locks and setting too.
+            -- Undo what the probe took (its locks). The flag tells this
+            -- sentinel from the same SQLSTATE raised by anything else.
+            v_done := true;
             RAISE EXCEPTION USING ERRCODE = 'BWZ99';
         EXCEPTION
-            WHEN SQLSTATE 'BWZ99' THEN
-                NULL;
             WHEN syntax_error_or_access_rule_violation OR data_exception OR feature_not_supported THEN
                 GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT,
                     v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+            WHEN SQLSTATE 'BWZ99' THEN
+                IF NOT v_done THEN
+                    RAISE;
+                END IF;
         END;
         IF v_state IS NOT NULL THEN
             -- The probe may have failed after its PREPARE.
@@ -1011,7 +1027,7 @@ END;
 $$;
 -- +goose StatementEnd
 
-COMMENT ON FUNCTION bulwark.rule_problems(text) IS 'The rules of a guarded machine (every machine when NULL) that do not compile against its table, or that the engine may not run: parsed, analyzed and started as the engine runs them, never run, in a subtransaction rolled back. Called by engine_build (a declaration fails on its rule) and bulwark verify.';
+COMMENT ON FUNCTION bulwark.rule_problems(text) IS 'The rules of a guarded machine (every machine when NULL) that do not compile against its table: parsed and analyzed as the engine runs them (PREPARE), never planned or run, in a subtransaction rolled back. Privileges are not checked. Called by engine_build (a declaration fails on its rule) and bulwark verify.';
 
 -- +goose StatementBegin
 CREATE FUNCTION bulwark.engine_build(p_machine text)

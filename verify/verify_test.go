@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bulwarkdb/bulwark/auditlog"
 	"github.com/bulwarkdb/bulwark/bulwarktest"
 	"github.com/bulwarkdb/bulwark/internal/drift"
 	"github.com/bulwarkdb/bulwark/sql/schema"
@@ -203,6 +204,21 @@ func TestVerify(t *testing.T) {
 				report := run(t, bundle, &f)
 				require.False(t, report.OK)
 				require.ElementsMatch(t, want, report.Failures())
+
+				// bulwark log --check answers the history question from
+				// the log alone: it sees what the log shows (f.LogShows)
+				// and raises nothing verify does not.
+				history, err := auditlog.Check(ctx, bundle.conn, nil)
+				require.NoError(t, err)
+				var logged []string
+				for _, p := range history.Problems {
+					logged = append(logged, p.Entity.String())
+				}
+				if f.LogShows {
+					require.Contains(t, logged, drift.SeedArticle, "%+v", history.Problems)
+				} else {
+					require.Empty(t, history.Problems, "log --check reports what verify does not")
+				}
 				for _, c := range report.Checks {
 					require.Equal(t, len(c.Findings) == 0, c.OK, c.Name)
 					for _, finding := range c.Findings {

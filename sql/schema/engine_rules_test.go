@@ -42,6 +42,9 @@ note''', '22Z01', '''that note is forbidden''');
 		    '22023', $$'the rule saw enable_seqscan ' || pg_catalog.current_setting('enable_seqscan')$$);
 		SELECT bulwark.declare_check('rvm', NULL, $$pg_catalog.current_setting('enable_seqscan') = 'on'$$,
 		    'BWI02', $$'the rule saw enable_seqscan ' || pg_catalog.current_setting('enable_seqscan')$$);
+		-- A backslash in a rule's literal: '\s' is white space only with
+		-- standard_conforming_strings on.
+		SELECT bulwark.declare_arg_check('rvm', 'touch', $$coalesce(p_note, '') !~ '\s'$$, '22Z02', $$'no white space'$$);
 		RESET ROLE`)
 	require.NoError(t, err)
 
@@ -67,6 +70,16 @@ note''', '22Z01', '''that note is forbidden''');
 		require.NoError(t, apply("note", "", "forbidden\n    note"))
 	})
 
+	t.Run("LiteralsReadAlikeInEverySession", func(t *testing.T) {
+		// A caller's session cannot change what a rule's literal means
+		// (with standard_conforming_strings off, '\s' would be 's').
+		_, err := conn.Exec(ctx, `SET standard_conforming_strings = off`)
+		require.NoError(t, err)
+		defer func() { _, _ = conn.Exec(ctx, `RESET standard_conforming_strings`) }()
+		require.Equal(t, "22Z02", sqlState(apply("touch", "", "a b")))
+		require.NoError(t, apply("touch", "", "ss"))
+	})
+
 	t.Run("RuleQueriesKeepTheSessionsSettings", func(t *testing.T) {
 		before := version()
 		// Keyed, so the engine's own look-up (planned with sequential
@@ -83,8 +96,7 @@ note''', '22Z01', '''that note is forbidden''');
 // TestEngineRulesCompileWhenDeclared declares rules with the mistakes a
 // migration makes (a misspelt column, an unqualified one, an unknown
 // variable or function, a check that is no boolean, an assignment of the
-// wrong type, an after rule calling nothing, an aggregate where a create
-// writes VALUES) and requires each to be refused at its declaration with
+// wrong type, an after rule calling nothing) and requires each to be refused at its declaration with
 // the SQLSTATE of the mistake, leaving the rules and the generated engine
 // as they were; rules that use every name the engine gives them are
 // accepted. Then a column renamed under a declared rule is reported by
@@ -143,8 +155,6 @@ func TestEngineRulesCompileWhenDeclared(t *testing.T) {
 		{"AfterCallsNothing", `SELECT bulwark.declare_after('rcm', 'go', $$PERFORM rc.enqueue(r)$$)`, "42883"},
 		// Only the engine's names: not the probe's target or its own.
 		{"CreateSetNamesTheUpdateTarget", `SELECT bulwark.declare_set('rcm', 'mk', 'label', $$t__.label$$)`, "42P01"},
-		// A create writes VALUES: no aggregate there.
-		{"AggregateInACreatesSet", `SELECT bulwark.declare_set('rcm', 'mk', 'label', $$pg_catalog.string_agg(p_args ->> 'label', ',')$$)`, "42803"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			require.Equal(t, tc.code, sqlState(declare(tc.sql)))
@@ -162,7 +172,10 @@ func TestEngineRulesCompileWhenDeclared(t *testing.T) {
 			    '22023', $$'refused ' || p_action$$);
 			SELECT bulwark.declare_check('rcm', 'go', $$v_to = 'b' AND r.version > 0$$, 'BWI02', $$format('%s at %s', r.id, r.version)$$);
 			SELECT bulwark.declare_set('rcm', 'go', 'done_at', $$pg_catalog.now()$$);
-			SELECT bulwark.declare_set('rcm', 'mk', 'label', $$coalesce(p_args ->> 'label', '')$$)`))
+			SELECT bulwark.declare_set('rcm', 'mk', 'label', $$coalesce(p_args ->> 'label', '')$$);
+			-- An untyped literal takes the column's type, as in the
+			-- engine's INSERT ... VALUES.
+			SELECT bulwark.declare_set('rcm', 'mk', 'done_at', 'NULL')`))
 		var problems int
 		require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM bulwark.rule_problems('rcm')`).Scan(&problems))
 		require.Zero(t, problems)
@@ -190,6 +203,18 @@ func TestEngineRulesCompileWhenDeclared(t *testing.T) {
 				INSERT INTO bulwark.action_rules (machine, action, kind, body, sqlstate, message) VALUES `+row)
 			require.Equal(t, "23514", sqlState(err), row)
 			_, err = conn.Exec(ctx, `ROLLBACK`)
+			require.NoError(t, err)
+		}
+	})
+
+	t.Run("OnlyTheOwnerProbes", func(t *testing.T) {
+		// A probe parses owner-written text as the engine (a literal of
+		// an array of a domain runs the domain's CHECK): the application
+		// and job roles may not ask for one.
+		for _, role := range []string{"bulwark_app", "bulwark_jobs"} {
+			_, err := conn.Exec(ctx, `SET ROLE `+role+`; SELECT * FROM bulwark.rule_problems(NULL)`)
+			require.Equal(t, "42501", sqlState(err), role)
+			_, err = conn.Exec(ctx, `RESET ROLE`)
 			require.NoError(t, err)
 		}
 	})

@@ -257,10 +257,10 @@ CREATE TABLE bulwark.action_rules (
     -- A rule is one expression spliced into engine code: never a statement
     -- separator or a comment, whoever writes the row (declare_rule says so
     -- first, with a message).
-    CONSTRAINT action_rule_one_expression CHECK (body !~ ';|--|/\*' AND message !~ ';|--|/\*'),
+    CONSTRAINT action_rule_one_expression CHECK (body !~ ';|--|/[*]' AND message !~ ';|--|/[*]'),
     -- The engine splices an after rule in as a statement: one call.
     CONSTRAINT action_rule_after_shape CHECK (
-        kind <> 'after' OR body ~ '^\s*PERFORM\s+[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*\s*\('
+        kind <> 'after' OR body ~ '^[[:space:]]*PERFORM[[:space:]]+[a-z_][a-z0-9_]*[.][a-z_][a-z0-9_]*[[:space:]]*[(]'
     )
 );
 
@@ -509,7 +509,7 @@ DECLARE
     v_tokens text;
     v_word   text;
 BEGIN
-    IF p_name IS NULL OR p_name !~ '^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$' OR pg_catalog.char_length(p_name) > 100 THEN
+    IF p_name IS NULL OR p_name !~ '^[a-z][a-z0-9_]*[.][a-z][a-z0-9_]*$' OR pg_catalog.char_length(p_name) > 100 THEN
         RETURN 'a capability is named resource.action in lower case (at most 100 characters)';
     END IF;
     -- Compare whole words: '_article_publish_draft_' contains '_draft_'.
@@ -928,6 +928,8 @@ LANGUAGE plpgsql
 -- PREPARE and DEALLOCATE of one rule's statement, which is never run.
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+-- A rule's literals read as in the engine, whatever the caller's session.
+SET standard_conforming_strings = on
 AS $$
 DECLARE
     x        record;
@@ -942,7 +944,7 @@ DECLARE
 BEGIN
     -- A probe cancelled between its PREPARE and its DEALLOCATE (prepared
     -- statements are not transactional) is not left for the next.
-    FOR v_msg IN SELECT s.name FROM pg_catalog.pg_prepared_statements AS s WHERE s.name LIKE 'bulwark\_rule\_probe\_%' LOOP
+    FOR v_msg IN SELECT s.name FROM pg_catalog.pg_prepared_statements AS s WHERE pg_catalog.left(s.name, 19) = 'bulwark_rule_probe_' LOOP
         EXECUTE pg_catalog.format('DEALLOCATE %I', v_msg);
     END LOOP;
     FOR x IN
@@ -960,14 +962,14 @@ BEGIN
         kind := x.kind;
         -- The table's CHECKs say so too; a row that got past them is
         -- never prepared, not even as a probe.
-        IF x.body ~ ';|--|/\*' OR x.message ~ ';|--|/\*' THEN
+        IF x.body ~ ';|--|/[*]' OR x.message ~ ';|--|/[*]' THEN
             error_code := '22023';
             problem := pg_catalog.format('the %s rule %s of %s.%s is not one expression: it holds a statement separator or a comment',
                 x.kind, x.id, x.machine, coalesce(x.action, '*'));
             RETURN NEXT;
             CONTINUE;
         END IF;
-        IF x.kind = 'after' AND x.body !~ '^\s*PERFORM\s+[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*\s*\(' THEN
+        IF x.kind = 'after' AND x.body !~ '^[[:space:]]*PERFORM[[:space:]]+[a-z_][a-z0-9_]*[.][a-z_][a-z0-9_]*[[:space:]]*[(]' THEN
             error_code := '22023';
             problem := pg_catalog.format('the after rule %s of %s.%s is not PERFORM schema.function(...)',
                 x.id, x.machine, coalesce(x.action, '*'));
@@ -981,16 +983,18 @@ BEGIN
             || '$4 AS p_expected_version, $5 AS p_idem_key, $6 AS p_args, $7 AS p_note, $8 AS v_to) AS probe__args',
             x.tbl, x.tbl);
         v_probe := CASE x.kind
-            -- As the engine writes: a create's INSERT ... VALUES, an
-            -- update's UPDATE of t__ (a set of no action is every
-            -- update's).
+            -- As the engine writes: a create's INSERT (a SELECT, so that
+            -- an untyped literal takes the column's type as in the
+            -- engine's VALUES; an aggregate there passes the probe and
+            -- fails the create), an update's UPDATE of t__ (a set of no
+            -- action is every update's).
             WHEN 'set' THEN CASE WHEN x.creates
-                THEN pg_catalog.format('INSERT INTO %s (%I) SELECT v__.x %s, LATERAL (VALUES ((%s))) AS v__(x)', x.tbl, x.col, v_from, x.body)
+                THEN pg_catalog.format('INSERT INTO %s (%I) SELECT (%s) %s', x.tbl, x.col, x.body, v_from)
                 ELSE pg_catalog.format('UPDATE %s AS t__ SET %I = (%s) %s WHERE false', x.tbl, x.col, x.body, v_from)
             END
             -- PERFORM is a SELECT that may have its own FROM and WHERE.
             WHEN 'after' THEN pg_catalog.format('SELECT %s, LATERAL (SELECT %s) AS q__',
-                v_from, pg_catalog.regexp_replace(x.body, '^\s*PERFORM\s+', ''))
+                v_from, pg_catalog.regexp_replace(x.body, '^[[:space:]]*PERFORM[[:space:]]+', ''))
             ELSE pg_catalog.format('SELECT (%s) IS FALSE, (%s) %s', x.body, x.message, v_from)
         END;
         v_state := NULL;
@@ -1221,6 +1225,8 @@ RETURNS @table@
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+-- A rule's literals read alike in every caller's session.
+SET standard_conforming_strings = on
 AS $@tag@$
 -- Generated by bulwark.engine_build(@machine_lit@) from the declarations of
 -- machine @machine_lit@. Do not edit: declare, and it is generated again.
@@ -1376,7 +1382,7 @@ BEGIN
                                         idempotency_key, machine, note, to_state, transition, prev_hash, hash)
     OVERRIDING SYSTEM VALUE
     SELECT v_log_id, p_actor, v_at, v_corr, session_user, r.id, v_from, p_idem_key, @machine_lit@, nullif(p_note, ''), r.@col@, p_action,
-           p__.h, sha256(coalesce(p__.h, '\x'::bytea) || convert_to(jsonb_build_array(
+           p__.h, sha256(coalesce(p__.h, ''::bytea) || convert_to(jsonb_build_array(
                v_log_id, p_actor, EXTRACT(EPOCH FROM v_at)::text, v_corr, session_user::text, r.id, v_from,
                p_idem_key, @machine_lit@, nullif(p_note, ''), r.@col@, p_action)::text, 'UTF8'))
     FROM (SELECT (SELECT l.hash FROM bulwark.transition_log AS l
@@ -1405,6 +1411,8 @@ CREATE OR REPLACE FUNCTION @boundary@()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+-- A rule's literals read alike in every caller's session.
+SET standard_conforming_strings = on
 AS $@tag@$
 -- Generated by bulwark.engine_build(@machine_lit@). Do not edit.
 BEGIN
@@ -1445,6 +1453,8 @@ CREATE OR REPLACE FUNCTION @audit@()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+-- A rule's literals read alike in every caller's session.
+SET standard_conforming_strings = on
 AS $@tag@$
 -- Generated by bulwark.engine_build(@machine_lit@). Do not edit.
 DECLARE
@@ -1805,10 +1815,10 @@ BEGIN
     -- call), spliced into the engine's source: no statement separators or
     -- comments; the engine's body is quoted with a tag chosen at random on
     -- every build, so no rule can close it.
-    IF p_sql ~ ';|--|/\*' OR p_message ~ ';|--|/\*' THEN
+    IF p_sql ~ ';|--|/[*]' OR p_message ~ ';|--|/[*]' THEN
         PERFORM bulwark.raise('22023', 'a rule is one SQL expression: no ";" and no comments');
     END IF;
-    IF p_kind = 'after' AND p_sql !~ '^\s*PERFORM\s+[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*\s*\(' THEN
+    IF p_kind = 'after' AND p_sql !~ '^[[:space:]]*PERFORM[[:space:]]+[a-z_][a-z0-9_]*[.][a-z_][a-z0-9_]*[[:space:]]*[(]' THEN
         PERFORM bulwark.raise('22023', 'an after rule is PERFORM schema.function(...)');
     END IF;
     PERFORM bulwark.context_set(NULL, 'declare_rule', NULL,
@@ -1879,7 +1889,7 @@ BEGIN
     -- only bulwark_owner may declare, and the declaration is logged with a
     -- hash of the text. Hence no sanitising, and no warning for it:
     -- @plpgsql_check_options: security_warnings = false
-    IF p_definition !~* '^\s*CREATE\s+(OR\s+REPLACE\s+)?FUNCTION\s' THEN
+    IF p_definition !~* '^[[:space:]]*CREATE[[:space:]]+(OR[[:space:]]+REPLACE[[:space:]]+)?FUNCTION[[:space:]]' THEN
         PERFORM bulwark.raise('22023', 'declare_function takes one CREATE FUNCTION statement');
     END IF;
     IF NOT p_execute_for <@ ARRAY['bulwark_app', 'bulwark_jobs'] THEN
@@ -2425,7 +2435,6 @@ GRANT EXECUTE ON FUNCTION
     bulwark.role_revoke(uuid, uuid, text),
     bulwark.capability_name_problem(text),
     bulwark.contract_catalog(regclass),
-    bulwark.rule_problems(text),
     bulwark.idempotency_key_used(uuid, text)
 TO bulwark_app, bulwark_jobs;
 GRANT EXECUTE ON FUNCTION bulwark.idempotency_purge(integer) TO bulwark_jobs;
@@ -2480,7 +2489,6 @@ GRANT EXECUTE ON FUNCTION
     bulwark.role_revoke(uuid, uuid, text),
     bulwark.capability_name_problem(text),
     bulwark.contract_catalog(regclass),
-    bulwark.rule_problems(text),
     bulwark.idempotency_key_used(uuid, text)
 TO bulwark_app, bulwark_jobs;
 GRANT EXECUTE ON FUNCTION bulwark.idempotency_purge(integer) TO bulwark_jobs;

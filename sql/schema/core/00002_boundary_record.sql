@@ -556,7 +556,7 @@ SET search_path = pg_catalog, pg_temp
 -- once per session.
 AS $$
 BEGIN
-    RETURN pg_catalog.sha256(coalesce(p_prev, '\x'::bytea) || pg_catalog.convert_to(pg_catalog.jsonb_build_array(
+    RETURN pg_catalog.sha256(coalesce(p_prev, ''::bytea) || pg_catalog.convert_to(pg_catalog.jsonb_build_array(
         p_row.id,
         p_row.actor_id,
         EXTRACT(EPOCH FROM p_row.at)::text,
@@ -753,7 +753,6 @@ SELECT bulwark.declare_callable('bulwark.role_grant(uuid, uuid, text)', 'role.gr
 SELECT bulwark.declare_callable('bulwark.role_revoke(uuid, uuid, text)', 'role.revoke', 'Revokes a domain role.');
 SELECT bulwark.declare_callable('bulwark.capability_name_problem(text)', NULL, 'The capability naming rule, for the Go registry.');
 SELECT bulwark.declare_callable('bulwark.contract_catalog(regclass)', NULL, 'The live constraints of a table, for bulwark verify.');
-SELECT bulwark.declare_callable('bulwark.rule_problems(text)', NULL, 'The rules that do not compile against their tables, for bulwark verify (parses, never runs them).');
 SELECT bulwark.declare_callable('bulwark.idempotency_key_used(uuid, text)', NULL, 'Whether an actor used an idempotency key, for the gate.');
 SELECT bulwark.declare_callable('bulwark.idempotency_purge(integer)', NULL, 'Housekeeping by the job runners: removes expired idempotency keys.');
 SELECT bulwark.declare_callable('bulwark.boundary_catalog(text)', NULL, 'The boundary''s objects as they are, for bulwark verify.');

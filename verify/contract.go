@@ -13,6 +13,7 @@ import (
 // Kinds of objects in the boundary's record (bulwark.contract_objects).
 const (
 	kindColumn   = "column"
+	kindDomain   = "domain"
 	kindFunction = "function"
 	kindPolicy   = "policy"
 	kindTable    = "table"
@@ -325,6 +326,26 @@ func (s *session) checkColumns(_ context.Context, c *Check) error {
 				fix += " -- restore its generated expression or identity from its migration;"
 			}
 			c.fail(d.Object, "changed since it was recorded: "+strings.Join(changes, "; "), fix+acceptHint(kindColumn, d.Object))
+		}
+	}
+	// A column's type may be a domain, whose CHECKs run in every write of
+	// the column, as the engine: ALTER DOMAIN changes the column's rules.
+	c.Checked += s.contractCounts[kindDomain]
+	for _, d := range s.contract[kindDomain] {
+		switch {
+		case d.added():
+			c.fail(d.Object, "domain not in the record: added outside the migrations",
+				fmt.Sprintf("DROP DOMAIN %s%s", d.Object, acceptHint(kindDomain, d.Object)))
+		case d.removed():
+			c.fail(d.Object, "domain in the record but gone: dropped outside the migrations",
+				"CREATE DOMAIN "+d.Object+" as its migration did"+acceptHint(kindDomain, d.Object))
+		default:
+			var changes []string
+			for _, k := range d.changedKeys() {
+				changes = append(changes, d.change(k))
+			}
+			c.fail(d.Object, "domain changed since it was recorded (its CHECKs run as the engine in every write of its columns): "+strings.Join(changes, "; "),
+				"ALTER DOMAIN "+d.Object+" back to what its migration made (constraints, default, NOT NULL, owner)"+acceptHint(kindDomain, d.Object))
 		}
 	}
 	return nil

@@ -62,7 +62,11 @@
 //     its registration behind).
 //   - columns: every column of those tables has its recorded type, NOT
 //     NULL, default, generated expression and identity; none dropped or
-//     added outside the migrations.
+//     added outside the migrations. So has every domain of the boundary's
+//     schemas, and every domain a boundary column is of, wherever it
+//     lives: its base type, CHECKs, default, NOT NULL and owner (a
+//     domain's CHECKs run in every write of its columns, as the engine;
+//     ALTER DOMAIN would change them unseen).
 //   - constraints: every constraint and unique index in the enforcement
 //     contract (bulwark.contract_constraints, filled by bulwark.guard()
 //     and bulwark.declare_constraint() in the migrations, never by Go)

@@ -260,6 +260,18 @@ func Fixtures() []Fixture {
 			Want: []string{"callable_functions public.article_fix(uuid)"},
 		},
 		{
+			Name: "DomainAdded",
+			// A type for a new column, made by hand: its CHECKs would run
+			// as the engine in every write of that column, and ALTER
+			// DOMAIN would change them unseen.
+			SQL: []string{`
+				BEGIN;
+				SET LOCAL ROLE bulwark_owner;
+				CREATE DOMAIN app.tag AS text CHECK (VALUE <> '');
+				COMMIT`},
+			Want: []string{"columns app.tag"},
+		},
+		{
 			Name: "EngineOwnedByOwner",
 			// Generated code handed to bulwark_owner, whose logins could
 			// then replace it (as a superuser: only one can give it away).

@@ -52,7 +52,7 @@ CREATE TABLE bulwark.contract_objects (
     origin      text NOT NULL,
     recorded_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (kind, object),
-    CONSTRAINT contract_object_kind CHECK (kind IN ('column', 'function', 'policy', 'table', 'trigger')),
+    CONSTRAINT contract_object_kind CHECK (kind IN ('column', 'domain', 'function', 'policy', 'table', 'trigger')),
     CONSTRAINT contract_object_origin CHECK (origin IN ('api', 'code', 'core', 'engine', 'table'))
 );
 
@@ -269,7 +269,40 @@ BEGIN
                'using', pg_catalog.pg_get_expr(pol.polqual, pol.polrelid),
                'with_check', pg_catalog.pg_get_expr(pol.polwithcheck, pol.polrelid))
     FROM tabs AS tb
-    JOIN pg_catalog.pg_policy AS pol ON pol.polrelid = tb.rel;
+    JOIN pg_catalog.pg_policy AS pol ON pol.polrelid = tb.rel
+    UNION ALL
+    -- A domain's CHECKs run inside every write of a column of its type,
+    -- and where a rule reads a literal of it: code, as the engine, that
+    -- ALTER DOMAIN changes. Those of the boundary's schemas, and those of
+    -- the boundary's columns wherever they live.
+    SELECT 'domain'::text,
+           t.oid::regtype::text,
+           NULL::text,
+           'code'::text,
+           pg_catalog.jsonb_build_object(
+               'base', pg_catalog.format_type(t.typbasetype, t.typtypmod),
+               'constraints', (
+                   SELECT pg_catalog.jsonb_object_agg(con.conname, pg_catalog.pg_get_constraintdef(con.oid))
+                   FROM pg_catalog.pg_constraint AS con
+                   WHERE con.contypid = t.oid
+               ),
+               'default', t.typdefault,
+               'not_null', t.typnotnull,
+               'owner', pg_catalog.pg_get_userbyid(t.typowner)::text)
+    FROM pg_catalog.pg_type AS t
+    WHERE p_machine IS NULL
+      AND t.typtype = 'd'
+      AND (t.typnamespace = 'bulwark'::regnamespace
+           OR t.typnamespace IN (SELECT gt.nsp FROM guarded AS gt)
+           OR t.oid IN (
+               SELECT att.atttypid
+               FROM tabs AS tb
+               JOIN pg_catalog.pg_attribute AS att ON att.attrelid = tb.rel AND att.attnum > 0 AND NOT att.attisdropped
+           ))
+      AND NOT EXISTS (
+          SELECT FROM pg_catalog.pg_depend AS d
+          WHERE d.classid = 'pg_catalog.pg_type'::regclass AND d.objid = t.oid AND d.deptype = 'e'
+      );
 END;
 $$;
 -- +goose StatementEnd
@@ -350,8 +383,8 @@ AS $$
 DECLARE
     v_live record;
 BEGIN
-    IF p_kind IS NULL OR p_kind NOT IN ('column', 'function', 'policy', 'table', 'trigger') THEN
-        PERFORM bulwark.raise('22023', 'boundary_accept: kind is column, function, policy, table or trigger');
+    IF p_kind IS NULL OR p_kind NOT IN ('column', 'domain', 'function', 'policy', 'table', 'trigger') THEN
+        PERFORM bulwark.raise('22023', 'boundary_accept: kind is column, domain, function, policy, table or trigger');
     END IF;
     PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('bulwark.contract_objects', 7405528));
     PERFORM bulwark.context_set(NULL, 'boundary_accept', NULL, pg_catalog.left(p_kind || ' ' || p_object, 2000));
@@ -373,7 +406,7 @@ END;
 $$;
 -- +goose StatementEnd
 
-COMMENT ON FUNCTION bulwark.boundary_accept(text, text) IS 'Records one object of the boundary (kind column, function, policy, table or trigger; object as bulwark verify names it) as it is now, or forgets it if it is gone: for a migration that changes it on purpose outside schema.Up.';
+COMMENT ON FUNCTION bulwark.boundary_accept(text, text) IS 'Records one object of the boundary (kind column, domain, function, policy, table or trigger; object as bulwark verify names it) as it is now, or forgets it if it is gone: for a migration that changes it on purpose outside schema.Up.';
 
 -- Brings the record of one machine's objects of the given origins up to
 -- date: those it has now are recorded; a function it no longer claims but

@@ -275,6 +275,30 @@ func TestRecordBoundary(t *testing.T) {
 		require.ElementsMatch(t, want, failures(t, bundle))
 	})
 
+	t.Run("RecordsADomainAndSeesItChange", func(t *testing.T) {
+		t.Parallel()
+
+		bundle := setup(t)
+		before, err := schema.SnapshotBoundary(ctx, bundle.db)
+		require.NoError(t, err)
+		exec(t, bundle, `
+			BEGIN;
+			SET LOCAL ROLE bulwark_owner;
+			CREATE DOMAIN app.label AS text CHECK (VALUE <> '');
+			COMMIT`)
+		require.NoError(t, schema.RecordBoundary(ctx, bundle.db, before))
+		require.Empty(t, failures(t, bundle))
+
+		// Loosened by hand: its CHECKs are what every write of its
+		// columns runs, as the engine.
+		exec(t, bundle, `
+			BEGIN;
+			SET LOCAL ROLE bulwark_owner;
+			ALTER DOMAIN app.label DROP CONSTRAINT label_check;
+			COMMIT`)
+		require.Equal(t, []string{"columns app.label"}, failures(t, bundle))
+	})
+
 	t.Run("TrustsTheFirstRecord", func(t *testing.T) {
 		t.Parallel()
 

@@ -84,8 +84,12 @@ func display(v any) string {
 		}
 		return v
 	}
-	raw, _ := json.Marshal(v)
-	return string(raw)
+	// As written: a CHECK's "<>" stays "<>", not "\u003c\u003e".
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // loadContract compares, in one query, the boundary's objects as the

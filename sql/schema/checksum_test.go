@@ -283,10 +283,34 @@ func TestRecordBoundary(t *testing.T) {
 		require.NoError(t, err)
 		exec(t, bundle, `
 			BEGIN;
+			CREATE SCHEMA rb_types AUTHORIZATION bulwark_owner;
 			SET LOCAL ROLE bulwark_owner;
 			CREATE DOMAIN app.label AS text CHECK (VALUE <> '');
+			-- Outside the boundary's schemas, reached by a column only
+			-- through an array of a composite of a domain over a domain.
+			CREATE DOMAIN rb_types.base AS integer CHECK (VALUE >= 0);
+			CREATE DOMAIN rb_types.pos AS rb_types.base;
+			CREATE TYPE app.span AS (lo rb_types.pos);
+			ALTER TABLE app.articles ADD COLUMN spans app.span[];
 			COMMIT`)
 		require.NoError(t, schema.RecordBoundary(ctx, bundle.db, before))
+		rows, err := bundle.conn.Query(ctx, `SELECT object FROM bulwark.contract_objects WHERE kind = 'domain' ORDER BY object`)
+		require.NoError(t, err)
+		recorded, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		require.Equal(t, []string{"app.label", "rb_types.base", "rb_types.pos"}, recorded)
+		exec(t, bundle, `
+			BEGIN;
+			SET LOCAL ROLE bulwark_owner;
+			ALTER DOMAIN rb_types.base DROP CONSTRAINT base_check;
+			COMMIT`)
+		require.Contains(t, failures(t, bundle), "columns rb_types.base")
+		// Meant, after all: a migration records it.
+		exec(t, bundle, `
+			BEGIN;
+			SET LOCAL ROLE bulwark_owner;
+			SELECT bulwark.boundary_accept('domain', 'rb_types.base');
+			COMMIT`)
 		require.Empty(t, failures(t, bundle))
 
 		// Loosened by hand: its CHECKs are what every write of its

@@ -129,7 +129,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RETURN QUERY
-    WITH guarded AS (
+    WITH RECURSIVE guarded AS (
         SELECT g.relation::oid AS rel, g.machine AS mach, c.relnamespace AS nsp
         FROM bulwark.guarded_tables AS g
         JOIN pg_catalog.pg_class AS c ON c.oid = g.relation
@@ -144,6 +144,26 @@ BEGIN
           AND (c.relnamespace = 'bulwark'::regnamespace OR c.relnamespace IN (SELECT gt.nsp FROM guarded AS gt))
           AND c.relkind IN ('r', 'p')
           AND c.oid NOT IN (SELECT gt.rel FROM guarded AS gt)
+    ),
+    -- Every type the boundary's columns reach.
+    reached (typ) AS (
+        SELECT att.atttypid
+        FROM tabs AS tb
+        JOIN pg_catalog.pg_attribute AS att ON att.attrelid = tb.rel AND att.attnum > 0 AND NOT att.attisdropped
+        UNION
+        SELECT n.typ
+        FROM reached AS r
+        JOIN pg_catalog.pg_type AS rt ON rt.oid = r.typ
+        CROSS JOIN LATERAL (
+            SELECT rt.typbasetype WHERE rt.typtype = 'd'
+            UNION ALL
+            SELECT rt.typelem WHERE rt.typelem <> 0 AND rt.typcategory = 'A'
+            UNION ALL
+            SELECT a.atttypid FROM pg_catalog.pg_attribute AS a
+            WHERE rt.typtype = 'c' AND a.attrelid = rt.typrelid AND a.attnum > 0 AND NOT a.attisdropped
+            UNION ALL
+            SELECT g.rngsubtype FROM pg_catalog.pg_range AS g WHERE rt.typtype = 'r' AND g.rngtypid = rt.oid
+        ) AS n (typ)
     ),
     -- The code bulwark.engine_build generates for each machine.
     engine AS (
@@ -273,8 +293,11 @@ BEGIN
     UNION ALL
     -- A domain's CHECKs run inside every write of a column of its type,
     -- and where a rule reads a literal of it: code, as the engine, that
-    -- ALTER DOMAIN changes. Those of the boundary's schemas, and those of
-    -- the boundary's columns wherever they live.
+    -- ALTER DOMAIN changes. Those of the boundary's schemas, those the
+    -- boundary's columns reach wherever they live (through domains over
+    -- domains, arrays, composite attributes and range subtypes), and those
+    -- recorded that still exist (a domain that left the boundary is not
+    -- gone).
     SELECT 'domain'::text,
            t.oid::regtype::text,
            NULL::text,
@@ -286,7 +309,7 @@ BEGIN
                    FROM pg_catalog.pg_constraint AS con
                    WHERE con.contypid = t.oid
                ),
-               'default', t.typdefault,
+               'default', pg_catalog.pg_get_expr(t.typdefaultbin, 0),
                'not_null', t.typnotnull,
                'owner', pg_catalog.pg_get_userbyid(t.typowner)::text)
     FROM pg_catalog.pg_type AS t
@@ -294,11 +317,8 @@ BEGIN
       AND t.typtype = 'd'
       AND (t.typnamespace = 'bulwark'::regnamespace
            OR t.typnamespace IN (SELECT gt.nsp FROM guarded AS gt)
-           OR t.oid IN (
-               SELECT att.atttypid
-               FROM tabs AS tb
-               JOIN pg_catalog.pg_attribute AS att ON att.attrelid = tb.rel AND att.attnum > 0 AND NOT att.attisdropped
-           ))
+           OR t.oid IN (SELECT r.typ FROM reached AS r)
+           OR t.oid::regtype::text IN (SELECT k.object FROM bulwark.contract_objects AS k WHERE k.kind = 'domain'))
       AND NOT EXISTS (
           SELECT FROM pg_catalog.pg_depend AS d
           WHERE d.classid = 'pg_catalog.pg_type'::regclass AND d.objid = t.oid AND d.deptype = 'e'

@@ -291,12 +291,7 @@ func checkMachine(ctx context.Context, tx pgx.Tx, m *machineInfo, only uuid.UUID
 	table := pgx.Identifier{m.schema, m.table}.Sanitize()
 	col := pgx.Identifier{m.stateColumn}.Sanitize()
 	summary := MachineSummary{Machine: m.name, Table: m.schema + "." + m.table}
-	args := []any{m.name}
-	entityCond := ""
-	if only != uuid.Nil {
-		args = append(args, only)
-		entityCond = " AND l.entity_id = $2"
-	}
+	args, entityCond := byMachine(m.name, only, "l.entity_id")
 	// One pass over the machine's log in entity order (the log's
 	// (entity_id, id) index), with each entity's row and acknowledgement
 	// beside it.
@@ -357,12 +352,7 @@ func checkMachine(ctx context.Context, tx pgx.Tx, m *machineInfo, only uuid.UUID
 	}
 	flush()
 
-	args = []any{m.name}
-	entityCond = ""
-	if only != uuid.Nil {
-		args = append(args, only)
-		entityCond = " AND t.id = $2"
-	}
+	args, entityCond = byMachine(m.name, only, "t.id")
 	rows, err = tx.Query(ctx, `
 		SELECT t.id, t.`+col+`::text, t.version, a.log_id, a.state, a.version
 		FROM `+table+` AS t
@@ -399,12 +389,7 @@ func checkMachine(ctx context.Context, tx pgx.Tx, m *machineInfo, only uuid.UUID
 
 	// The acknowledgements, for the report, and the entities they leave
 	// with neither a row nor a log row: gone since, with no logged delete.
-	args = []any{m.name}
-	entityCond = ""
-	if only != uuid.Nil {
-		args = append(args, only)
-		entityCond = " AND a.entity_id = $2"
-	}
+	args, entityCond = byMachine(m.name, only, "a.entity_id")
 	rows, err = tx.Query(ctx, `
 		SELECT a.acknowledged_at, a.db_user, a.entity_id, a.log_id, a.reason, a.state, a.version,
 		       NOT EXISTS (SELECT FROM `+table+` AS t WHERE t.id = a.entity_id)
@@ -542,6 +527,16 @@ func checkStep(m *machineInfo, r logRow, problem func(code string, logID int64, 
 		// reading too).
 		problem(ProblemWrongAction, r.id, "%s left it in %s, which is transition %s", r.transition, from, edge)
 	}
+}
+
+// byMachine returns the arguments of a query of machine's rows ($1) and,
+// when only is set, the condition that narrows it to that entity ($2, in
+// column).
+func byMachine(machine string, only uuid.UUID, column string) ([]any, string) {
+	if only == uuid.Nil {
+		return []any{machine}, ""
+	}
+	return []any{machine, only}, " AND " + column + " = $2"
 }
 
 func describeAction(m *machineInfo, action string) string {

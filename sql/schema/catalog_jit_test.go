@@ -5,10 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
-
-	"github.com/bulwarkdb/bulwark/internal/pgtest"
 )
 
 // TestBoundaryCatalogRunsWithoutJIT pins bulwark.boundary_catalog's
@@ -22,9 +19,7 @@ func TestBoundaryCatalogRunsWithoutJIT(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 
-	conn, err := pgx.Connect(ctx, pgtest.NewDatabase(t))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = conn.Close(ctx) })
+	conn := connect(t)
 
 	var config []string
 	require.NoError(t, conn.QueryRow(ctx, `

@@ -7,8 +7,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
-
-	"github.com/bulwarkdb/bulwark/internal/pgtest"
 )
 
 // TestContract checks what bulwark.guard() and the declarations record in
@@ -22,9 +20,7 @@ func TestContract(t *testing.T) {
 
 	setup := func(t *testing.T) *testBundle {
 		t.Helper()
-		conn, err := pgx.Connect(ctx, pgtest.NewDatabase(t))
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = conn.Close(context.Background()) })
+		conn := connect(t)
 		return &testBundle{conn: conn}
 	}
 

@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
-
-	"github.com/bulwarkdb/bulwark/internal/pgtest"
 )
 
 // TestEngineLookupsUseTheKeyIndex pins the plans of the idempotency key
@@ -23,9 +20,7 @@ func TestEngineLookupsUseTheKeyIndex(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 
-	conn, err := pgx.Connect(ctx, pgtest.NewDatabase(t))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = conn.Close(ctx) })
+	conn := connect(t)
 
 	var writer, id string
 	require.NoError(t, conn.QueryRow(ctx, `
@@ -49,7 +44,7 @@ func TestEngineLookupsUseTheKeyIndex(t *testing.T) {
 	// The table now has a page or so: what the planner sees right after
 	// migrating and a first autovacuum. ANALYZE also drops the session's
 	// plans, so the next calls plan afresh on these statistics.
-	_, err = conn.Exec(ctx, `ANALYZE bulwark.idempotency_keys`)
+	_, err := conn.Exec(ctx, `ANALYZE bulwark.idempotency_keys`)
 	require.NoError(t, err)
 
 	tx, err := conn.Begin(ctx)

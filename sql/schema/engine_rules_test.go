@@ -6,8 +6,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
-
-	"github.com/bulwarkdb/bulwark/internal/pgtest"
 )
 
 // TestEngineRulesRunAsDeclared builds a small machine whose rules the
@@ -19,11 +17,9 @@ func TestEngineRulesRunAsDeclared(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 
-	conn, err := pgx.Connect(ctx, pgtest.NewDatabase(t))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = conn.Close(ctx) })
+	conn := connect(t)
 
-	_, err = conn.Exec(ctx, `
+	_, err := conn.Exec(ctx, `
 		CREATE SCHEMA rv AUTHORIZATION bulwark_owner;
 		SET ROLE bulwark_owner;
 		SELECT bulwark.declare_capability('rv.act', 'act on rv rows');
@@ -105,11 +101,9 @@ func TestEngineRulesCompileWhenDeclared(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 
-	conn, err := pgx.Connect(ctx, pgtest.NewDatabase(t))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = conn.Close(ctx) })
+	conn := connect(t)
 
-	_, err = conn.Exec(ctx, `
+	_, err := conn.Exec(ctx, `
 		CREATE SCHEMA rc AUTHORIZATION bulwark_owner;
 		SET ROLE bulwark_owner;
 		SELECT bulwark.declare_capability('rc.act', 'act on rc rows');

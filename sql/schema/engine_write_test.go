@@ -6,8 +6,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
-
-	"github.com/bulwarkdb/bulwark/internal/pgtest"
 )
 
 // TestEngineWriteMarker attacks the one exemption the guarded tables'
@@ -26,14 +24,12 @@ func TestEngineWriteMarker(t *testing.T) {
 	// rows and reads its version and title.
 	setup := func(t *testing.T, trigger string) (*pgx.Conn, string) {
 		t.Helper()
-		conn, err := pgx.Connect(ctx, pgtest.NewDatabase(t))
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = conn.Close(ctx) })
+		conn := connect(t)
 		var id string
 		require.NoError(t, conn.QueryRow(ctx, `
 			SELECT (app.article_create(bulwark.declare_principal('human', 'writer', ARRAY['author'], NULL), 'Title', 'body', 'create-1')).id::text`).Scan(&id))
 		if trigger != "" {
-			_, err = conn.Exec(ctx, "BEGIN; SET LOCAL ROLE bulwark_owner; "+trigger+"; COMMIT")
+			_, err := conn.Exec(ctx, "BEGIN; SET LOCAL ROLE bulwark_owner; "+trigger+"; COMMIT")
 			require.NoError(t, err)
 		}
 		return conn, id

@@ -143,9 +143,7 @@ func TestMigrationsSecurity(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, pgtest.NewDatabase(t))
-	require.NoError(t, err)
-	defer conn.Close(ctx)
+	conn := connect(t)
 
 	t.Run("FunctionsPinSearchPathWithPgTempLast", func(t *testing.T) {
 		rows, err := conn.Query(ctx, `
@@ -240,9 +238,7 @@ func TestPlpgsqlCheck(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, pgtest.NewDatabase(t))
-	require.NoError(t, err)
-	defer conn.Close(ctx)
+	conn := connect(t)
 
 	var available bool
 	require.NoError(t, conn.QueryRow(ctx,
@@ -255,7 +251,7 @@ func TestPlpgsqlCheck(t *testing.T) {
 		}
 		t.Skipf("plpgsql_check is not installed (apt-get install %s); set %s=1 to make this a failure", plpgsqlCheckPackage, requirePlpgsqlCheck)
 	}
-	_, err = conn.Exec(ctx, `CREATE EXTENSION plpgsql_check`)
+	_, err := conn.Exec(ctx, `CREATE EXTENSION plpgsql_check`)
 	require.NoError(t, err)
 
 	rows, err := conn.Query(ctx, `
